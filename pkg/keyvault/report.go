@@ -1,0 +1,36 @@
+package keyvault
+
+import "sync"
+
+// tally collects a Report from the list goroutine and the workers.
+type tally struct {
+	mu  sync.Mutex
+	rep Report
+}
+
+func (t *tally) addListed(name, skip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Listed++
+	if skip != "" {
+		t.rep.Skipped = append(t.rep.Skipped, Skip{Name: name, Reason: skip})
+	}
+}
+
+func (t *tally) addFailure(f Failure) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Failures = append(t.rep.Failures, f)
+}
+
+func (t *tally) addDownloaded() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Downloaded++
+}
+
+func (t *tally) report() Report {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rep
+}

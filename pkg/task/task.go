@@ -1,0 +1,291 @@
+// Package task is GoKeyVault's run function: read the inputs and the
+// service connection the agent provides, download the secrets and publish
+// them as secret variables, and end with exactly one task.complete.
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
+	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// Stage is the job stage the agent is running the task in.
+type Stage string
+
+// The two stages task.json declares.
+const (
+	StageMain   Stage = "main"
+	StagePreJob Stage = "prejob"
+)
+
+// Options is everything a run depends on; main fills it from the process.
+type Options struct {
+	Stage   Stage
+	Environ []string  // the process environment, os.Environ() style
+	Out     io.Writer // the agent reads logging commands from stdout
+	// Unsetenv removes a variable from the process once it has been read,
+	// so that no secret outlives its first use in the environment.
+	Unsetenv func(name string)
+	Now      func() time.Time
+	Version  string
+}
+
+// Exit codes. A task failure is reported with task.complete and exit 0; a
+// non-zero code tells the agent the task itself broke.
+const (
+	ExitOK       = 0
+	ExitCanceled = 130
+)
+
+// defaultBudget bounds a whole run; the pipeline variable
+// GoKeyVault.Timeout (seconds) overrides it.
+const defaultBudget = 5 * time.Minute
+
+// Run executes the task and returns the process exit code.
+func Run(ctx context.Context, o Options) int {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Unsetenv == nil {
+		o.Unsetenv = func(string) {}
+	}
+	w := vso.NewWriter(o.Out)
+	r := &run{o: o, w: w, env: endpoint.NewEnv(o.Environ), start: o.Now()}
+	code := r.execute(ctx)
+	return code
+}
+
+type run struct {
+	o     Options
+	w     *vso.Writer
+	env   *endpoint.Env
+	start time.Time
+	debug bool
+}
+
+func (r *run) fail(msg string) int {
+	r.w.Error(msg)
+	r.w.Complete(vso.Failed, msg)
+	return ExitOK
+}
+
+func (r *run) execute(ctx context.Context) int {
+	// Whatever happens, secrets read from the environment leave it.
+	defer func() {
+		for _, n := range r.env.Sensitive() {
+			r.o.Unsetenv(n)
+		}
+	}()
+	r.debug = inputs.Bool(r.env.Get("SYSTEM_DEBUG"))
+
+	preJob := inputs.Bool(r.env.Get("INPUT_RUNASPREJOB"))
+	if preJob != (r.o.Stage == StagePreJob) {
+		where := "as a step"
+		if preJob {
+			where = "before the job's steps (RunAsPreJob is true)"
+		}
+		r.w.Complete(vso.Skipped, "GoKeyVault runs "+where+"; nothing to do in this stage")
+		return ExitOK
+	}
+
+	vaultName := strings.TrimSpace(r.env.Get("INPUT_KEYVAULTNAME"))
+	if err := inputs.ValidateVaultName(vaultName); err != nil {
+		return r.fail(err.Error())
+	}
+	filter, err := inputs.ParseFilter(r.env.Get("INPUT_SECRETSFILTER"))
+	if err != nil {
+		return r.fail(err.Error())
+	}
+	connID := r.env.Get("INPUT_AZURESUBSCRIPTION")
+	if connID == "" {
+		connID = r.env.Get("INPUT_CONNECTEDSERVICENAME")
+	}
+	conn, err := endpoint.Read(r.env, connID)
+	if err != nil {
+		return r.fail(err.Error())
+	}
+	for _, n := range r.env.Sensitive() {
+		r.o.Unsetenv(n)
+	}
+	cl, err := credential.ResolveCloud(conn)
+	if err != nil {
+		return r.fail(err.Error())
+	}
+
+	budget := defaultBudget
+	if s := r.env.Get("GOKEYVAULT_TIMEOUT"); s != "" {
+		if d, err := time.ParseDuration(strings.TrimSpace(s) + "s"); err == nil && d > 0 {
+			budget = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+
+	tr := transport.New(transport.Options{MaxConnsPerHost: 32})
+	defer tr.CloseIdleConnections()
+	var perCall []policy.Policy
+	if r.debug {
+		perCall = append(perCall, transport.DebugPolicy(r.w.Debug))
+	}
+	cred, err := credential.New(conn, cl, credential.Options{
+		Transport: tr,
+		Retry:     policy.RetryOptions{MaxRetries: 3, TryTimeout: 20 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second},
+		PerCall:   perCall,
+	})
+	if err != nil {
+		return r.fail(err.Error())
+	}
+	vaultURL := "https://" + vaultName + "." + cl.VaultSuffix + "/"
+	kv, err := keyvault.New(keyvault.Options{
+		VaultURL:    vaultURL,
+		Credential:  cred,
+		Transport:   tr,
+		Retry:       policy.RetryOptions{MaxRetries: 6, TryTimeout: 30 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 8 * time.Second},
+		Concurrency: 16,
+		PerRetry:    perCall,
+		Now:         r.o.Now,
+		APIVersion:  strings.TrimSpace(r.env.Get("GOKEYVAULT_APIVERSION")),
+	})
+	if err != nil {
+		return r.fail(err.Error())
+	}
+
+	dc := diagnose.Context{
+		Vault:          vaultName,
+		SubscriptionID: conn.SubscriptionID,
+		TenantID:       conn.TenantID,
+		ConnectionPage: connectionPage(r.env, conn.ID),
+	}
+	r.w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", r.o.Version, vaultName, vaultURL, cl.Name)
+	if r.debug {
+		r.w.Debug(fmt.Sprintf("service connection %s: scheme %s, authentication %s, tenant %s, authority %s", conn.ID, conn.Scheme, conn.AuthenticationType, conn.TenantID, cl.AuthorityHost))
+	}
+
+	pub := publish.New(r.w, r.env.Get(publish.MultilineVariable))
+	var (
+		emptyMu sync.Mutex
+		empty   []string
+	)
+	sink := func(v keyvault.Value) {
+		names := []string{v.Name}
+		if v.Version != "" {
+			names = []string{v.Name + "/" + v.Version, v.Name}
+		}
+		for _, n := range names {
+			pub.Publish(n, v.Value)
+		}
+		if v.Value == "" {
+			emptyMu.Lock()
+			empty = append(empty, names[0])
+			emptyMu.Unlock()
+		}
+	}
+
+	var rep keyvault.Report
+	if filter.All {
+		r.w.Println("Downloading every enabled secret")
+		rep, err = kv.All(ctx, sink)
+	} else {
+		names := make([]string, len(filter.Secrets))
+		for i, s := range filter.Secrets {
+			names[i] = s.String()
+		}
+		r.w.Printf("Downloading %d secret(s): %s", len(names), strings.Join(names, ", "))
+		rep, err = kv.Named(ctx, filter.Secrets, sink)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		r.w.Printf("Canceled after %d secret(s) were set", rep.Downloaded)
+		return ExitCanceled
+	}
+	elapsed := r.o.Now().Sub(r.start)
+
+	if filter.All {
+		r.w.Printf("Found %d secret(s): %d enabled and valid, %d skipped", rep.Listed, rep.Listed-len(rep.Skipped), len(rep.Skipped))
+		sort.Slice(rep.Skipped, func(i, j int) bool { return rep.Skipped[i].Name < rep.Skipped[j].Name })
+		for _, s := range rep.Skipped {
+			r.w.Printf("  skipped %s: %s", s.Name, s.Reason)
+		}
+	}
+	sort.Strings(empty)
+	for _, n := range empty {
+		r.w.Warning(fmt.Sprintf("Secret '%s' is empty: variable %s is defined with an empty value", n, n))
+	}
+	r.w.Printf("Downloaded %d secret(s) in %.2f s", rep.Downloaded, elapsed.Seconds())
+
+	if err != nil {
+		return r.fail(fmt.Sprintf("Could not list the secrets of vault %s: %s", vaultName, diagnose.Explain(dc, err, "list")))
+	}
+	if len(rep.Failures) == 0 {
+		r.w.Complete(vso.Succeeded, fmt.Sprintf("Downloaded %d secret(s) from %s", rep.Downloaded, vaultName))
+		return ExitOK
+	}
+	// An authentication or network failure fails every request the same
+	// way: say it once, not once per secret.
+	if common, ok := sharedCause(rep.Failures); ok {
+		return r.fail(fmt.Sprintf("Could not download secrets from vault %s: %s", vaultName, diagnose.Explain(dc, common, "get")))
+	}
+	sort.Slice(rep.Failures, func(i, j int) bool { return rep.Failures[i].Name < rep.Failures[j].Name })
+	for _, f := range rep.Failures {
+		name := f.Name
+		if f.Version != "" {
+			name += "/" + f.Version
+		}
+		r.w.Error(diagnose.Secret(dc, name, f.Err))
+	}
+	msg := fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures), len(rep.Failures)+rep.Downloaded, vaultName)
+	r.w.Complete(vso.Failed, msg)
+	return ExitOK
+}
+
+// sharedCause reports a failure that is not about any one secret.
+func sharedCause(fs []keyvault.Failure) (error, bool) {
+	for _, f := range fs {
+		var afe *azidentity.AuthenticationFailedError
+		var re *azcore.ResponseError
+		switch {
+		case errors.As(f.Err, &afe):
+			return f.Err, true
+		case errors.As(f.Err, &re):
+			continue
+		default:
+			// No HTTP response at all: the network, not the secret.
+			if len(fs) > 1 {
+				return f.Err, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// connectionPage links to the service connection's settings page, where a
+// user can fix a wrong or expired secret.
+func connectionPage(env *endpoint.Env, id string) string {
+	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
+	project := env.Get("SYSTEM_TEAMPROJECT")
+	if project == "" {
+		project = env.Get("SYSTEM_TEAMPROJECTID")
+	}
+	if coll == "" || project == "" {
+		return ""
+	}
+	return coll + "/" + url.PathEscape(project) + "/_settings/adminservices?resourceId=" + url.QueryEscape(id)
+}

@@ -1,0 +1,161 @@
+// Package transport builds the one HTTP transport every request of the task
+// goes through: the agent's proxy and TLS settings, connection reuse, and
+// errors classified so that the Azure SDK's retry policy does not spend a
+// minute retrying what can never succeed (an unknown host, an untrusted
+// certificate, a proxy that refuses the tunnel).
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Options configures the transport.
+type Options struct {
+	// Proxy picks the proxy for a request; nil means http.ProxyFromEnvironment
+	// (HTTPS_PROXY, NO_PROXY).
+	Proxy func(*http.Request) (*url.URL, error)
+	// RootCAs replaces the system roots when set.
+	RootCAs *x509.CertPool
+	// InsecureSkipVerify mirrors the agent's AGENT_SKIPCERTVALIDATION.
+	InsecureSkipVerify bool
+	// MaxConnsPerHost bounds parallel connections to one host; requests
+	// beyond it wait for a free connection instead of opening new tunnels.
+	MaxConnsPerHost int
+}
+
+// New returns an HTTP client suitable as an azcore Transporter.
+func New(o Options) *Client {
+	proxy := o.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	conns := o.MaxConnsPerHost
+	if conns <= 0 {
+		conns = 16
+	}
+	t := &http.Transport{
+		Proxy: proxy,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig: &tls.Config{
+			RootCAs:            o.RootCAs,
+			InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // only when the agent is configured to skip validation
+			MinVersion:         tls.VersionTLS12,
+		},
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConns:          2 * conns,
+		MaxIdleConnsPerHost:   conns,
+		MaxConnsPerHost:       conns,
+		IdleConnTimeout:       90 * time.Second,
+		OnProxyConnectResponse: func(_ context.Context, proxyURL *url.URL, req *http.Request, resp *http.Response) error {
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			return &ProxyError{Proxy: redact(proxyURL), Target: req.URL.Host, StatusCode: resp.StatusCode, Status: resp.Status}
+		},
+	}
+	return &Client{http: &http.Client{Transport: t}}
+}
+
+// Client is an azcore policy.Transporter.
+type Client struct{ http *http.Client }
+
+// Do sends the request and marks errors that retrying cannot fix.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return resp, nil
+}
+
+// CloseIdleConnections releases pooled connections.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// ProxyError is a proxy's refusal to open a tunnel.
+type ProxyError struct {
+	Proxy      string
+	Target     string
+	StatusCode int
+	Status     string
+}
+
+func (e *ProxyError) Error() string {
+	switch e.StatusCode {
+	case http.StatusProxyAuthRequired:
+		return fmt.Sprintf("proxy %s requires credentials to reach %s (407): set the agent's proxy user name and password (AGENT_PROXYUSERNAME and the secret agent.proxypassword), or include them in HTTPS_PROXY", e.Proxy, e.Target)
+	case http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusServiceUnavailable:
+		return fmt.Sprintf("proxy %s could not reach %s (%s): check that the host name is right and resolves from the proxy", e.Proxy, e.Target, e.Status)
+	default:
+		return fmt.Sprintf("proxy %s refused the connection to %s (%s)", e.Proxy, e.Target, e.Status)
+	}
+}
+
+// NonRetriable tells azcore's retry policy not to try again: a proxy that
+// refuses a tunnel, or cannot resolve the host, says the same next time.
+func (e *ProxyError) NonRetriable() {}
+
+// PermanentError wraps a transport failure that retrying cannot fix.
+type PermanentError struct {
+	Err error
+	// Hint says what to change.
+	Hint string
+}
+
+func (e *PermanentError) Error() string {
+	if e.Hint == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + ": " + e.Hint
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// NonRetriable marks the error for azcore's retry policy.
+func (e *PermanentError) NonRetriable() {}
+
+func classify(err error) error {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return &PermanentError{Err: err, Hint: fmt.Sprintf("the host name %s does not resolve; check the vault name and the agent's DNS", dnsErr.Name)}
+	}
+	var unknownAuth x509.UnknownAuthorityError
+	if errors.As(err, &unknownAuth) {
+		return &PermanentError{Err: err, Hint: "the server's certificate is not signed by a trusted authority; if a proxy inspects TLS, give the agent its CA (AGENT_CAINFO or the agent's --sslcacert)"}
+	}
+	var hostErr x509.HostnameError
+	if errors.As(err, &hostErr) {
+		return &PermanentError{Err: err, Hint: fmt.Sprintf("the certificate presented is not valid for %s; a proxy or DNS entry may be redirecting the request", hostErr.Host)}
+	}
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) {
+		return &PermanentError{Err: err, Hint: "the server's certificate is invalid (expired or not yet valid?); check the agent's clock and any TLS-inspecting proxy"}
+	}
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &verify) {
+		return &PermanentError{Err: err, Hint: "TLS verification failed; if a proxy inspects TLS, give the agent its CA (AGENT_CAINFO)"}
+	}
+	return err
+}
+
+// redact drops credentials from a proxy URL before it is printed.
+func redact(u *url.URL) string {
+	if u == nil {
+		return "(none)"
+	}
+	c := *u
+	c.User = nil
+	return c.String()
+}

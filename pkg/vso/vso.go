@@ -1,0 +1,174 @@
+// Package vso writes Azure Pipelines logging commands ("##vso[area.event k=v;]data")
+// escaped so that the agent's parser gives back exactly the bytes that went in.
+//
+// The agent unescapes property values and data with the same sequence of
+// replacements: %3B -> ';', %0D -> CR, %0A -> LF, %5D -> ']', and last
+// %AZP25 -> '%'. Escaping '%' first, as %AZP25, is what makes the round trip
+// exact: no byte of the input can form one of the earlier sequences.
+package vso
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+var (
+	propertyEscaper = strings.NewReplacer(
+		"%", "%AZP25",
+		"\r", "%0D",
+		"\n", "%0A",
+		"]", "%5D",
+		";", "%3B",
+	)
+	// Data follows the closing ']' of the header, so ']' and ';' are literal
+	// there; only what could end the line or be taken for an escape matters.
+	dataEscaper = strings.NewReplacer(
+		"%", "%AZP25",
+		"\r", "%0D",
+		"\n", "%0A",
+	)
+)
+
+// EscapeProperty escapes a property value.
+func EscapeProperty(s string) string { return propertyEscaper.Replace(s) }
+
+// EscapeData escapes the data (message) part of a command.
+func EscapeData(s string) string { return dataEscaper.Replace(s) }
+
+// Neutralize makes untrusted text (an Azure error body, a secret's name from a
+// list reply) safe to print: the agent would run any "##vso[" it finds
+// anywhere in a line, so it is rewritten the way the agent rewrites its own
+// output. Line breaks are escaped so one message stays one line.
+func Neutralize(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+	return replaceFold(s, "##vso", "**vso")
+}
+
+// replaceFold replaces old in s without regard to ASCII case, because the
+// agent matches "##vso[" case-insensitively.
+func replaceFold(s, old, repl string) string {
+	lower := strings.ToLower(s)
+	if !strings.Contains(lower, old) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(repl)
+		s, lower = s[i+len(old):], lower[i+len(old):]
+	}
+}
+
+// Property is one key=value pair of a command's header.
+type Property struct{ Key, Value string }
+
+// Format renders one logging command line, without the trailing newline.
+// Properties keep their order; empty values are written too, although the
+// agent drops them, so that callers see exactly what they asked for.
+func Format(command string, props []Property, data string) string {
+	var b strings.Builder
+	b.WriteString("##vso[")
+	b.WriteString(command)
+	if len(props) > 0 {
+		b.WriteByte(' ')
+		for _, p := range props {
+			b.WriteString(p.Key)
+			b.WriteByte('=')
+			b.WriteString(EscapeProperty(p.Value))
+			b.WriteByte(';')
+		}
+	}
+	b.WriteByte(']')
+	b.WriteString(EscapeData(data))
+	return b.String()
+}
+
+// Writer serialises logging commands and plain log lines onto the task's
+// stdout. Every line goes out in a single Write so that lines from concurrent
+// downloads never interleave.
+type Writer struct {
+	mu  sync.Mutex
+	out io.Writer
+	err error
+}
+
+// NewWriter returns a Writer on out.
+func NewWriter(out io.Writer) *Writer { return &Writer{out: out} }
+
+// Err reports the first write error, if any: a broken log pipe means the agent
+// has gone and there is no one left to tell.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Writer) line(s string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return
+	}
+	_, w.err = io.WriteString(w.out, s+"\n")
+}
+
+// Command writes one logging command.
+func (w *Writer) Command(command string, props []Property, data string) {
+	w.line(Format(command, props, data))
+}
+
+// Println writes a plain, neutralised log line.
+func (w *Writer) Println(text string) { w.line(Neutralize(text)) }
+
+// Printf formats and writes a plain, neutralised log line.
+func (w *Writer) Printf(format string, args ...any) { w.Println(fmt.Sprintf(format, args...)) }
+
+// Debug writes a task.debug command; the agent shows it only when
+// system.debug is true.
+func (w *Writer) Debug(text string) { w.Command("task.debug", nil, Neutralize(text)) }
+
+// Warning logs a warning issue.
+func (w *Writer) Warning(text string) {
+	w.Command("task.logissue", []Property{{"type", "warning"}}, Neutralize(text))
+}
+
+// Error logs an error issue.
+func (w *Writer) Error(text string) {
+	w.Command("task.logissue", []Property{{"type", "error"}}, Neutralize(text))
+}
+
+// SetSecret registers value with the agent's masker.
+func (w *Writer) SetSecret(value string) { w.Command("task.setsecret", nil, value) }
+
+// SetVariable sets a job variable; secret ones are masked and not exported
+// to the environment of later steps.
+func (w *Writer) SetVariable(name, value string, secret bool) {
+	props := []Property{{"variable", name}}
+	if secret {
+		props = append(props, Property{"issecret", "true"})
+	}
+	w.Command("task.setvariable", props, value)
+}
+
+// Result is a task result the agent accepts in task.complete.
+type Result string
+
+// The results task.complete accepts; the agent compares them case-sensitively.
+const (
+	Succeeded           Result = "Succeeded"
+	SucceededWithIssues Result = "SucceededWithIssues"
+	Failed              Result = "Failed"
+	Skipped             Result = "Skipped"
+)
+
+// Complete ends the task with a result and a one-line message.
+func (w *Writer) Complete(r Result, message string) {
+	w.Command("task.complete", []Property{{"result", string(r)}}, Neutralize(message))
+}
