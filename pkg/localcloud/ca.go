@@ -1,0 +1,89 @@
+package localcloud
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+)
+
+// serverNames are the names the one leaf certificate answers for. The
+// sovereign-cloud names are there so later work can fake those clouds without
+// touching the PKI.
+func serverNames() []string {
+	return []string{
+		"login.microsoftonline.com",
+		"login.chinacloudapi.cn",
+		"login.microsoftonline.us",
+		"*.vault.azure.net",
+		"*.vault.azure.cn",
+		"*.vault.usgovcloudapi.net",
+	}
+}
+
+// pki is a throw-away CA and the leaf it signed.
+type pki struct {
+	caPEM []byte
+	leaf  tls.Certificate
+}
+
+func newPKI(now time.Time) (*pki, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate CA key: %w", err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{CommonName: "GoKeyVault localcloud test CA", Organization: []string{"GoKeyVault localcloud"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("create CA certificate: %w", err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, fmt.Errorf("parse CA certificate: %w", err)
+	}
+
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate server key: %w", err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: "login.microsoftonline.com"},
+		DNSNames:     serverNames(),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("create server certificate: %w", err)
+	}
+	return &pki{
+		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		leaf:  tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
+	}, nil
+}
+
+func randomSerial() *big.Int {
+	// 128 random bits; rand.Int cannot fail with crypto/rand on supported platforms.
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	return n
+}
