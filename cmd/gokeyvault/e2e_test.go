@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+func secretVar(v string) agentrunner.Variable { return agentrunner.Variable{Value: v, Secret: true} }
+
+// edgeValues are the values users have seen AzureKeyVault@2 mangle.
+func edgeValues() map[string]string {
+	big := strings.Repeat("0123456789abcdef%;]\n", 1280) // 25,600 bytes
+	return map[string]string{
+		"plain":     "s3cr3t-plain-value",
+		"percent":   "100%AZP25 %3B %0A %5D %%",
+		"semicolon": "a;b]c=d",
+		"json-ml":   "{\n  \"user\": \"app\",\n  \"ports\": [1, 2]\n}",
+		"json-1l":   `{"user":"app","pw":"x;y]z"}`,
+		"crlf":      "first line\r\nsecond line\r\n",
+		"unicode":   "ünïcødé ☃ 🔑 日本",
+		"big":       big[:25*1024],
+		"pem":       "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n",
+		"inject":    "harmless first line\n##vso[task.setvariable variable=PATH]x",
+		"spaces":    "  padded value  ",
+	}
+}
+
+func TestDownloadAll(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Run(fmt.Sprintf("debug=%v", debug), func(t *testing.T) {
+			w := newWorld(t)
+			want := map[string]agentrunner.Variable{}
+			var values []string
+			for name, v := range edgeValues() {
+				w.vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = secretVar(v)
+				values = append(values, v)
+			}
+			w.vault.Put(localcloud.Secret{Name: "empty", Value: ""})
+			want["empty"] = secretVar("")
+			// Enough secrets for several list pages.
+			for i := 0; i < 40; i++ {
+				name := fmt.Sprintf("filler-%02d", i)
+				v := fmt.Sprintf("filler-value-%02d", i)
+				w.vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = secretVar(v)
+			}
+			now := time.Now()
+			never := []localcloud.Secret{
+				{Name: "disabled-one", Value: "value-of-disabled", Disabled: true},
+				{Name: "expired-one", Value: "value-of-expired", Expires: now.Add(-time.Hour)},
+				{Name: "future-one", Value: "value-of-future", NotBefore: now.Add(time.Hour)},
+			}
+			for _, s := range never {
+				w.vault.Put(s)
+				values = append(values, s.Value)
+			}
+			// The multi-line flag is put back to what the job had: unset.
+			want["SYSTEM_UNSAFEALLOWMULTILINESECRET"] = agentrunner.Variable{}
+			if debug {
+				want["system.debug"] = agentrunner.Variable{Value: "true"}
+			}
+
+			res := w.run(t, step{debug: debug})
+
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s, log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			gets := secretGets(w.vault)
+			for _, s := range never {
+				if gets[s.Name] > 0 {
+					t.Errorf("value of %s was requested", s.Name)
+				}
+			}
+			for name, n := range gets {
+				if n != 1 {
+					t.Errorf("secret %s fetched %d times", name, n)
+				}
+			}
+			checkNoValueLeaks(t, res, values)
+			if !debug {
+				wantLog := []string{
+					"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
+					"Downloading every enabled secret",
+					"Found 55 secret(s): 52 enabled and valid, 3 skipped",
+					"  skipped disabled-one: disabled",
+					"  skipped expired-one: expired " + now.Add(-time.Hour).UTC().Format(time.RFC3339),
+					"  skipped future-one: not valid before " + now.Add(time.Hour).UTC().Format(time.RFC3339),
+					"##[warning]Secret 'empty' is empty: variable empty is defined with an empty value",
+					"Downloaded 52 secret(s) in X s",
+					"Downloaded 52 secret(s) from kv-e2e",
+				}
+				if diff := cmp.Diff(wantLog, normalLog(res)); diff != "" {
+					t.Errorf("log (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}

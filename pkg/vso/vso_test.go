@@ -1,0 +1,116 @@
+package vso_test
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+func TestFormat(t *testing.T) {
+	tests := []struct {
+		name    string
+		command string
+		props   []vso.Property
+		data    string
+		want    string
+	}{
+		{"plain", "task.setvariable", []vso.Property{{"variable", "a"}, {"issecret", "true"}}, "v", "##vso[task.setvariable variable=a;issecret=true;]v"},
+		{"no properties", "task.setsecret", nil, "x", "##vso[task.setsecret]x"},
+		{"property escapes", "task.setvariable", []vso.Property{{"variable", "a;b]c%d\r\ne"}}, "", "##vso[task.setvariable variable=a%3Bb%5Dc%AZP25d%0D%0Ae;]"},
+		{"data escapes only what ends a line or looks like an escape", "task.setsecret", nil, "a;b]c%3Bd\r\ne", "##vso[task.setsecret]a;b]c%AZP253Bd%0D%0Ae"},
+		{"literal escape sequence survives", "task.setsecret", nil, "%AZP25", "##vso[task.setsecret]%AZP25AZP25"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := vso.Format(tt.command, tt.props, tt.data); got != tt.want {
+				t.Errorf("Format = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNeutralize(t *testing.T) {
+	tests := map[string]string{
+		"plain":                            "plain",
+		"x ##vso[task.complete]y":          "x **vso[task.complete]y",
+		"##VSO[task.setvariable]":          "**vso[task.setvariable]",
+		"a\n##vso[task.setvariable]b\r\nc": "a **vso[task.setvariable]b c",
+		"#####vso":                         "###**vso",
+	}
+	for in, want := range tests {
+		if got := vso.Neutralize(in); got != want {
+			t.Errorf("Neutralize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// roundTrip writes a setvariable command and parses it back with the
+// agent's rules.
+func roundTrip(t *testing.T, name, value string) (agentrunner.Command, []string) {
+	t.Helper()
+	var b strings.Builder
+	vso.NewWriter(&b).SetVariable(name, value, true)
+	out := b.String()
+	if !strings.HasSuffix(out, "\n") {
+		t.Fatalf("output %q is not newline-terminated", out)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	cmd, ok := agentrunner.ParseCommand(lines[0])
+	if !ok {
+		t.Fatalf("agent does not parse %q", lines[0])
+	}
+	return cmd, lines
+}
+
+func TestSetVariableRoundTrip(t *testing.T) {
+	values := []string{
+		"", "simple", "p%a;s]s", "%3B%0D%0A%5D%AZP25", "line1\nline2\r\nline3\r",
+		"{\n  \"json\": [1, 2],\n  \"s\": \"a;b]\"\n}", "ünïcødé ☃ 🔑", "trailing space ", " leading",
+		"value\n##vso[task.setvariable variable=PATH]x", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+		strings.Repeat("a%;]\n", 5000),
+	}
+	for _, v := range values {
+		cmd, lines := roundTrip(t, "name-1", v)
+		if len(lines) != 1 {
+			t.Errorf("value %.40q produced %d lines", v, len(lines))
+		}
+		want := agentrunner.Command{Area: "task", Event: "setvariable", Properties: map[string]string{"variable": "name-1", "issecret": "true"}, Data: v}
+		if diff := cmp.Diff(want, cmd); diff != "" {
+			t.Errorf("round trip of %.40q (-want +got):\n%s", v, diff)
+		}
+	}
+}
+
+// FuzzRoundTrip checks the encoder against the agent's parser: any name and
+// value come back byte for byte, on one line, with no extra property and no
+// second command.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add("a", "v")
+	f.Add("a;b=c", "x]y")
+	f.Add("]", "%AZP25%3B")
+	f.Add("n", "a\r\nb##vso[task.complete result=Failed;]")
+	f.Add("issecret", "%0A%0D%5D")
+	f.Fuzz(func(t *testing.T, name, value string) {
+		// The agent splits properties with .NET's Split('=', 2, RemoveEmptyEntries), so a
+		// value cannot start with '='; variable names are Key Vault names and never do.
+		if name == "" || strings.HasPrefix(name, "=") || !utf8.ValidString(name) || !utf8.ValidString(value) {
+			t.Skip()
+		}
+		cmd, lines := roundTrip(t, name, value)
+		if len(lines) != 1 {
+			t.Fatalf("SetVariable(%q, %q) wrote %d lines", name, value, len(lines))
+		}
+		want := map[string]string{"variable": name, "issecret": "true"}
+		if diff := cmp.Diff(want, cmd.Properties); diff != "" {
+			t.Fatalf("properties for name %q (-want +got):\n%s", name, diff)
+		}
+		if cmd.Data != value {
+			t.Fatalf("data = %q, want %q", cmd.Data, value)
+		}
+	})
+}
