@@ -33,7 +33,7 @@ type Context struct {
 
 func (c Context) connectionRef() string {
 	if c.ConnectionPage != "" {
-		return "the service connection (" + c.ConnectionPage + ")"
+		return "the service connection (Project settings > Service connections, " + c.ConnectionPage + ")"
 	}
 	return "the service connection (Project settings > Service connections)"
 }
@@ -177,9 +177,16 @@ func explainAuth(c Context, err error) (string, bool) {
 	}
 }
 
+// foreignTenant matches azidentity's refusal to follow a challenge into a
+// tenant the credential was not made for.
+var foreignTenant = regexp.MustCompile(`configured to acquire tokens for tenant "([^"]+)"`)
+
 func explainNetwork(c Context, err error) string {
 	if err == nil {
 		return "unknown error"
+	}
+	if m := foreignTenant.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, m[1], c.TenantID)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timed out waiting for Azure: check the agent's network, proxy and firewall"

@@ -63,7 +63,7 @@ func New(o Options) *Client {
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			return &ProxyError{Proxy: redact(proxyURL), Target: req.URL.Host, StatusCode: resp.StatusCode, Status: resp.Status}
+			return &ProxyError{Proxy: redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status}
 		},
 	}
 	return &Client{http: &http.Client{Transport: t}}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+func TestSelectedNames(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-123456"})
+	w.vault.Put(localcloud.Secret{Name: "api-key", Value: "key-abcdef"})
+	w.vault.Put(localcloud.Secret{Name: "old-key", Value: "old-value-1", Disabled: true})
+	w.vault.Put(localcloud.Secret{Name: "unrelated", Value: "never-asked"})
+
+	res := w.run(t, step{filter: "db-password, missing-one ,old-key,api-key"})
+
+	if res.Result != "Failed" {
+		t.Fatalf("result %s, want Failed; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	want := map[string]agentrunner.Variable{"db-password": secretVar("pw-123456"), "api-key": secretVar("key-abcdef")}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	if n := listCalls(w.vault); n != 0 {
+		t.Errorf("%d list calls; named secrets must be fetched directly", n)
+	}
+	if diff := cmp.Diff(map[string]int{"db-password": 1, "api-key": 1, "missing-one": 1, "old-key": 1}, secretGets(w.vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+	errs := issues(res, "error")
+	if len(errs) != 2 {
+		t.Fatalf("want one error per failed secret, got %q", errs)
+	}
+	mustContain(t, errs[0], "Secret 'missing-one': not found in vault kv-e2e", "SecretsFilter", "x-ms-request-id: ")
+	mustContain(t, errs[1], "Secret 'old-key': the secret is disabled", "az keyvault secret set-attributes --vault-name kv-e2e", "x-ms-request-id: ")
+	mustContain(t, res.Log[len(res.Log)-1], "2 of 4 secret(s) could not be downloaded from kv-e2e")
+}
+
+func TestVersionedName(t *testing.T) {
+	w := newWorld(t)
+	old := w.vault.Put(localcloud.Secret{Name: "rotated", Value: "old-value-xyz"})
+	w.vault.Put(localcloud.Secret{Name: "rotated", Value: "new-value-xyz"})
+
+	res := w.run(t, step{filter: "rotated/" + strings.ToUpper(old)})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	want := map[string]agentrunner.Variable{"rotated/" + old: secretVar("old-value-xyz"), "rotated": secretVar("old-value-xyz")}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+}
+
+func TestStages(t *testing.T) {
+	tests := []struct {
+		stage    agentrunner.Stage
+		preJob   string
+		wantRuns bool
+	}{
+		{agentrunner.StageMain, "", true},
+		{agentrunner.StageMain, "false", true},
+		{agentrunner.StagePreJob, "false", false},
+		{agentrunner.StageMain, "true", false},
+		{agentrunner.StagePreJob, "true", true},
+		{agentrunner.StagePreJob, "TRUE", true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.stage)+"/"+tt.preJob, func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			res := w.run(t, step{stage: tt.stage, preJob: tt.preJob})
+			if !tt.wantRuns {
+				if res.Result != "Skipped" || len(w.cloud.ProxyLog()) != 0 || len(res.Variables) != 0 {
+					t.Fatalf("want Skipped with no request and no variable; got %s, proxy %v, variables %v", res.Result, w.cloud.ProxyLog(), res.Variables)
+				}
+				return
+			}
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(map[string]agentrunner.Variable{"a": secretVar("value-a")}, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	tests := []struct {
+		name string
+		s    step
+		want []string
+	}{
+		{"vault name too short", step{vault: "kv"}, []string{"input KeyVaultName", "2 characters long"}},
+		{"vault URL", step{vault: "https://kv-e2e.vault.azure.net"}, []string{"input KeyVaultName", "not its URL"}},
+		{"vault double dash", step{vault: "kv--e2e"}, []string{"input KeyVaultName", "'--'"}},
+		{"filter with bad character", step{filter: "db_password"}, []string{"input SecretsFilter", `'_' is not allowed`}},
+		{"filter mixing star", step{filter: "*, a"}, []string{"input SecretsFilter", "'*' alone"}},
+		{"filter empty", step{filter: " , "}, []string{"input SecretsFilter is empty"}},
+		{"bad version", step{filter: "a/123"}, []string{"input SecretsFilter", "32 hexadecimal"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			res := w.run(t, tt.s)
+			if res.Result != "Failed" {
+				t.Fatalf("result %s, want Failed", res.Result)
+			}
+			if got := w.cloud.ProxyLog(); len(got) != 0 {
+				t.Errorf("requests were made before validation failed: %v", got)
+			}
+			errs := issues(res, "error")
+			if len(errs) != 1 {
+				t.Fatalf("want one error, got %q", errs)
+			}
+			mustContain(t, errs[0], tt.want...)
+		})
+	}
+}
+
+func TestMissingConnection(t *testing.T) {
+	w := newWorld(t)
+	res, err := agentrunner.Run(context.Background(), agentrunner.Options{
+		TaskDir: taskDir,
+		Inputs:  map[string]string{"azureSubscription": "00000000-0000-0000-0000-000000000000", "KeyVaultName": vaultName},
+		Env:     append(w.cloud.Env(), "PATH="+os.Getenv("PATH")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Result != "Failed" || len(w.cloud.ProxyLog()) != 0 {
+		t.Fatalf("result %s, proxy %v", res.Result, w.cloud.ProxyLog())
+	}
+	mustContain(t, strings.Join(issues(res, "error"), "\n"), "input azureSubscription", "is not available to this job")
+}
+
+func TestForbidden(t *testing.T) {
+	tests := []struct {
+		code string
+		list bool // deny the list call rather than the gets
+		want []string
+	}{
+		{"AccessDenied", true, []string{"Could not list the secrets of vault kv-e2e", "access policy", "secret List permission", "az keyvault set-policy --name kv-e2e", "--secret-permissions get list", "name the secrets in SecretsFilter"}},
+		{"ForbiddenByRbac", true, []string{"Azure RBAC", `--role "Key Vault Secrets User"`, "az keyvault show --name kv-e2e"}},
+		{"ForbiddenByFirewall", true, []string{"firewall", "az keyvault network-rule add --name kv-e2e"}},
+		{"ForbiddenByConnection", true, []string{"public network access to vault kv-e2e is disabled", "private endpoint"}},
+		{"ForbiddenByPolicy", true, []string{"Azure Policy"}},
+		{"AccessDenied", false, []string{"Secret 'a': access denied by the vault's access policy", "secret Get permission", "az keyvault set-policy --name kv-e2e"}},
+		{"ForbiddenByRbac", false, []string{"Secret 'a': access denied by Azure RBAC", "Key Vault Secrets User"}},
+	}
+	for _, tt := range tests {
+		name := tt.code + "/get"
+		if tt.list {
+			name = tt.code + "/list"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			if tt.list {
+				w.vault.SetFaults(localcloud.Faults{ListDenied: tt.code})
+			} else {
+				w.vault.SetFaults(localcloud.Faults{GetDenied: tt.code})
+			}
+			res := w.run(t, step{})
+			if res.Result != "Failed" {
+				t.Fatalf("result %s", res.Result)
+			}
+			errs := issues(res, "error")
+			if len(errs) != 1 {
+				t.Fatalf("want one error, got %q", errs)
+			}
+			mustContain(t, errs[0], append(tt.want, "x-ms-request-id: ")...)
+			if strings.Contains(strings.ToLower(errs[0]), "powershell") {
+				t.Errorf("error suggests PowerShell: %s", errs[0])
+			}
+		})
+	}
+}
+
+func TestAuthAndNetworkFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(w *world)
+		s     step
+		want  []string
+	}{
+		{"wrong client secret", nil, step{secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", "Service connections"}},
+		{"expired client secret", func(w *world) { w.cloud.ExpireSecret(tenantID, clientID) }, step{}, []string{"AADSTS7000222", "expired"}},
+		{"app not in tenant", func(w *world) {
+			w.cloud.AddVault("kv-other", "11111111-2222-3333-4444-555555555555")
+		}, step{vault: "kv-other", tenant: "11111111-2222-3333-4444-555555555555"}, []string{"AADSTS700016", "not found in tenant 11111111-2222-3333-4444-555555555555"}},
+		{"vault in another tenant", nil, step{tenant: "99999999-2222-3333-4444-555555555555"}, []string{"vault kv-e2e belongs to tenant " + tenantID, "the service connection is for tenant 99999999-2222-3333-4444-555555555555"}},
+		{"unreachable vault", nil, step{vault: "kv-does-not-exist"}, []string{"kv-does-not-exist.vault.azure.net", "could not reach"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			start := time.Now()
+			res := w.run(t, tt.s)
+			if res.Result != "Failed" {
+				t.Fatalf("result %s", res.Result)
+			}
+			errs := issues(res, "error")
+			if len(errs) != 1 {
+				t.Fatalf("want one error, got %q", errs)
+			}
+			mustContain(t, errs[0], tt.want...)
+			t.Logf("failed in %v: %s", time.Since(start).Round(time.Millisecond), errs[0])
+		})
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	// Every Key Vault reply hangs far longer than the agent waits.
+	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	var nodePID int
+	go func() {
+		// Cancel once the task is waiting on the vault.
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && len(w.vault.Requests()) == 0 && !proxied(w, "kv-e2e") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	res := w.run(t, step{ctx: ctx, started: func(pid int) { nodePID = pid }})
+	took := time.Since(start)
+	if res.Result != "Canceled" {
+		t.Errorf("result %s, want Canceled", res.Result)
+	}
+	// The agent sends SIGINT, then SIGTERM after 7.5 s: the tree must be
+	// gone before that.
+	if took > 8*time.Second {
+		t.Errorf("cancellation took %v", took)
+	}
+	if nodePID == 0 {
+		t.Fatal("node never started")
+	}
+	if err := syscall.Kill(nodePID, 0); err == nil {
+		t.Errorf("node %d still running", nodePID)
+	}
+	if pids := binaryProcesses(t); len(pids) != 0 {
+		t.Errorf("gokeyvault processes left behind: %v", pids)
+	}
+}
+
+func TestLauncherKilledBinaryExits(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && !proxied(w, "kv-e2e") {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// SIGKILL: node cannot forward anything; only the lifeline pipe
+		// tells the binary to go.
+		for _, pid := range nodeProcesses(t) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	start := time.Now()
+	res := w.run(t, step{})
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("the binary outlived node by %v", took)
+	}
+	if res.ExitCode == 0 {
+		t.Errorf("exit code 0 after SIGKILL")
+	}
+	if pids := binaryProcesses(t); len(pids) != 0 {
+		t.Errorf("gokeyvault processes left behind: %v", pids)
+	}
+}
+
+func proxied(w *world, vault string) bool {
+	for _, target := range w.cloud.ProxyLog() {
+		if strings.HasPrefix(target, vault+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// binaryProcesses lists running processes started from this test's binary.
+func binaryProcesses(t *testing.T) []int {
+	t.Helper()
+	return processesMatching(t, func(cmdline string) bool { return strings.HasPrefix(cmdline, taskDir+"/bin/") })
+}
+
+func nodeProcesses(t *testing.T) []int {
+	t.Helper()
+	return processesMatching(t, func(cmdline string) bool { return strings.Contains(cmdline, taskDir+"/launcher.js") })
+}
+
+func processesMatching(t *testing.T, match func(string) bool) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []int
+	for _, e := range entries {
+		pid := 0
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				pid = -1
+				break
+			}
+			pid = pid*10 + int(c-'0')
+		}
+		if pid <= 0 {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if strings.Contains(string(stat), ") Z ") {
+			continue // a zombie has already exited
+		}
+		if match(strings.ReplaceAll(string(b), "\x00", " ")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func issues(r *agentrunner.Result, typ string) []string {
+	var out []string
+	for _, i := range r.Issues {
+		if i.Type == typ {
+			out = append(out, i.Message)
+		}
+	}
+	return out
+}
+
+func mustContain(t *testing.T, s string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			t.Errorf("%q\ndoes not contain %q", s, p)
+		}
+	}
+}
