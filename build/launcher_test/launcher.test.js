@@ -1,0 +1,232 @@
+'use strict';
+// Tests of task/launcher.js and task/prejob.js: each test copies them into a temporary
+// task folder with a fake "binary" (a shell script without the executable bit, as
+// packaging leaves it) and runs them with the real node, the way the agent does.
+
+const test = require('node:test');
+const assert = require('node:assert');
+const childProcess = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const TASK = path.resolve(__dirname, '..', '..', 'task');
+// A bug in signal handling would hang a test rather than fail it: bound every test.
+const ANY = { timeout: 10000 };
+const POSIX = { timeout: 10000, skip: process.platform === 'win32' ? 'shell-script fakes need a POSIX system' : false };
+const GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' }[process.platform];
+const GOARCH = { x64: 'amd64', arm64: 'arm64' }[process.arch];
+
+// makeTask builds a task folder for test context tc; script (if given) becomes the fake
+// binary. The fake finds its marker folder in $GKV_MARK, which also shows that the
+// environment passes through.
+function makeTask(tc, script, prefix) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix || 'gkv-launcher-'));
+  const dir = path.join(root, 'task');
+  const mark = path.join(root, 'mark');
+  fs.mkdirSync(dir);
+  fs.mkdirSync(mark);
+  for (const f of ['launcher.js', 'prejob.js']) fs.copyFileSync(path.join(TASK, f), path.join(dir, f));
+  const bin = path.join(dir, 'bin', GOOS + '_' + GOARCH, 'gokeyvault');
+  if (script !== undefined) {
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    fs.writeFileSync(bin, '#!/bin/sh\n' + script, { mode: 0o644 });
+    fs.chmodSync(bin, 0o644); // whatever the umask, start without the executable bit
+  }
+  tc.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  return { tc, root, dir, mark, bin };
+}
+
+// start runs node on entry (a file of the task folder) from a separate working directory,
+// with stdin closed like the agent does.
+function start(t, entry, extraEnv) {
+  const cwd = path.join(t.root, 'work');
+  fs.mkdirSync(cwd, { recursive: true });
+  const env = Object.assign({}, process.env, { GKV_MARK: t.mark }, extraEnv);
+  const proc = childProcess.spawn(process.execPath, [path.join(t.dir, entry)], {
+    cwd, env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = [];
+  const err = [];
+  proc.stdout.on('data', (b) => out.push(b));
+  proc.stderr.on('data', (b) => err.push(b));
+  // A launcher that fails to pass a signal on would never exit: do not leave it behind.
+  t.tc.after(() => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGKILL');
+    proc.stdout.destroy(); // the fake binary shares them and may live on for a few seconds
+    proc.stderr.destroy();
+  });
+  proc.done = new Promise((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('close', (code, signal) => resolve({
+      code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString(), cwd,
+    }));
+  });
+  return proc;
+}
+
+// waitFile polls for a marker file written by the fake binary and returns its content.
+async function waitFile(file, ms) {
+  const deadline = Date.now() + (ms || 5000);
+  for (;;) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+    if (Date.now() > deadline) throw new Error('timed out waiting for ' + file);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const RECORD = 'printf "%s\\n" "$@" > "$GKV_MARK/args"; pwd > "$GKV_MARK/cwd"\n' +
+  // Node's "pipe" is a socketpair on Unix; anything else (e.g. /dev/null) would give instant EOF.
+  'if [ -S /dev/stdin ] || [ -p /dev/stdin ]; then echo pipe; else echo not a pipe; fi > "$GKV_MARK/stdin"\n';
+
+for (const [entry, stage] of [['launcher.js', 'main'], ['prejob.js', 'prejob']]) {
+  test(`${entry} starts the binary for stage ${stage}`, POSIX, async (tc) => {
+    const t = makeTask(tc, RECORD);
+    const r = await start(t, entry).done;
+    assert.deepStrictEqual({ code: r.code, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr },
+      { code: 0, signal: null, stdout: '', stderr: '' });
+    assert.strictEqual(fs.readFileSync(path.join(t.mark, 'args'), 'utf8'), `--stage\n${stage}\n--parent-pipe\n`);
+    assert.strictEqual(fs.readFileSync(path.join(t.mark, 'cwd'), 'utf8'), fs.realpathSync(r.cwd) + '\n');
+    assert.strictEqual(fs.readFileSync(path.join(t.mark, 'stdin'), 'utf8'), 'pipe\n');
+  });
+}
+
+test('restores the executable bit', POSIX, async (tc) => {
+  const t = makeTask(tc, 'exit 0\n');
+  assert.strictEqual(fs.statSync(t.bin).mode & 0o777, 0o644);
+  const r = await start(t, 'launcher.js').done;
+  assert.strictEqual(r.code, 0);
+  assert.strictEqual(fs.statSync(t.bin).mode & 0o777, 0o755);
+});
+
+test('propagates the exit code', POSIX, async (tc) => {
+  const r = await start(makeTask(tc, 'exit 42\n'), 'launcher.js').done;
+  assert.deepStrictEqual([r.code, r.signal], [42, null]);
+});
+
+test('exits 128+n when the binary dies from signal n', POSIX, async (tc) => {
+  const r = await start(makeTask(tc, 'kill -TERM $$\nsleep 5\n'), 'launcher.js').done;
+  assert.deepStrictEqual([r.code, r.signal], [128 + os.constants.signals.SIGTERM, null]);
+});
+
+test('passes the binary stdout and stderr through unchanged', POSIX, async (tc) => {
+  // Logging commands, %, CR, a lone ## and bytes that are not UTF-8, with no final newline.
+  const script = "printf '##vso[task.setvariable variable=a;issecret=true;]x%%3By\\r\\n%%AZP25 ]\\n\\377\\001end'\n" +
+    "printf 'to stderr\\n' >&2\n";
+  const r = await start(makeTask(tc, script), 'launcher.js').done;
+  assert.strictEqual(r.code, 0);
+  assert.deepStrictEqual(r.stdout, Buffer.concat([
+    Buffer.from('##vso[task.setvariable variable=a;issecret=true;]x%3By\r\n%AZP25 ]\n'),
+    Buffer.from([0xff, 0x01]), Buffer.from('end'),
+  ]));
+  assert.strictEqual(r.stderr, 'to stderr\n');
+});
+
+// failureLines checks the exact two-line failure report and returns its reason.
+function failureLines(r) {
+  assert.deepStrictEqual([r.code, r.signal, r.stderr], [0, null, '']);
+  const m = /^##vso\[task\.logissue type=error;\]([^\n]+)\n##vso\[task\.complete result=Failed;\]([^\n]+)\n$/
+    .exec(r.stdout.toString());
+  assert.ok(m, 'not the two failure lines: ' + JSON.stringify(r.stdout.toString()));
+  assert.strictEqual(m[1], m[2]);
+  return m[1];
+}
+
+test('missing binary: task failure, exit 0', ANY, async (tc) => {
+  const t = makeTask(tc, undefined);
+  const reason = failureLines(await start(t, 'launcher.js').done);
+  assert.ok(reason.includes('not found at ' + t.bin), reason);
+});
+
+test('binary that cannot be started: task failure, exit 0', POSIX, async (tc) => {
+  const t = makeTask(tc, undefined);
+  fs.mkdirSync(t.bin, { recursive: true }); // a directory: chmod works, exec fails with EACCES
+  const reason = failureLines(await start(t, 'prejob.js').done);
+  assert.ok(reason.startsWith('GoKeyVault could not start ' + t.bin + ': '), reason);
+  assert.ok(reason.includes('EACCES'), reason);
+});
+
+test('failure reason is escaped for the agent', POSIX, async (tc) => {
+  // The reason quotes the path; give the path a %, a CR, a LF and a ##vso.
+  const t = makeTask(tc, undefined, 'gkv%\r\n##vso[x]-');
+  const reason = failureLines(await start(t, 'launcher.js').done);
+  const want = t.bin.replace(/%/g, '%AZP25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/##vso/g, '**vso');
+  assert.ok(reason.includes('not found at ' + want + ';'), reason);
+});
+
+test('requiring the launcher does not run it', ANY, async (tc) => {
+  const t = makeTask(tc, undefined);
+  const proc = childProcess.spawnSync(process.execPath,
+    ['-e', 'const l = require(process.argv[1]); console.log(Object.keys(l).sort().join(","))', path.join(t.dir, 'launcher.js')],
+    { encoding: 'utf8' });
+  assert.deepStrictEqual([proc.status, proc.stdout, proc.stderr], [0, 'binaryPath,run\n', '']);
+});
+
+test('binaryPath maps Node platforms to Go targets', () => {
+  const { binaryPath } = require(path.join(TASK, 'launcher.js'));
+  const dir = path.join('opt', 'task');
+  const cases = [
+    ['linux', 'x64', 'linux_amd64', 'gokeyvault'],
+    ['linux', 'arm64', 'linux_arm64', 'gokeyvault'],
+    ['darwin', 'x64', 'darwin_amd64', 'gokeyvault'],
+    ['darwin', 'arm64', 'darwin_arm64', 'gokeyvault'],
+    ['win32', 'x64', 'windows_amd64', 'gokeyvault.exe'],
+    ['win32', 'arm64', 'windows_arm64', 'gokeyvault.exe'],
+  ];
+  for (const [platform, arch, target, name] of cases) {
+    assert.strictEqual(binaryPath(platform, arch, dir), path.join(dir, 'bin', target, name), `${platform}/${arch}`);
+  }
+  const unsupported = [
+    ['linux', 'arm'], ['linux', 'ia32'], ['linux', 's390x'], ['win32', 'ia32'], ['freebsd', 'x64'],
+    ['aix', 'ppc64'], ['sunos', 'x64'], ['constructor', 'x64'], ['linux', 'toString'], ['', ''],
+  ];
+  for (const [platform, arch] of unsupported) {
+    assert.throws(() => binaryPath(platform, arch, dir), (err) => {
+      assert.ok(err instanceof Error);
+      assert.match(err.message, new RegExp('^GoKeyVault does not support agents on ' + platform + '/' + arch + ';'));
+      assert.doesNotMatch(err.message, /[\r\n]/);
+      return true;
+    }, `${platform}/${arch}`);
+  }
+});
+
+// A fake binary that traps the signal, records it and exits 3. It idles in short
+// foreground sleeps because the shell runs a trap once the current command ends: a
+// background `sleep & wait` would be quicker but, under load, a signal forwarded to the
+// background child before it has exec'd is lost and the child then outlives the test.
+const TRAP = [
+  'trap \'echo INT > "$GKV_MARK/signal"; exit 3\' INT',
+  'trap \'echo TERM > "$GKV_MARK/signal"; exit 3\' TERM',
+  'echo ready > "$GKV_MARK/ready"',
+  // Bounded, so that a fake whose signal is never passed on does not outlive the tests.
+  'i=0; while [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done',
+  '',
+].join('\n');
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  test(`forwards ${sig} to the binary and waits for it`, POSIX, async (tc) => {
+    const t = makeTask(tc, TRAP);
+    const proc = start(t, 'launcher.js');
+    await waitFile(path.join(t.mark, 'ready'));
+    proc.kill(sig);
+    const r = await proc.done;
+    assert.deepStrictEqual([r.code, r.signal], [3, null]);
+    assert.strictEqual(fs.readFileSync(path.join(t.mark, 'signal'), 'utf8'), sig.slice(3) + '\n');
+  });
+}
+
+test('the binary sees EOF on stdin when node is killed', POSIX, async (tc) => {
+  const t = makeTask(tc, 'echo ready > "$GKV_MARK/ready"\ncat > /dev/null\necho eof > "$GKV_MARK/eof"\n');
+  const proc = start(t, 'launcher.js');
+  await waitFile(path.join(t.mark, 'ready'));
+  assert.throws(() => fs.readFileSync(path.join(t.mark, 'eof')), { code: 'ENOENT' });
+  proc.kill('SIGKILL');
+  const r = await proc.done; // 'close' also needs the binary gone: it shares node's stdout
+  assert.deepStrictEqual([r.code, r.signal], [null, 'SIGKILL']);
+  assert.strictEqual(await waitFile(path.join(t.mark, 'eof')), 'eof\n');
+});

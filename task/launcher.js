@@ -1,0 +1,125 @@
+'use strict';
+// GoKeyVault launcher. The agent can only start Node handlers, so this file starts the
+// Go binary that does all the work. It must run on every Node the agent may pick
+// (Node 10 to 24) without dependencies: no `??`, `?.`, `node:` requires or ES modules.
+
+var childProcess = require('child_process');
+var fs = require('fs');
+var os = require('os');
+var path = require('path');
+
+var GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' };
+var GOARCH = { x64: 'amd64', arm64: 'arm64' };
+
+function has(table, key) {
+  // Not `key in table`: "constructor" or "toString" must not look supported.
+  return Object.prototype.hasOwnProperty.call(table, key);
+}
+
+// binaryPath returns where the binary for platform/arch (Node's names) lives under dir,
+// or throws an Error whose message is a one-line reason for the user.
+function binaryPath(platform, arch, dir) {
+  if (!has(GOOS, platform) || !has(GOARCH, arch)) {
+    throw new Error('GoKeyVault does not support agents on ' + platform + '/' + arch +
+      '; it runs on Linux, macOS and Windows agents with x64 or arm64 processors.');
+  }
+  var goos = GOOS[platform];
+  var name = goos === 'windows' ? 'gokeyvault.exe' : 'gokeyvault';
+  return path.join(dir, 'bin', goos + '_' + GOARCH[arch], name);
+}
+
+// escapeData escapes a logging command's data the way the agent unescapes it, and
+// neutralises "##vso" so that text such as a path cannot start a second command.
+function escapeData(text) {
+  return String(text)
+    .replace(/%/g, '%AZP25')
+    .replace(/\r/g, '%0D')
+    .replace(/\n/g, '%0A')
+    .replace(/##vso/gi, '**vso');
+}
+
+// fail reports a task failure. Exit code 0 on purpose: a non-zero code would be shown
+// as an infrastructure failure ("Exit code N returned") on top of our own message.
+function fail(reason) {
+  var data = escapeData(reason);
+  process.stdout.write('##vso[task.logissue type=error;]' + data + '\n');
+  process.stdout.write('##vso[task.complete result=Failed;]' + data + '\n');
+  // exitCode rather than process.exit(): stdout may be an asynchronous pipe still flushing.
+  process.exitCode = 0;
+}
+
+function run(stage) {
+  var file;
+  try {
+    file = binaryPath(process.platform, process.arch, __dirname);
+  } catch (err) {
+    return fail(err.message);
+  }
+  if (!fs.existsSync(file)) {
+    return fail('GoKeyVault binary not found at ' + file +
+      '; the extension package is incomplete: reinstall or update the GoKeyVault extension.');
+  }
+  try {
+    // Packaging drops the executable bit (SPEC 2).
+    fs.chmodSync(file, 493); // 0o755
+  } catch (err) {
+    // Windows has no executable bit, and a read-only install may already be executable:
+    // if it is not, spawn fails with EACCES and that is reported below.
+  }
+
+  var child;
+  var spawnFailed = false;
+  function spawnError(err) {
+    spawnFailed = true;
+    if (child && child.stdin) child.stdin.destroy();
+    fail('GoKeyVault could not start ' + file + ': ' + err.message);
+  }
+
+  // The agent cancels by signalling node only (SIGINT, then SIGTERM, then SIGKILL): pass
+  // them on and keep waiting, so that the binary can finish cleanly and report.
+  // Installed before the spawn so that no signal finds node with its default action.
+  ['SIGINT', 'SIGTERM', 'SIGHUP'].forEach(function (sig) {
+    if (!has(os.constants.signals, sig)) return;
+    process.on(sig, function () {
+      // On Windows kill() terminates the child outright, and console Ctrl+C already
+      // reaches it directly: only keep node alive there.
+      if (process.platform === 'win32' || !child || spawnFailed) return;
+      try {
+        child.kill(sig);
+      } catch (err) {
+        // The child is already gone: its 'exit' event ends node.
+      }
+    });
+  });
+
+  try {
+    // stdin is a lifeline, never written or ended: when node dies for any reason
+    // (even SIGKILL) the OS closes it and the binary, told by --parent-pipe, sees EOF
+    // and exits instead of lingering with the agent's log pipe open.
+    child = childProcess.spawn(file, ['--stage', stage, '--parent-pipe'], {
+      stdio: ['pipe', 'inherit', 'inherit'],
+      windowsHide: true
+    });
+  } catch (err) {
+    return spawnError(err); // Node throws synchronously for some spawn errors (EINVAL...)
+  }
+  // Never written to, but an unhandled 'error' (EPIPE...) would crash node.
+  child.stdin.on('error', function () {});
+  child.on('error', function (err) {
+    // ENOENT, EACCES... come asynchronously; errors of a later kill() are not spawn failures.
+    if (/^spawn/.test(err.syscall || '') && !spawnFailed) spawnError(err);
+  });
+  child.on('exit', function (code, signal) {
+    if (spawnFailed) return;
+    if (signal) {
+      process.exit(128 + (os.constants.signals[signal] || 0));
+    }
+    process.exit(code);
+  });
+}
+
+module.exports = { binaryPath: binaryPath, run: run };
+
+if (require.main === module) {
+  run('main');
+}
