@@ -34,15 +34,29 @@ type Options struct {
 	PerRetry []policy.Policy
 	// Now is the clock used for exp and nbf; nil means time.Now.
 	Now func() time.Time
+	// TenantID is the service connection's tenant: a vault challenge naming
+	// another one is refused before any token is requested.
+	TenantID string
 }
 
 // Client downloads secrets from one vault.
 type Client struct {
 	vault       string
+	vaultURL    *url.URL
 	secrets     *azsecrets.Client
+	cred        *serialCredential
 	concurrency int
 	now         func() time.Time
+	limiter     *limiter
 }
+
+// workers is how many gets may be under way, counting those waiting out a
+// retry delay: more than the limiter lets through, so that a request
+// backing off after a 429 does not hold up the ones behind it.
+func (c *Client) workers() int { return 4 * c.concurrency }
+
+// PeakInFlight is the most gets that were in flight at once.
+func (c *Client) PeakInFlight() int { return c.limiter.Peak() }
 
 // New returns a Client.
 func New(o Options) (*Client, error) {
@@ -50,25 +64,30 @@ func New(o Options) (*Client, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("vault URL %q is not an https URL", o.VaultURL)
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	lim := newLimiter(o.Concurrency, o.Now)
 	co := &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport:        o.Transport,
-		Retry:            o.Retry,
-		APIVersion:       o.APIVersion,
-		PerRetryPolicies: o.PerRetry,
-		Telemetry:        policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
+		Transport:       o.Transport,
+		Retry:           o.Retry,
+		APIVersion:      o.APIVersion,
+		PerCallPolicies: []policy.Policy{attemptsPolicy{}},
+		// The guard goes last, nearest the wire, so that nothing added
+		// after it can send where it would not.
+		PerRetryPolicies: append(append([]policy.Policy{lim.policy(), throttleHintPolicy{}}, o.PerRetry...),
+			guardPolicy{vault: u, tenant: o.TenantID}),
+		Telemetry: policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
 	}}
-	sc, err := azsecrets.NewClient(o.VaultURL, o.Credential, co)
+	cred := &serialCredential{cred: o.Credential}
+	sc, err := azsecrets.NewClient(o.VaultURL, cred, co)
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	c := &Client{vault: u.Host, secrets: sc, concurrency: o.Concurrency, now: o.Now}
-	if c.concurrency <= 0 {
-		c.concurrency = 16
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	return c, nil
+	return &Client{vault: u.Host, vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim}, nil
 }
 
 // Value is one downloaded secret.
@@ -93,7 +112,10 @@ type Failure struct {
 
 // Report summarises a download.
 type Report struct {
-	Listed     int // secrets the list returned (0 for named downloads)
+	Listed int // secrets the list returned (0 for named downloads)
+	// Invalid lists, rendered safely, list entries whose id is not a valid
+	// secret id; they are skipped, never turned into variables.
+	Invalid    []string
 	Skipped    []Skip
 	Downloaded int
 	Failures   []Failure
@@ -113,19 +135,19 @@ func (e *ListError) Unwrap() error { return e.Err }
 func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan inputs.Secret, c.concurrency)
+	jobs := newQueue()
 	var t tally
 	var listErr error
 	listDone := make(chan struct{})
 	go func() {
 		defer close(listDone)
-		defer close(jobs)
+		defer jobs.close()
 		listErr = c.list(ctx, &t, jobs)
 		if listErr != nil {
 			cancel()
 		}
 	}()
-	c.fetch(ctx, jobs, &t, sink)
+	c.fetch(ctx, jobs, &t, sink, c.workers())
 	<-listDone
 	if listErr != nil {
 		return t.report(), &ListError{Vault: c.vault, Err: listErr}
@@ -136,42 +158,68 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 // Named downloads the given secrets directly, without listing, so that an
 // identity with Get but no List permission works.
 func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Value)) (Report, error) {
-	jobs := make(chan inputs.Secret, len(want))
-	for _, s := range want {
-		jobs <- s
-	}
-	close(jobs)
 	var t tally
-	c.fetch(ctx, jobs, &t, sink)
+	if len(want) == 0 {
+		return t.report(), nil
+	}
+	// The first get goes alone: it meets the vault's challenge and gets
+	// the token, so the others start with the token instead of each
+	// collecting a 401 of their own.
+	first := newQueue()
+	first.push(want[0])
+	first.close()
+	c.fetch(ctx, first, &t, sink, 1)
+	jobs := newQueue()
+	for _, s := range want[1:] {
+		jobs.push(s)
+	}
+	jobs.close()
+	c.fetch(ctx, jobs, &t, sink, c.workers())
 	return t.report(), nil
 }
 
-// list walks the list pages and queues what should be fetched.
-func (c *Client) list(ctx context.Context, rep *tally, jobs chan<- inputs.Secret) error {
+// list walks the list pages and queues what should be fetched. Each
+// nextLink is checked before it is followed: the SDK would follow any URL,
+// with the vault's token attached.
+func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 	pager := c.secrets.NewListSecretPropertiesPager(nil)
 	now := c.now()
-	for pager.More() {
+	seenLinks := map[string]bool{}
+	seenNames := map[string]bool{}
+	for pages := 1; pager.More(); pages++ {
+		if pages > maxPages {
+			return fmt.Errorf("the vault kept sending pages past %d; stopped listing", maxPages)
+		}
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return err
 		}
 		for _, item := range page.Value {
 			if item == nil || item.ID == nil {
+				rep.addInvalid("(an entry without an id)")
 				continue
 			}
 			name, ok := SecretName(string(*item.ID))
 			if !ok {
+				rep.addInvalid(clipText(string(*item.ID), 120))
 				continue
 			}
+			// Key Vault names are case-insensitive; a name listed twice is
+			// fetched and set once.
+			if seenNames[strings.ToLower(name)] {
+				continue
+			}
+			seenNames[strings.ToLower(name)] = true
 			skip := skipReason(item.Attributes, now)
 			rep.addListed(name, skip)
 			if skip != "" {
 				continue
 			}
-			select {
-			case jobs <- inputs.Secret{Name: name}:
-			case <-ctx.Done():
-				return ctx.Err()
+			jobs.push(inputs.Secret{Name: name})
+		}
+		if page.NextLink != nil && *page.NextLink != "" {
+			if err := checkNextLink(*page.NextLink, c.vaultURL, seenLinks); err != nil {
+				return err
 			}
 		}
 	}
@@ -194,13 +242,17 @@ func skipReason(a *azsecrets.SecretAttributes, now time.Time) string {
 }
 
 // fetch runs the bounded pool of gets.
-func (c *Client) fetch(ctx context.Context, jobs <-chan inputs.Secret, rep *tally, sink func(Value)) {
+func (c *Client) fetch(ctx context.Context, jobs *queue, rep *tally, sink func(Value), workers int) {
 	var wg sync.WaitGroup
-	for i := 0; i < c.concurrency; i++ {
+	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for s := range jobs {
+			for {
+				s, ok := jobs.pop()
+				if !ok {
+					return
+				}
 				v, err := c.get(ctx, s)
 				if err != nil {
 					rep.addFailure(Failure{Name: s.Name, Version: s.Version, Err: err})

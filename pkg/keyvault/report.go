@@ -17,6 +17,12 @@ func (t *tally) addListed(name, skip string) {
 	}
 }
 
+func (t *tally) addInvalid(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Invalid = append(t.rep.Invalid, id)
+}
+
 func (t *tally) addFailure(f Failure) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,0 +1,236 @@
+package keyvault
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// Limits on what the vault may send. A value is at most 25 KB; its JSON
+// reply, with every byte escaped as \uXXXX and the attributes, stays far
+// below maxGetReply. A list page names at most 25 secrets.
+const (
+	maxGetReply  = 256 << 10
+	maxListReply = 4 << 20
+	// maxPages bounds a listing: 25,000 pages is 625,000 secrets, more than
+	// any vault holds; a server that keeps sending nextLinks is broken or
+	// hostile.
+	maxPages = 25000
+)
+
+// guardPolicy is the last policy before the wire. The Azure SDK attaches
+// the vault's bearer token to whatever URL a request carries — including a
+// nextLink pointing elsewhere — and reads replies whole, however large. This
+// policy refuses to send anything to any host but the vault, caps the reply
+// bodies, and checks the vault's challenge before the SDK parses it.
+type guardPolicy struct {
+	vault  *url.URL // scheme and host (port normalised) requests must match
+	tenant string   // the tenant the challenge must name ("" = any)
+}
+
+// ForeignHostError is a request the task refused to send, because it would
+// carry the vault's token elsewhere.
+type ForeignHostError struct{ URL string }
+
+func (e *ForeignHostError) Error() string {
+	return fmt.Sprintf("refused to send a request to %s: only the vault itself may receive its token", e.URL)
+}
+
+// NonRetriable stops the SDK's retries: the answer will not change.
+func (e *ForeignHostError) NonRetriable() {}
+
+// ReplyTooLargeError is a reply body over its cap.
+type ReplyTooLargeError struct{ Limit int64 }
+
+func (e *ReplyTooLargeError) Error() string {
+	return fmt.Sprintf("the vault's reply is larger than %d KiB, more than Key Vault ever sends; refused", e.Limit>>10)
+}
+
+// NonRetriable stops the SDK's retries.
+func (e *ReplyTooLargeError) NonRetriable() {}
+
+// ChallengeError is a vault challenge the task will not follow.
+type ChallengeError struct {
+	Authorization string
+	Reason        string
+}
+
+func (e *ChallengeError) Error() string {
+	return fmt.Sprintf("the vault's authentication challenge was refused: %s (authorization %q)", e.Reason, clipText(e.Authorization, 120))
+}
+
+// NonRetriable stops the SDK's retries.
+func (e *ChallengeError) NonRetriable() {}
+
+func (g guardPolicy) Do(req *policy.Request) (*http.Response, error) {
+	u := req.Raw().URL
+	if !sameOrigin(u, g.vault) {
+		return nil, &ForeignHostError{URL: u.Scheme + "://" + u.Host + u.Path}
+	}
+	resp, err := req.Next()
+	if err != nil {
+		return resp, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		if err := g.checkChallenge(resp.Header.Get("WWW-Authenticate")); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+	}
+	limit := int64(maxGetReply)
+	if isList(req.Raw()) {
+		limit = maxListReply
+	}
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, &ReplyTooLargeError{Limit: limit}
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: limit, limit: limit}
+	return resp, nil
+}
+
+// checkChallenge refuses a challenge the SDK would mishandle (its parser
+// indexes the authorization URL's path blindly) or that points the token
+// request at another tenant.
+func (g guardPolicy) checkChallenge(h string) error {
+	if h == "" {
+		return nil // the SDK reports a missing challenge itself
+	}
+	auth := challengeParam(h, "authorization")
+	if auth == "" {
+		auth = challengeParam(h, "authorization_uri")
+	}
+	a, err := url.Parse(auth)
+	if err != nil || a.Scheme != "https" || a.Host == "" {
+		return &ChallengeError{Authorization: auth, Reason: "the authorization is not an https URL"}
+	}
+	seg := strings.Split(strings.Trim(a.Path, "/"), "/")[0]
+	if seg == "" {
+		return &ChallengeError{Authorization: auth, Reason: "the authorization names no tenant"}
+	}
+	// The authority's host is not compared: real vaults name aliases such
+	// as login.windows.net, and azidentity uses its own configured
+	// authority anyway; only the tenant is taken from the challenge.
+	if g.tenant != "" && !strings.EqualFold(seg, g.tenant) && !strings.EqualFold(seg, "adfs") {
+		return &TenantMismatchError{VaultTenant: seg, ConnectionTenant: g.tenant}
+	}
+	return nil
+}
+
+// TenantMismatchError is a vault that belongs to another tenant than the
+// service connection.
+type TenantMismatchError struct{ VaultTenant, ConnectionTenant string }
+
+func (e *TenantMismatchError) Error() string {
+	return fmt.Sprintf("the vault belongs to tenant %s, but the service connection is for tenant %s", clipText(e.VaultTenant, 64), e.ConnectionTenant)
+}
+
+// NonRetriable stops the SDK's retries.
+func (e *TenantMismatchError) NonRetriable() {}
+
+// challengeParam extracts name="value" from a WWW-Authenticate header.
+func challengeParam(h, name string) string {
+	lower := strings.ToLower(h)
+	key := name + "=\""
+	i := strings.Index(lower, key)
+	for i > 0 && lower[i-1] != ' ' && lower[i-1] != ',' {
+		j := strings.Index(lower[i+1:], key)
+		if j < 0 {
+			return ""
+		}
+		i += 1 + j
+	}
+	if i < 0 {
+		return ""
+	}
+	rest := h[i+len(key):]
+	end := strings.IndexByte(rest, '"')
+	if end < 0 {
+		return ""
+	}
+	return rest[:end]
+}
+
+// sameOrigin compares scheme, host and port, with the scheme's default
+// port made explicit: real nextLinks carry ":443".
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(hostPort(a), hostPort(b))
+}
+
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// cappedBody fails a read that would go past the cap, without reading
+// further.
+type cappedBody struct {
+	rc    io.ReadCloser
+	left  int64
+	limit int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more tells a body of exactly the cap from a larger one.
+		var one [1]byte
+		if n, _ := c.rc.Read(one[:]); n > 0 {
+			return 0, &ReplyTooLargeError{Limit: c.limit}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.rc.Close() }
+
+// checkNextLink accepts a nextLink only if it stays on the vault's list
+// endpoint and has not been seen before.
+func checkNextLink(link string, vault *url.URL, seen map[string]bool) error {
+	u, err := url.Parse(link)
+	if err != nil {
+		return fmt.Errorf("the vault's nextLink does not parse; refused")
+	}
+	if !sameOrigin(u, vault) {
+		return &ForeignHostError{URL: u.Scheme + "://" + u.Host + u.Path}
+	}
+	if strings.TrimSuffix(u.Path, "/") != "/secrets" {
+		return fmt.Errorf("the vault's nextLink points at %q, not the secret list; refused", clipText(u.Path, 80))
+	}
+	if seen[link] {
+		return errors.New("the vault sent the same nextLink twice; stopped listing rather than loop")
+	}
+	seen[link] = true
+	return nil
+}
+
+// clipText renders untrusted text short, on one line, with control
+// characters escaped.
+func clipText(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			b.WriteString("...")
+			break
+		}
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,42 @@
+package keyvault
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// serialCredential lets one token request run at a time. The SDK's bearer
+// policy asks for a token after the vault's challenge while Warm may be
+// asking already; serialised, the second call finds the first one's token
+// in azidentity's cache instead of sending a second request to Entra.
+type serialCredential struct {
+	mu   sync.Mutex
+	cred azcore.TokenCredential
+}
+
+func (s *serialCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cred.GetToken(ctx, o)
+}
+
+// Warm starts fetching the vault token in the background, so that Entra's
+// round trips overlap the vault's challenge round trip instead of following
+// it. tenant and resource are what the vault's challenge is expected to
+// name; if it names something else, the SDK asks again with its values.
+// Errors are left for the real request to report.
+func (c *Client) Warm(ctx context.Context, tenant, resource string) {
+	if tenant == "" || resource == "" {
+		return
+	}
+	scope := strings.TrimSuffix(resource, "/") + "/.default"
+	go func() {
+		// EnableCAE matches what the SDK's bearer policy asks for, so both
+		// requests share one cache entry.
+		_, _ = c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant, EnableCAE: true})
+	}()
+}

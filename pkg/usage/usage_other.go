@@ -1,0 +1,6 @@
+//go:build !linux && !darwin
+
+package usage
+
+// Self returns nothing on platforms without getrusage.
+func Self() Usage { return Usage{} }
