@@ -116,9 +116,22 @@ type step struct {
 	started   func(pid int)
 	ctx       context.Context
 	timeout   time.Duration
+
+	// conn replaces the default service principal connection.
+	conn *agentrunner.Endpoint
+	// env is added after the local cloud's variables; a later entry wins,
+	// so "HTTPS_PROXY=" removes the cloud's proxy.
+	env []string
+	// token is the job's SystemVssConnection access token; random if empty.
+	token string
+	// creds are more credentials that must never appear in the output.
+	creds []string
 }
 
 func (w *world) endpoint(s step) agentrunner.Endpoint {
+	if s.conn != nil {
+		return *s.conn
+	}
 	secret, tenant := clientSecret, tenantID
 	if s.secret != "" {
 		secret = s.secret
@@ -179,13 +192,14 @@ func (w *world) run(t *testing.T, s step) *agentrunner.Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := agentrunner.Run(ctx, agentrunner.Options{
-		TaskDir:   taskDir,
-		Stage:     s.stage,
-		Inputs:    inputs,
-		Endpoints: []agentrunner.Endpoint{w.endpoint(s)},
-		Variables: vars,
-		Env:       append(w.cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()),
-		Started:   s.started,
+		TaskDir:     taskDir,
+		Stage:       s.stage,
+		Inputs:      inputs,
+		Endpoints:   []agentrunner.Endpoint{w.endpoint(s)},
+		Variables:   vars,
+		Env:         append(append(w.cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()), s.env...),
+		Started:     s.started,
+		AccessToken: s.token,
 	})
 	if err != nil {
 		t.Fatalf("run the task: %v", err)
@@ -210,7 +224,7 @@ func normalLog(r *agentrunner.Result) []string {
 // connection's credentials or the job token anywhere in the task's own output.
 func checkHygiene(t *testing.T, r *agentrunner.Result, s step) {
 	t.Helper()
-	creds := []string{clientSecret, r.Token}
+	creds := append([]string{clientSecret, r.Token}, s.creds...)
 	if s.secret != "" {
 		creds = append(creds, s.secret)
 	}

@@ -1,10 +1,16 @@
 // Package credential turns a service connection into an Azure SDK token
-// credential and the cloud it lives in.
+// credential and the cloud it lives in: client secret, certificate,
+// workload identity federation and managed identity, in the public cloud,
+// the sovereign clouds and Azure Stack Hub (with Microsoft Entra ID or AD FS).
 package credential
 
 import (
+	"context"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -14,41 +20,78 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 )
 
+// Scheme names as the agent spells them.
+const (
+	SchemeServicePrincipal = "ServicePrincipal"
+	SchemeWorkloadIdentity = "WorkloadIdentityFederation"
+	SchemeManagedIdentity  = "ManagedServiceIdentity"
+)
+
 // Cloud is where the connection's identity and vaults live.
 type Cloud struct {
 	Name          string
 	AuthorityHost string // e.g. https://login.microsoftonline.com/
 	VaultSuffix   string // e.g. vault.azure.net
 	VaultResource string // token audience, e.g. https://vault.azure.net
+	// ADFS means AuthorityHost is an AD FS server: tokens come from its
+	// "adfs" authority, not from a Microsoft Entra tenant.
+	ADFS bool
+	// ARMAudience is Azure Stack Hub's management audience, from its
+	// metadata; informational.
+	ARMAudience string
+	// needsMetadata is set for Azure Stack Hub until Discover has read its
+	// metadata endpoint.
+	needsMetadata bool
 }
+
+// AzureStack is the environment name of Azure Stack Hub connections.
+const AzureStack = "AzureStack"
 
 // knownCloud returns a named cloud's public endpoints.
 func knownCloud(name string) (Cloud, bool) {
 	switch strings.ToLower(name) {
 	case "azurecloud":
-		return Cloud{"AzureCloud", "https://login.microsoftonline.com/", "vault.azure.net", "https://vault.azure.net"}, true
+		return Cloud{Name: "AzureCloud", AuthorityHost: "https://login.microsoftonline.com/", VaultSuffix: "vault.azure.net", VaultResource: "https://vault.azure.net"}, true
 	case "azurechinacloud":
-		return Cloud{"AzureChinaCloud", "https://login.chinacloudapi.cn/", "vault.azure.cn", "https://vault.azure.cn"}, true
+		return Cloud{Name: "AzureChinaCloud", AuthorityHost: "https://login.chinacloudapi.cn/", VaultSuffix: "vault.azure.cn", VaultResource: "https://vault.azure.cn"}, true
 	case "azureusgovernment":
-		return Cloud{"AzureUSGovernment", "https://login.microsoftonline.us/", "vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"}, true
+		return Cloud{Name: "AzureUSGovernment", AuthorityHost: "https://login.microsoftonline.us/", VaultSuffix: "vault.usgovcloudapi.net", VaultResource: "https://vault.usgovcloudapi.net"}, true
 	}
 	return Cloud{}, false
 }
 
 // ResolveCloud picks the authority host and vault endpoints: explicit
-// endpoint data wins, then the named environment's defaults.
+// endpoint data wins, then the named environment's defaults. An Azure Stack
+// Hub connection without complete endpoint data is finished by Discover,
+// which reads the stack's metadata endpoint.
 func ResolveCloud(c *endpoint.Connection) (Cloud, error) {
 	env := strings.TrimSpace(c.Environment)
 	if env == "" {
+		// Without a name, the authority data says which cloud this is.
 		env = "AzureCloud"
+		for _, name := range []string{"AzureChinaCloud", "AzureUSGovernment"} {
+			if k, _ := knownCloud(name); c.AuthorityHost != "" && sameHost(k.AuthorityHost, c.AuthorityHost) {
+				env = name
+			}
+		}
 	}
 	base, known := knownCloud(env)
-	if !known && (c.AuthorityHost == "" || c.VaultDNSSuffix == "") {
-		return Cloud{}, fmt.Errorf("service connection environment %q is not supported without explicit authority and Key Vault endpoint data; use AzureCloud, AzureChinaCloud or AzureUSGovernment", env)
+	stack := strings.EqualFold(env, AzureStack)
+	if !known && !stack && (c.AuthorityHost == "" || c.VaultDNSSuffix == "") {
+		return Cloud{}, fmt.Errorf("service connection environment %q is not supported without explicit authority and Key Vault endpoint data; use AzureCloud, AzureChinaCloud, AzureUSGovernment or AzureStack", env)
 	}
 	out := base
 	if !known {
 		out = Cloud{Name: env}
+	}
+	if stack {
+		out.Name = AzureStack
+		if strings.TrimSpace(c.URL) == "" && (c.AuthorityHost == "" || c.VaultDNSSuffix == "") {
+			return Cloud{}, fmt.Errorf("service connection %s is an Azure Stack Hub connection without a management URL: edit the connection and enter the Azure Stack Hub Resource Manager URL", c.ID)
+		}
+		// The stack's metadata names the login endpoint and audience;
+		// without explicit data there is nothing else to go on.
+		out.needsMetadata = c.AuthorityHost == "" || c.VaultDNSSuffix == ""
 	}
 	if c.AuthorityHost != "" {
 		out.AuthorityHost = c.AuthorityHost
@@ -59,13 +102,35 @@ func ResolveCloud(c *endpoint.Connection) (Cloud, error) {
 	if c.VaultResource != "" {
 		out.VaultResource = strings.TrimRight(strings.TrimSpace(c.VaultResource), "/")
 	}
-	if out.VaultResource == "" {
-		out.VaultResource = "https://" + out.VaultSuffix
-	}
-	if !strings.HasSuffix(out.AuthorityHost, "/") {
-		out.AuthorityHost += "/"
-	}
+	out.finish(c.EnableADFS)
 	return out, nil
+}
+
+// finish derives what follows from the authority and suffix.
+func (cl *Cloud) finish(enableADFS bool) {
+	if cl.AuthorityHost != "" {
+		host, adfs := splitADFS(cl.AuthorityHost)
+		cl.AuthorityHost = host
+		cl.ADFS = cl.ADFS || adfs || enableADFS
+	}
+	if cl.VaultResource == "" && cl.VaultSuffix != "" {
+		cl.VaultResource = "https://" + cl.VaultSuffix
+	}
+}
+
+// splitADFS turns an AD FS authority such as https://adfs.contoso.com/adfs/
+// into its host URL and reports whether it was one. Other authorities keep
+// their form with a trailing slash.
+func splitADFS(authority string) (string, bool) {
+	a := strings.TrimSpace(authority)
+	u, err := url.Parse(a)
+	if err == nil && u.Host != "" && strings.EqualFold(strings.Trim(u.Path, "/"), "adfs") {
+		return u.Scheme + "://" + u.Host + "/", true
+	}
+	if !strings.HasSuffix(a, "/") {
+		a += "/"
+	}
+	return a, false
 }
 
 // Options carries what every credential needs from the HTTP side.
@@ -74,10 +139,47 @@ type Options struct {
 	Retry     policy.RetryOptions
 	// PerCall policies run once per token request (e.g. debug logging).
 	PerCall []policy.Policy
+	// Job is the running job, for workload identity federation.
+	Job endpoint.Job
+	// OnSecret registers a credential obtained at run time (the OIDC token)
+	// with the agent's masker before anything else can print it.
+	OnSecret func(string)
+	// Logf receives debug lines; it never sees a credential.
+	Logf func(string)
+	// Getenv reads the process environment, which the managed identity
+	// library consults (IDENTITY_ENDPOINT ...); default os.Getenv.
+	Getenv func(string) string
+	// ManagedIdentityTimeout bounds each managed identity token request;
+	// default 20 s. A missing endpoint fails at the first refused or
+	// timed-out connection, well before that.
+	ManagedIdentityTimeout time.Duration
 }
 
-// New builds the credential for the connection's scheme.
-func New(c *endpoint.Connection, cl Cloud, o Options) (azcore.TokenCredential, error) {
+func (o *Options) defaults() {
+	if o.OnSecret == nil {
+		o.OnSecret = func(string) {}
+	}
+	if o.Logf == nil {
+		o.Logf = func(string) {}
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.ManagedIdentityTimeout <= 0 {
+		o.ManagedIdentityTimeout = 20 * time.Second
+	}
+}
+
+// New builds the credential for the connection's scheme. It validates
+// everything it can before any request. For workload identity federation it
+// fetches the OIDC token from Azure DevOps (and registers it with
+// o.OnSecret), and for a managed identity it gets a first token, so that a
+// job without a token source fails here, once, with one clear message.
+func New(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) (azcore.TokenCredential, error) {
+	o.defaults()
+	if cl.needsMetadata {
+		return nil, fmt.Errorf("internal error: Azure Stack Hub endpoints of connection %s were not discovered", c.ID)
+	}
 	co := azcore.ClientOptions{
 		Cloud:           cloud.Configuration{ActiveDirectoryAuthorityHost: cl.AuthorityHost},
 		Transport:       o.Transport,
@@ -85,9 +187,15 @@ func New(c *endpoint.Connection, cl Cloud, o Options) (azcore.TokenCredential, e
 		PerCallPolicies: o.PerCall,
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
 	}
+	tenant := c.TenantID
+	if cl.ADFS {
+		// AD FS has one authority and no tenants; azidentity reaches it as
+		// the "adfs" tenant of the AD FS host.
+		tenant = "adfs"
+	}
 	switch {
-	case strings.EqualFold(c.Scheme, "ServicePrincipal"):
-		if c.TenantID == "" || c.ClientID == "" {
+	case strings.EqualFold(c.Scheme, SchemeServicePrincipal):
+		if tenant == "" || c.ClientID == "" {
 			return nil, fmt.Errorf("service connection %s has no tenant ID or service principal ID: edit the connection and fill them in", c.ID)
 		}
 		switch strings.ToLower(c.AuthenticationType) {
@@ -95,31 +203,55 @@ func New(c *endpoint.Connection, cl Cloud, o Options) (azcore.TokenCredential, e
 			if c.ClientSecret == "" {
 				return nil, fmt.Errorf("service connection %s uses a client secret but the secret is empty: edit the connection and enter the service principal key", c.ID)
 			}
-			cred, err := azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret,
+			cred, err := azidentity.NewClientSecretCredential(tenant, c.ClientID, c.ClientSecret,
 				&azidentity.ClientSecretCredentialOptions{ClientOptions: co})
 			if err != nil {
 				return nil, fmt.Errorf("create client secret credential: %w", err)
 			}
 			return cred, nil
 		case "spncertificate":
-			return newCertificateCredential(c, co)
+			return newCertificateCredential(c, tenant, co)
 		default:
 			return nil, fmt.Errorf("service connection %s has authentication type %q; GoKeyVault supports spnKey and spnCertificate", c.ID, c.AuthenticationType)
 		}
+	case strings.EqualFold(c.Scheme, SchemeWorkloadIdentity):
+		return newFederatedCredential(ctx, c, tenant, co, o)
+	case strings.EqualFold(c.Scheme, SchemeManagedIdentity):
+		return newManagedIdentityCredential(ctx, c, cl, co, o)
 	default:
-		return nil, fmt.Errorf("service connection %s uses scheme %q, which GoKeyVault does not support yet; use a service principal connection", c.ID, c.Scheme)
+		return nil, fmt.Errorf("service connection %s uses scheme %q, which GoKeyVault does not support: use an Azure Resource Manager connection with a service principal, workload identity federation or a managed identity", c.ID, c.Scheme)
 	}
 }
 
-func newCertificateCredential(c *endpoint.Connection, co azcore.ClientOptions) (azcore.TokenCredential, error) {
-	certs, key, err := azidentity.ParseCertificates([]byte(c.CertificatePEM), nil)
-	if err != nil {
-		return nil, fmt.Errorf("service connection %s: read the service principal certificate: %w (export it as PEM with an unencrypted RSA key: openssl pkcs12 -in cert.pfx -nodes -out cert.pem)", c.ID, err)
+// Describe is the debug line about the connection. It names no secret and
+// no client id (the agent masks the service principal id anyway).
+func Describe(c *endpoint.Connection, cl Cloud) string {
+	auth := c.Scheme
+	switch {
+	case strings.EqualFold(c.Scheme, SchemeServicePrincipal):
+		auth += "/" + c.AuthenticationType
+	case strings.EqualFold(c.Scheme, SchemeWorkloadIdentity):
+		auth += fmt.Sprintf(" (issuer %s, subject %s)", c.FederationIssuer, c.FederationSubject)
+	case strings.EqualFold(c.Scheme, SchemeManagedIdentity):
+		if c.MSIClientID != "" {
+			auth += " (user-assigned " + c.MSIClientID + ")"
+		} else {
+			auth += " (system-assigned)"
+		}
 	}
-	cred, err := azidentity.NewClientCertificateCredential(c.TenantID, c.ClientID, certs, key,
-		&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, SendCertificateChain: true})
-	if err != nil {
-		return nil, fmt.Errorf("create client certificate credential: %w", err)
+	authority := cl.AuthorityHost
+	if cl.ADFS {
+		authority += "adfs (AD FS)"
 	}
-	return cred, nil
+	s := fmt.Sprintf("service connection %s: %s, tenant %s, cloud %s, authority %s, vault suffix %s, token audience %s", c.ID, auth, c.TenantID, cl.Name, authority, cl.VaultSuffix, cl.VaultResource)
+	if cl.ARMAudience != "" {
+		s += ", Azure Stack Hub management audience " + cl.ARMAudience
+	}
+	return s
+}
+
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(strings.TrimSpace(a))
+	ub, err2 := url.Parse(strings.TrimSpace(b))
+	return err1 == nil && err2 == nil && ua.Host != "" && strings.EqualFold(ua.Host, ub.Host)
 }

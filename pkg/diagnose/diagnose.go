@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -80,9 +82,25 @@ func Secret(c Context, name string, err error) string {
 	return fmt.Sprintf("Secret '%s': %s", name, Explain(c, err, "get"))
 }
 
+// Setup explains a failure to build the credential: the connection's
+// certificate, the OIDC token, a managed identity, Azure Stack Hub's
+// metadata; other setup errors already say what to fix and are kept.
+func Setup(c Context, err error) string {
+	if msg, ok := explainCredential(c, err); ok {
+		return msg
+	}
+	if msg, ok := explainAuth(c, err); ok {
+		return msg
+	}
+	return err.Error()
+}
+
 // Explain explains any failure of the task: Entra, Key Vault or network.
 // op is the Key Vault operation ("get" or "list") for permission messages.
 func Explain(c Context, err error, op string) string {
+	if msg, ok := explainCredential(c, err); ok {
+		return msg
+	}
 	if msg, ok := explainAuth(c, err); ok {
 		return msg
 	}
@@ -130,6 +148,12 @@ func explainVault(c Context, p Problem, op string) string {
 		msg = fmt.Sprintf("access denied (403 %s %s): grant the service connection's identity secret Get and List permissions on vault %s", p.Code, p.Inner, c.Vault)
 	case p.Status == 429:
 		msg = "Key Vault kept throttling the requests after retries: other clients share the vault's limit of 4,000 reads per 10 s; run again later or spread the load"
+	case p.Status == 400 && unsupportedVersion.MatchString(p.Message):
+		m := unsupportedVersion.FindStringSubmatch(p.Message)
+		msg = fmt.Sprintf("Key Vault in this cloud does not support API version %s (400 %s): set the pipeline variable GoKeyVault.ApiVersion to a version it serves", m[1], p.Code)
+		if m[2] != "" {
+			msg += fmt.Sprintf(" (it names %s)", m[2])
+		}
 	case p.Status == 400:
 		msg = fmt.Sprintf("Key Vault rejected the request (400 %s): %s", p.Code, clip(p.Message))
 	case p.Status >= 500:
@@ -141,6 +165,10 @@ func explainVault(c Context, p Problem, op string) string {
 }
 
 var aadsts = regexp.MustCompile(`AADSTS(\d+)`)
+
+// unsupportedVersion matches Key Vault's answer to an api-version a cloud
+// (Azure Stack Hub, a lagging sovereign cloud) does not serve yet.
+var unsupportedVersion = regexp.MustCompile(`(?i)version \(?([0-9]{4}-[0-9]{2}-[0-9]{2}[a-z.-]*)\)? is not (?:recognized|supported)(?:.*latest supported version \(([^)]+)\))?`)
 
 func explainAuth(c Context, err error) (string, bool) {
 	var afe *azidentity.AuthenticationFailedError
@@ -161,6 +189,13 @@ func explainAuth(c Context, err error) (string, bool) {
 		}
 	}
 	ref := c.connectionRef()
+	var fed *credential.FederationError
+	if errors.As(err, &fed) {
+		switch code {
+		case "70021", "700211", "700212", "700213":
+			return fmt.Sprintf("Microsoft Entra ID found no federated credential on the app registration that matches this service connection (AADSTS%s). The connection presents issuer '%s' and subject '%s' with audience api://AzureADTokenExchange: add a federated credential with exactly these values to the app registration (Certificates & secrets > Federated credentials), or fix %s", code, fed.Issuer, fed.Subject, ref), true
+		}
+	}
 	switch code {
 	case "7000215":
 		return fmt.Sprintf("Microsoft Entra ID rejected the client secret (AADSTS7000215): the service principal key in %s is wrong. Create a new client secret for the app registration and update the connection", ref), true
@@ -169,7 +204,13 @@ func explainAuth(c Context, err error) (string, bool) {
 	case "700016":
 		return fmt.Sprintf("the application of %s was not found in tenant %s (AADSTS700016): check the service principal ID and tenant ID, or whether the app was deleted", ref, c.TenantID), true
 	case "90002":
-		return fmt.Sprintf("tenant %s was not found (AADSTS90002): check the tenant ID in %s", c.TenantID, ref), true
+		where := ""
+		if afe.RawResponse != nil && afe.RawResponse.Request != nil {
+			where = " at " + afe.RawResponse.Request.URL.Host
+		}
+		return fmt.Sprintf("tenant %s was not found%s (AADSTS90002): check the tenant ID in %s, and that the connection's environment (AzureCloud, AzureChinaCloud, AzureUSGovernment, AzureStack) is the tenant's cloud", c.TenantID, where, ref), true
+	case "700027":
+		return fmt.Sprintf("Microsoft Entra ID rejected the certificate of %s (AADSTS700027): the certificate is not registered on the app registration, or its signature does not verify. Upload the certificate (its public part, e.g. cert.cer) to the app registration under Certificates & secrets, or update the connection with the certificate that is registered", ref), true
 	case "":
 		return fmt.Sprintf("could not get a token from Microsoft Entra ID: %s; check %s", explainNetwork(c, errors.Unwrap(err)), ref), true
 	default:
@@ -184,6 +225,22 @@ var foreignTenant = regexp.MustCompile(`configured to acquire tokens for tenant 
 func explainNetwork(c Context, err error) string {
 	if err == nil {
 		return "unknown error"
+	}
+	var tm *keyvault.TenantMismatchError
+	if errors.As(err, &tm) {
+		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, tm.VaultTenant, tm.ConnectionTenant)
+	}
+	var fh *keyvault.ForeignHostError
+	if errors.As(err, &fh) {
+		return fmt.Sprintf("%s. The vault (or something between the agent and it) sent a link to another host; no request and no token went there", fh.Error())
+	}
+	var tl *keyvault.ReplyTooLargeError
+	if errors.As(err, &tl) {
+		return tl.Error() + "; a proxy or the vault is misbehaving"
+	}
+	var ce *keyvault.ChallengeError
+	if errors.As(err, &ce) {
+		return ce.Error() + "; check that KeyVaultName names a real Azure Key Vault and that no proxy rewrites its replies"
 	}
 	if m := foreignTenant.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, m[1], c.TenantID)
@@ -211,4 +268,71 @@ func clip(s string) string {
 		return string(r[:297]) + "..."
 	}
 	return s
+}
+
+// explainCredential explains failures that happen before or around Entra:
+// the connection's certificate, the OIDC token from Azure DevOps, a managed
+// identity, Azure Stack Hub's metadata.
+func explainCredential(c Context, err error) (string, bool) {
+	var mie *credential.ManagedIdentityError
+	if errors.As(err, &mie) {
+		return explainManagedIdentity(mie), true
+	}
+	var oe *credential.OIDCError
+	if errors.As(err, &oe) {
+		if oe.StatusCode == 0 && oe.Err != nil {
+			detail := *oe
+			detail.Err = errors.New(explainNetwork(c, oe.Err))
+			return detail.Error(), true
+		}
+		return oe.Error(), true
+	}
+	var ce *credential.CertificateError
+	if errors.As(err, &ce) {
+		return ce.Error(), true
+	}
+	var me *credential.AzureStackMetadataError
+	if errors.As(err, &me) {
+		if me.Err != nil {
+			detail := *me
+			detail.Err = errors.New(explainNetwork(c, me.Err))
+			return detail.Error(), true
+		}
+		return me.Error(), true
+	}
+	return "", false
+}
+
+func explainManagedIdentity(e *credential.ManagedIdentityError) string {
+	who := "the system-assigned managed identity"
+	if e.ClientID != "" {
+		who = fmt.Sprintf("the user-assigned managed identity %s (the service connection's managed identity client ID)", e.ClientID)
+	}
+	switch e.Kind {
+	case credential.ManagedIdentityUnreachable:
+		return fmt.Sprintf("this agent has no managed identity: nothing answered at %s (%s). Managed identity connections work only on agents that run on an Azure VM or virtual machine scale set with the identity assigned; on other agents use a service connection with workload identity federation or a service principal", e.Endpoint, rootCause(e.Err))
+	case credential.ManagedIdentityTimedOut:
+		return fmt.Sprintf("the managed identity endpoint %s issued no token within %s: check %s on the agent's machine, and that no proxy setting captures the endpoint", e.Endpoint, e.Timeout, who)
+	case credential.ManagedIdentityNotAssigned:
+		if e.ClientID != "" {
+			return fmt.Sprintf("%s is not assigned to this agent's machine (%s answered 400): assign it to the VM or scale set (az vm identity assign --identities <identity resource ID>, or az vmss identity assign) or fix the client ID in the service connection", who, e.Endpoint)
+		}
+		return fmt.Sprintf("this agent's machine has no system-assigned managed identity (%s answered 400): enable it (az vm identity assign, or az vmss identity assign) and grant it access to the vault, or set a user-assigned identity's client ID in the service connection", e.Endpoint)
+	default:
+		return fmt.Sprintf("%s could not get a token from %s: %s", who, e.Endpoint, clip(e.Err.Error()))
+	}
+}
+
+// rootCause is the innermost error's message, e.g. "connection refused".
+func rootCause(err error) string {
+	if err == nil {
+		return "no reason given"
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }

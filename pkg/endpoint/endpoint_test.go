@@ -133,3 +133,47 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestReadJob(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    Job
+	}{
+		{
+			name: "agent variables",
+			environ: []string{
+				"SYSTEM_OIDCREQUESTURI=https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken",
+				"SYSTEM_COLLECTIONURI=https://dev.azure.com/org/", "SYSTEM_TEAMPROJECTID=p", "SYSTEM_HOSTTYPE=build", "SYSTEM_PLANID=pl", "SYSTEM_JOBID=j",
+				"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
+			},
+			want: Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken", CollectionURI: "https://dev.azure.com/org/", ProjectID: "p", HostType: "build", PlanID: "pl", JobID: "j", AccessToken: "tok"},
+		},
+		{
+			name: "token and collection from the SystemVssConnection endpoint",
+			environ: []string{
+				`ENDPOINT_AUTH_SYSTEMVSSCONNECTION={"parameters":{"AccessToken":"tok2"},"scheme":"OAuth"}`,
+				"ENDPOINT_URL_SYSTEMVSSCONNECTION=https://dev.azure.com/org2/",
+			},
+			want: Job{CollectionURI: "https://dev.azure.com/org2/", AccessToken: "tok2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := NewEnv(tt.environ)
+			if diff := cmp.Diff(tt.want, ReadJob(e)); diff != "" {
+				t.Errorf("ReadJob (-want +got):\n%s", diff)
+			}
+			sensitive := e.Sensitive()
+			sort.Strings(sensitive)
+			for _, n := range sensitive {
+				if !strings.HasPrefix(n, "ENDPOINT_AUTH_") {
+					t.Errorf("unexpected sensitive variable %s", n)
+				}
+			}
+			if len(sensitive) != 1 {
+				t.Errorf("sensitive = %v, want the token's variable", sensitive)
+			}
+		})
+	}
+}

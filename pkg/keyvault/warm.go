@@ -28,15 +28,20 @@ func (s *serialCredential) GetToken(ctx context.Context, o policy.TokenRequestOp
 // round trips overlap the vault's challenge round trip instead of following
 // it. tenant and resource are what the vault's challenge is expected to
 // name; if it names something else, the SDK asks again with its values.
-// Errors are left for the real request to report.
-func (c *Client) Warm(ctx context.Context, tenant, resource string) {
+// Errors are left for the real request to report. The returned function
+// waits for the background request, so that a run never ends with a
+// request still under way.
+func (c *Client) Warm(ctx context.Context, tenant, resource string) (wait func()) {
 	if tenant == "" || resource == "" {
-		return
+		return func() {}
 	}
 	scope := strings.TrimSuffix(resource, "/") + "/.default"
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		// EnableCAE matches what the SDK's bearer policy asks for, so both
 		// requests share one cache entry.
 		_, _ = c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant, EnableCAE: true})
 	}()
+	return func() { <-done }
 }

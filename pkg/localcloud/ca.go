@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// serverNames are the names the one leaf certificate answers for. The
-// sovereign-cloud names are there so later work can fake those clouds without
-// touching the PKI.
+// serverNames are the names the one leaf certificate answers for: Entra and
+// Key Vault in the public and sovereign clouds, Azure DevOps, and an Azure
+// Stack Hub region.
 func serverNames() []string {
 	return []string{
 		"login.microsoftonline.com",
@@ -25,6 +25,12 @@ func serverNames() []string {
 		"*.vault.azure.net",
 		"*.vault.azure.cn",
 		"*.vault.usgovcloudapi.net",
+		// Azure DevOps (OIDC tokens) and an Azure Stack Hub region.
+		"dev.azure.com",
+		"*.visualstudio.com",
+		AzureStackARMHost,
+		AzureStackADFSHost,
+		"*." + AzureStackVaultSuffix,
 	}
 }
 

@@ -66,6 +66,7 @@ type Cloud struct {
 	tokens        map[string]tokenInfo
 	tokenRequests int
 	vaults        map[string]*Vault // lower-case host
+	ext           extState          // the fakes beyond Entra and Key Vault (ext.go), under mu
 }
 
 // Start generates the CA, writes opts.Dir/ca.pem and starts the proxy and the
@@ -166,6 +167,7 @@ func (c *Cloud) Close() error {
 		c.client.CloseIdleConnections()
 		err1 := c.proxySrv.Close()
 		err2 := c.tlsSrv.Close()
+		err1 = errors.Join(err1, c.closeExt())
 		c.active.Wait()
 		c.logMu.Lock()
 		c.logOff = true
@@ -252,6 +254,9 @@ func (c *Cloud) serveTLS(w http.ResponseWriter, r *http.Request) {
 		v.serveHTTP(w, r)
 		return
 	}
+	if c.serveExt(w, r, host) {
+		return
+	}
 	c.logf("localcloud: %s %s%s -> 421 (no such host)", r.Method, host, r.URL.Path)
 	http.Error(w, "misdirected request", http.StatusMisdirectedRequest)
 }
@@ -259,7 +264,7 @@ func (c *Cloud) serveTLS(w http.ResponseWriter, r *http.Request) {
 // knownHost says whether the proxy may open a tunnel to host: the login
 // hosts and vaults that exist now. Anything else fails like a DNS miss.
 func (c *Cloud) knownHost(host string) bool {
-	if loginHostInfo(host).instance != "" {
+	if loginHostInfo(host).instance != "" || c.extHost(host) {
 		return true
 	}
 	return c.vaultByHost(host) != nil
@@ -276,6 +281,9 @@ func (c *Cloud) serveProxy(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.proxyLog = append(c.proxyLog, target)
 	c.mu.Unlock()
+	if !c.proxyAuthorized(w, r) {
+		return
+	}
 
 	host, port, err := net.SplitHostPort(target)
 	if err != nil || port != "443" || !c.knownHost(strings.ToLower(host)) {

@@ -3,6 +3,7 @@ package localcloud
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 type appKey struct{ tenant, client string }
 
 type app struct {
-	secret  string
-	expired bool
+	secret    string
+	expired   bool
+	cert      *x509.Certificate     // certificate credential (AddCertApp)
+	federated []federatedCredential // workload identity federation (AddFederatedApp)
 }
 
 // tokenInfo is what Entra would have put in the JWT; the token itself is an
@@ -212,8 +215,10 @@ func (c *Cloud) token(w http.ResponseWriter, r *http.Request, host, tenant strin
 	a, ok := c.apps[appKey{strings.ToLower(tenant), strings.ToLower(clientID)}]
 	var expired bool
 	var secret string
+	var registered app
 	if ok {
 		expired, secret = a.expired, a.secret
+		registered = *a
 	}
 	c.mu.Unlock()
 	switch {
@@ -226,8 +231,9 @@ func (c *Cloud) token(w http.ResponseWriter, r *http.Request, host, tenant strin
 		entraError(w, r, host, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 		return
 	case clientSecret == "":
-		entraError(w, r, host, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
-		return
+		if !c.checkAssertion(w, r, host, clientID, &registered) {
+			return
+		}
 	case clientSecret != secret:
 		entraError(w, r, host, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf(
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))

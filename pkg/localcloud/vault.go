@@ -59,6 +59,9 @@ type Vault struct {
 	authority string // e.g. https://login.microsoftonline.com
 	resource  string // e.g. https://vault.azure.net
 	subID     string
+	// maxAPIVersion, when set, is the newest api-version this vault's cloud
+	// serves (Azure Stack Hub lags behind the public cloud).
+	maxAPIVersion string
 
 	mu          sync.Mutex
 	secrets     map[string]*secretEntry // lower-case name
@@ -102,8 +105,9 @@ func vaultCloud(host string) (authority, resource string, ok bool) {
 
 // AddVault creates (or replaces) <name>.vault.azure.net whose challenge names
 // tenantID. A name containing a dot is taken as the full host, e.g.
-// "kv1.vault.azure.cn", so the China and US Government clouds work too. The
-// tenant becomes known to Entra.
+// "kv1.vault.azure.cn", so the China and US Government clouds work too, and
+// "kv1.vault.local.azurestack.external" once EnableAzureStack was called
+// (its tenant is "adfs" on an AD FS stack). The tenant becomes known to Entra.
 func (c *Cloud) AddVault(name, tenantID string) *Vault {
 	host := strings.ToLower(name)
 	if !strings.Contains(host, ".") {
@@ -111,7 +115,10 @@ func (c *Cloud) AddVault(name, tenantID string) *Vault {
 	}
 	authority, resource, ok := vaultCloud(host)
 	if !ok {
-		panic(fmt.Sprintf("localcloud: AddVault(%q): host must end in vault.azure.net, vault.azure.cn or vault.usgovcloudapi.net", name))
+		authority, resource, ok = c.stackVaultCloud(host)
+	}
+	if !ok {
+		panic(fmt.Sprintf("localcloud: AddVault(%q): host must end in vault.azure.net, vault.azure.cn, vault.usgovcloudapi.net or (after EnableAzureStack) %s", name, AzureStackVaultSuffix))
 	}
 	short := strings.SplitN(host, ".", 2)[0]
 	v := &Vault{
@@ -125,6 +132,7 @@ func (c *Cloud) AddVault(name, tenantID string) *Vault {
 		secrets:   map[string]*secretEntry{},
 		rng:       newFaultRNG(),
 	}
+	v.maxAPIVersion = c.stackMaxAPIVersion(host)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tenants[strings.ToLower(tenantID)] = true
@@ -294,6 +302,9 @@ func (v *Vault) handle(r *http.Request, f Faults, rec *Request) reply {
 	rec.Authorized = true
 	if rec.APIVersion == "" {
 		return badParameter("The 'api-version' query parameter is missing.")
+	}
+	if msg := v.unsupportedAPIVersion(rec.APIVersion); msg != "" {
+		return badParameter(msg)
 	}
 	if rp, limited := v.throttle(f); limited {
 		return rp

@@ -23,8 +23,10 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/usage"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -140,30 +142,72 @@ func (r *run) execute(ctx context.Context) int {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
-	tr := transport.New(transport.Options{MaxConnsPerHost: 32})
+	// The agent's proxy, bypass list and CA settings apply to every request:
+	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
+	nc, err := netconfig.FromEnv(r.env)
+	if err != nil {
+		return r.fail(err.Error())
+	}
+	topts := nc.Transport
+	topts.MaxConnsPerHost = connsPerHost
+	tr := transport.New(topts)
 	defer tr.CloseIdleConnections()
 	var perCall []policy.Policy
+	var debugf func(string)
 	if r.debug {
 		perCall = append(perCall, transport.DebugPolicy(r.w.Debug))
+		debugf = r.w.Debug
 	}
-	cred, err := credential.New(conn, cl, credential.Options{
+	co := credential.Options{
 		Transport: tr,
 		Retry:     policy.RetryOptions{MaxRetries: 3, TryTimeout: 20 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second},
 		PerCall:   perCall,
-	})
+		Job:       endpoint.ReadJob(r.env),
+		// A workload identity federation token is registered with the
+		// agent's masker the moment it arrives, before any other output.
+		OnSecret: r.w.SetSecret,
+		Logf:     debugf,
+	}
+	warned := false
+	warn := func() {
+		if !warned {
+			warned = true
+			for _, w := range nc.Warnings {
+				r.w.Warning(w)
+			}
+		}
+	}
+	setupFail := func(err error) int {
+		warn()
+		return r.fail(diagnose.Setup(diagnose.Context{Vault: vaultName, SubscriptionID: conn.SubscriptionID, TenantID: conn.TenantID, ConnectionPage: connectionPage(r.env, conn.ID)}, err))
+	}
+	if cl, err = credential.Discover(ctx, conn, cl, co); err != nil {
+		return setupFail(err)
+	}
+	if cl.ADFS {
+		// AD FS has one authority, "adfs"; the vault's challenge names it.
+		conn.TenantID = "adfs"
+	}
+	cred, err := credential.New(ctx, conn, cl, co)
 	if err != nil {
-		return r.fail(err.Error())
+		return setupFail(err)
+	}
+	warn()
+	if r.debug {
+		r.w.Debug(nc.Describe())
+		r.w.Debug(credential.Describe(conn, cl))
 	}
 	vaultURL := "https://" + vaultName + "." + cl.VaultSuffix + "/"
 	kv, err := keyvault.New(keyvault.Options{
 		VaultURL:    vaultURL,
 		Credential:  cred,
 		Transport:   tr,
-		Retry:       policy.RetryOptions{MaxRetries: 6, TryTimeout: 30 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 8 * time.Second},
-		Concurrency: 16,
+		Retry:       kvRetry(budget),
+		Concurrency: getsInFlight,
 		PerRetry:    perCall,
 		Now:         r.o.Now,
 		APIVersion:  strings.TrimSpace(r.env.Get("GOKEYVAULT_APIVERSION")),
+		TenantID:    conn.TenantID,
 	})
 	if err != nil {
 		return r.fail(err.Error())
@@ -180,6 +224,7 @@ func (r *run) execute(ctx context.Context) int {
 		r.w.Debug(fmt.Sprintf("service connection %s: scheme %s, authentication %s, tenant %s, authority %s", conn.ID, conn.Scheme, conn.AuthenticationType, conn.TenantID, cl.AuthorityHost))
 	}
 
+	waitWarm := kv.Warm(ctx, conn.TenantID, cl.VaultResource)
 	pub := publish.New(r.w, r.env.Get(publish.MultilineVariable))
 	var (
 		emptyMu sync.Mutex
@@ -212,6 +257,7 @@ func (r *run) execute(ctx context.Context) int {
 		r.w.Printf("Downloading %d secret(s): %s", len(names), strings.Join(names, ", "))
 		rep, err = kv.Named(ctx, filter.Secrets, sink)
 	}
+	waitWarm()
 	if errors.Is(ctx.Err(), context.Canceled) {
 		r.w.Printf("Canceled after %d secret(s) were set", rep.Downloaded)
 		return ExitCanceled
@@ -225,12 +271,23 @@ func (r *run) execute(ctx context.Context) int {
 			r.w.Printf("  skipped %s: %s", s.Name, s.Reason)
 		}
 	}
+	for _, id := range rep.Invalid {
+		r.w.Warning(fmt.Sprintf("Skipped a list entry that is not a valid Key Vault secret id: %q", id))
+	}
 	sort.Strings(empty)
 	for _, n := range empty {
 		r.w.Warning(fmt.Sprintf("Secret '%s' is empty: variable %s is defined with an empty value", n, n))
 	}
 	r.w.Printf("Downloaded %d secret(s) in %.2f s", rep.Downloaded, elapsed.Seconds())
 
+	// One debug line, always written: the agent shows it only with
+	// system.debug, and it lets anyone measure a run on a real agent.
+	if u := usage.Self(); u.Measured {
+		r.w.Debug(fmt.Sprintf("resources: peak RSS %.1f MiB, CPU %.2f s user + %.2f s system, at most %d gets in flight", float64(u.PeakRSS)/(1<<20), u.UserCPU, u.SysCPU, kv.PeakInFlight()))
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return r.fail(budgetMessage(vaultName, budget, rep, err != nil))
+	}
 	if err != nil {
 		return r.fail(fmt.Sprintf("Could not list the secrets of vault %s: %s", vaultName, diagnose.Explain(dc, err, "list")))
 	}
@@ -254,6 +311,33 @@ func (r *run) execute(ctx context.Context) int {
 	msg := fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures), len(rep.Failures)+rep.Downloaded, vaultName)
 	r.w.Complete(vso.Failed, msg)
 	return ExitOK
+}
+
+// budgetMessage names what is missing when the run's time budget ran out,
+// so that nothing is dropped silently.
+func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, listUnfinished bool) string {
+	names := make([]string, 0, len(rep.Failures))
+	for _, f := range rep.Failures {
+		n := f.Name
+		if f.Version != "" {
+			n += "/" + f.Version
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	const show = 50
+	list := strings.Join(names[:min(len(names), show)], ", ")
+	if len(names) > show {
+		list += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	msg := fmt.Sprintf("The time budget of %s ran out before vault %s was fully downloaded: %d secret(s) set", budget, vault, rep.Downloaded)
+	if len(names) > 0 {
+		msg += fmt.Sprintf("; %d not downloaded: %s", len(names), list)
+	}
+	if listUnfinished {
+		msg += "; the secret list did not finish, so other secrets are missing too"
+	}
+	return msg + ". Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"
 }
 
 // sharedCause reports a failure that is not about any one secret.
@@ -289,3 +373,31 @@ func connectionPage(env *endpoint.Env, id string) string {
 	}
 	return coll + "/" + url.PathEscape(project) + "/_settings/adminservices?resourceId=" + url.QueryEscape(id)
 }
+
+// kvRetry retries 408, 429, 5xx and transient network errors. 429s wait
+// as the vault says (Retry-After, x-ms-retry-after-ms) or 1, 2, 4, 8 s
+// (pkg/keyvault supplies that delay); the rest back off from 250 ms, since a
+// 503 or a reset connection is usually over at once. The count is generous
+// because the run's time budget, not the count, bounds a throttled
+// download; each try has its own timeout so a reply that trickles cannot
+// hang the run.
+func kvRetry(budget time.Duration) policy.RetryOptions {
+	return policy.RetryOptions{
+		MaxRetries: 12,
+		// A healthy reply takes well under a second; a third of a short
+		// budget leaves room for retries after a try that hangs.
+		TryTimeout:    min(30*time.Second, budget/3),
+		RetryDelay:    250 * time.Millisecond,
+		MaxRetryDelay: 8 * time.Second,
+	}
+}
+
+const (
+	// getsInFlight bounds concurrent gets; the limiter lowers it under
+	// throttling. 32 keeps up with list pages at any latency: a page names
+	// 25 secrets and takes as long to arrive as one get.
+	getsInFlight = 32
+	// connsPerHost leaves room beside the gets for the list call, which is
+	// the critical path and must never wait for a free connection.
+	connsPerHost = getsInFlight + 4
+)

@@ -63,20 +63,23 @@ func New(o Options) *Client {
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			return &ProxyError{Proxy: redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status}
+			return &ProxyError{Proxy: redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status, SentCredentials: proxyURL.User != nil}
 		},
 	}
-	return &Client{http: &http.Client{Transport: t}}
+	return &Client{http: &http.Client{Transport: t}, proxy: proxy}
 }
 
 // Client is an azcore policy.Transporter.
-type Client struct{ http *http.Client }
+type Client struct {
+	http  *http.Client
+	proxy func(*http.Request) (*url.URL, error)
+}
 
 // Do sends the request and marks errors that retrying cannot fix.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, classify(err)
+		return nil, c.classify(req, err)
 	}
 	return resp, nil
 }
@@ -84,17 +87,27 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 // CloseIdleConnections releases pooled connections.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
-// ProxyError is a proxy's refusal to open a tunnel.
+// ProxyError is a proxy's refusal to open a tunnel, or a proxy that cannot
+// be connected to at all (StatusCode 0).
 type ProxyError struct {
-	Proxy      string
+	Proxy      string // without credentials
 	Target     string
 	StatusCode int
 	Status     string
+	// SentCredentials says the request carried proxy credentials.
+	SentCredentials bool
+	// Err is the connection failure when StatusCode is 0.
+	Err error
 }
 
 func (e *ProxyError) Error() string {
 	switch e.StatusCode {
+	case 0:
+		return fmt.Sprintf("could not connect to the proxy %s to reach %s (%s): check the agent's proxy setting (AGENT_PROXYURL, or HTTPS_PROXY) and that the proxy is running", e.Proxy, e.Target, rootCause(e.Err))
 	case http.StatusProxyAuthRequired:
+		if e.SentCredentials {
+			return fmt.Sprintf("proxy %s rejected the proxy credentials to reach %s (407): check the agent's proxy user name (AGENT_PROXYUSERNAME) and password (the secret agent.proxypassword)", e.Proxy, e.Target)
+		}
 		return fmt.Sprintf("proxy %s requires credentials to reach %s (407): set the agent's proxy user name and password (AGENT_PROXYUSERNAME and the secret agent.proxypassword), or include them in HTTPS_PROXY", e.Proxy, e.Target)
 	case http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusServiceUnavailable:
 		return fmt.Sprintf("proxy %s could not reach %s (%s): check that the host name is right and resolves from the proxy", e.Proxy, e.Target, e.Status)
@@ -106,6 +119,22 @@ func (e *ProxyError) Error() string {
 // NonRetriable tells azcore's retry policy not to try again: a proxy that
 // refuses a tunnel, or cannot resolve the host, says the same next time.
 func (e *ProxyError) NonRetriable() {}
+
+func (e *ProxyError) Unwrap() error { return e.Err }
+
+// rootCause is the innermost error's message, e.g. "connection refused".
+func rootCause(err error) string {
+	if err == nil {
+		return "no reason given"
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
 
 // PermanentError wraps a transport failure that retrying cannot fix.
 type PermanentError struct {
@@ -125,6 +154,23 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 
 // NonRetriable marks the error for azcore's retry policy.
 func (e *PermanentError) NonRetriable() {}
+
+func (c *Client) classify(req *http.Request, err error) error {
+	var pe *ProxyError
+	if errors.As(err, &pe) {
+		return err
+	}
+	// net/http reports a failed dial to the proxy as "proxyconnect".
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "proxyconnect" && req.Context().Err() == nil {
+		proxy := "(unknown)"
+		if u, perr := c.proxy(req); perr == nil && u != nil {
+			proxy = redact(u)
+		}
+		return &ProxyError{Proxy: proxy, Target: req.URL.Host, Err: op.Err}
+	}
+	return classify(err)
+}
 
 func classify(err error) error {
 	var dnsErr *net.DNSError

@@ -1,0 +1,226 @@
+package credential
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+)
+
+const (
+	testConnID  = "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
+	testProject = "0e6f7a3c-1111-4222-8333-944455556666"
+	testPlan    = "1a2b3c4d-1111-4222-8333-944455556666"
+	testJob     = "5e6f7a8b-1111-4222-8333-944455556666"
+)
+
+func fakeOIDCToken(t *testing.T, exp time.Time) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." +
+		enc(map[string]any{"iss": "https://vstoken.dev.azure.com/org-id", "sub": "sc://org/proj/conn", "aud": "api://AzureADTokenExchange", "exp": exp.Unix()}) + ".c2lnbmF0dXJl"
+}
+
+func wifConnection() *endpoint.Connection {
+	return &endpoint.Connection{ID: testConnID, Scheme: "WorkloadIdentityFederation", TenantID: "tenant-1", ClientID: "client-1"}
+}
+
+func TestFederatedTokenFromRequestURI(t *testing.T) {
+	token := fakeOIDCToken(t, time.Now().Add(10*time.Minute))
+	calls := 0
+	ft := &fakeTransport{handle: func(r *http.Request) (*http.Response, error) {
+		calls++
+		if calls == 1 {
+			return reply(503, `{"message":"busy"}`), nil
+		}
+		return reply(200, `{"oidcToken":"`+token+`"}`), nil
+	}}
+	var registered []string
+	cl, _ := ResolveCloud(&endpoint.Connection{})
+	cred, err := New(context.Background(), wifConnection(), cl, Options{
+		Transport: ft,
+		Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond},
+		Job:       endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", AccessToken: "system-token"},
+		OnSecret:  func(s string) { registered = append(registered, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{token}, registered); diff != "" {
+		t.Errorf("registered secrets (-want +got):\n%s", diff)
+	}
+	if len(ft.requests) != 2 {
+		t.Fatalf("%d requests, want 2 (one 503, retried)", len(ft.requests))
+	}
+	r := ft.requests[1]
+	if got, want := r.URL.Query().Get("api-version"), "7.1"; got != want {
+		t.Errorf("api-version %q, want %q", got, want)
+	}
+	if got := r.URL.Query().Get("serviceConnectionId"); got != testConnID {
+		t.Errorf("serviceConnectionId %q", got)
+	}
+	if got := r.Header.Get("Authorization"); got != "Bearer system-token" {
+		t.Errorf("Authorization %q", got)
+	}
+	if r.Method != http.MethodPost || r.Header.Get("X-TFS-FedAuthRedirect") != "Suppress" {
+		t.Errorf("method %s, X-TFS-FedAuthRedirect %q", r.Method, r.Header.Get("X-TFS-FedAuthRedirect"))
+	}
+	// The subject and issuer come from the token when the connection has none.
+	fc := cred.(*federatedCredential)
+	if fc.subject != "sc://org/proj/conn" || fc.issuer != "https://vstoken.dev.azure.com/org-id" {
+		t.Errorf("subject %q issuer %q", fc.subject, fc.issuer)
+	}
+}
+
+func TestFederatedTokenFromDistributedTaskAPI(t *testing.T) {
+	token := fakeOIDCToken(t, time.Now().Add(10*time.Minute))
+	org := "org-dt-route"
+	ft := &fakeTransport{handle: func(r *http.Request) (*http.Response, error) {
+		if r.Header.Get("Authorization") != "Bearer system-token" {
+			return reply(401, `{"message":"TF400813"}`), nil
+		}
+		switch {
+		case r.Method == http.MethodOptions && r.URL.Path == "/"+org+"/_apis":
+			return reply(200, `{"count":1,"value":[{"id":"69a319f4-28c1-4bfd-93e6-ea0ff5c6f1a2","area":"distributedtask","resourceName":"oidctoken","routeTemplate":"{scopeIdentifier}/_apis/{area}/hubs/{hubName}/plans/{planId}/jobs/{jobId}/{resource}","resourceVersion":1,"minVersion":"7.1","maxVersion":"7.2","releasedVersion":"0.0"}]}`), nil
+		case r.Method == http.MethodPost:
+			return reply(200, `{"oidcToken":"`+token+`"}`), nil
+		}
+		return reply(404, `{"message":"no"}`), nil
+	}}
+	var registered []string
+	cl, _ := ResolveCloud(&endpoint.Connection{})
+	_, err := New(context.Background(), wifConnection(), cl, Options{
+		Transport: ft,
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+		Job:       endpoint.Job{CollectionURI: "https://dev.azure.com/" + org + "/", ProjectID: testProject, HostType: "build", PlanID: testPlan, JobID: testJob, AccessToken: "system-token"},
+		OnSecret:  func(s string) { registered = append(registered, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"OPTIONS https://dev.azure.com/" + org + "/_apis",
+		"POST https://dev.azure.com/" + org + "/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken",
+	}
+	if diff := cmp.Diff(want, ft.seen()); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	post := ft.requests[1]
+	if got := post.URL.Query().Get("serviceConnectionId"); got != testConnID {
+		t.Errorf("serviceConnectionId %q", got)
+	}
+	if got := post.Header.Get("Accept"); !strings.Contains(got, "api-version=7.1") {
+		t.Errorf("Accept %q names no api-version", got)
+	}
+	if diff := cmp.Diff([]string{token}, registered); diff != "" {
+		t.Errorf("registered secrets (-want +got):\n%s", diff)
+	}
+}
+
+func TestFederatedTokenErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		job        endpoint.Job
+		handle     func(*http.Request) (*http.Response, error)
+		wantStatus int
+		want       []string
+	}{
+		{
+			name: "access token refused",
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", AccessToken: "t"},
+			handle: func(*http.Request) (*http.Response, error) {
+				return reply(401, `{"message":"TF400813: not authorized"}`), nil
+			},
+			wantStatus: 401,
+			want:       []string{"401: TF400813: not authorized", "access token was refused", "SYSTEM_OIDCREQUESTURI", "POST https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken)"},
+		},
+		{
+			name:       "connection unknown",
+			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: "t"},
+			handle:     func(*http.Request) (*http.Response, error) { return reply(404, `{"message":"not found"}`), nil },
+			wantStatus: 404,
+			want:       []string{"uses workload identity federation and is authorised"},
+		},
+		{
+			name: "network",
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: "t"},
+			handle: func(*http.Request) (*http.Response, error) {
+				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+			},
+			want: []string{"connection refused"},
+		},
+		{
+			name:   "no route at all",
+			job:    endpoint.Job{AccessToken: "t", ProjectID: "not-a-guid"},
+			handle: func(*http.Request) (*http.Response, error) { return nil, errors.New("no request expected") },
+			want:   []string{"the distributed task API", "SYSTEM_OIDCREQUESTURI"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl, _ := ResolveCloud(&endpoint.Connection{})
+			registered := 0
+			_, err := New(context.Background(), wifConnection(), cl, Options{
+				Transport: &fakeTransport{handle: tt.handle},
+				Retry:     policy.RetryOptions{MaxRetries: -1},
+				Job:       tt.job,
+				OnSecret:  func(string) { registered++ },
+			})
+			var oe *OIDCError
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %v, want an OIDCError", err)
+			}
+			if oe.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d", oe.StatusCode, tt.wantStatus)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q\ndoes not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "Bearer") || registered != 0 {
+				t.Errorf("token material in the error or registered: %q, %d", err, registered)
+			}
+		})
+	}
+}
+
+func TestOIDCTokenReusedWhileFresh(t *testing.T) {
+	tokens := []string{fakeOIDCToken(t, time.Now().Add(time.Minute)), fakeOIDCToken(t, time.Now().Add(time.Hour))}
+	n := 0
+	ft := &fakeTransport{handle: func(*http.Request) (*http.Response, error) {
+		tok := tokens[min(n, 1)]
+		n++
+		return reply(200, fmt.Sprintf(`{"oidcToken":%q}`, tok)), nil
+	}}
+	var registered []string
+	src := &oidcSource{connID: testConnID, job: endpoint.Job{OIDCRequestURI: "https://dev.azure.com/o/x", AccessToken: "t"}, onToken: func(s string) { registered = append(registered, s) }, logf: func(string) {}}
+	src.pl = newTestPipeline(ft)
+	for i := 0; i < 3; i++ {
+		if _, err := src.assertion(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first token expires within two minutes, so it is replaced once;
+	// the second one is then reused.
+	if diff := cmp.Diff(tokens, registered); diff != "" {
+		t.Errorf("registered (-want +got):\n%s", diff)
+	}
+}

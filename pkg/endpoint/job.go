@@ -1,0 +1,55 @@
+package endpoint
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Job identifies the running job to Azure DevOps: what a workload identity
+// federation connection needs to ask Azure DevOps for an OIDC token.
+type Job struct {
+	// OIDCRequestURI is SYSTEM_OIDCREQUESTURI: the agent's ready-made URL
+	// for the OIDC token request. Empty on older agents and servers.
+	OIDCRequestURI string
+	// CollectionURI, ProjectID, HostType (the hub), PlanID and JobID build
+	// the distributed-task route when OIDCRequestURI is absent.
+	CollectionURI string
+	ProjectID     string
+	HostType      string
+	PlanID        string
+	JobID         string
+	// AccessToken is the job's SystemVssConnection token. Sensitive.
+	AccessToken string
+}
+
+// ReadJob reads the job's identity and its Azure DevOps access token. The
+// token is recorded as sensitive so that the caller unsets it.
+func ReadJob(e *Env) Job {
+	j := Job{
+		OIDCRequestURI: strings.TrimSpace(e.Get("SYSTEM_OIDCREQUESTURI")),
+		CollectionURI:  strings.TrimSpace(e.Get("SYSTEM_COLLECTIONURI")),
+		ProjectID:      strings.TrimSpace(e.Get("SYSTEM_TEAMPROJECTID")),
+		HostType:       strings.TrimSpace(e.Get("SYSTEM_HOSTTYPE")),
+		PlanID:         strings.TrimSpace(e.Get("SYSTEM_PLANID")),
+		JobID:          strings.TrimSpace(e.Get("SYSTEM_JOBID")),
+		AccessToken:    strings.TrimSpace(e.Secret("ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN")),
+	}
+	if j.AccessToken == "" {
+		// Agents that do not export each parameter still pass the JSON form.
+		var auth struct {
+			Parameters map[string]string `json:"parameters"`
+		}
+		if raw := e.Secret("ENDPOINT_AUTH_SYSTEMVSSCONNECTION"); raw != "" && json.Unmarshal([]byte(raw), &auth) == nil {
+			for k, v := range auth.Parameters {
+				if strings.EqualFold(k, "AccessToken") {
+					j.AccessToken = strings.TrimSpace(v)
+				}
+			}
+		}
+	}
+	if j.CollectionURI == "" {
+		// The SystemVssConnection endpoint's URL is the collection.
+		j.CollectionURI = strings.TrimSpace(e.Get("ENDPOINT_URL_SYSTEMVSSCONNECTION"))
+	}
+	return j
+}

@@ -1,0 +1,285 @@
+// Package netconfig reads a self-hosted agent's network settings — its
+// proxy, proxy credentials and bypass list, extra CA certificates and
+// certificate-validation switch — plus the standard HTTPS_PROXY / NO_PROXY
+// variables, and turns them into transport options.
+//
+// Precedence follows the agent: when AGENT_PROXYURL is set it is the only
+// proxy (HTTPS_PROXY is ignored), and a request bypasses it when its
+// "scheme://host[:port]" matches one of AGENT_PROXYBYPASSLIST's regular
+// expressions, case-insensitively, or when it goes to a loopback address
+// (the agent's VstsAgentWebProxy.IsBypassed). Link-local addresses (the
+// Azure Instance Metadata Service at 169.254.169.254) are always reached
+// directly too: they exist only on the agent's own network link, so no
+// proxy can reach them on its behalf.
+package netconfig
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"golang.org/x/net/http/httpproxy"
+
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+)
+
+// Config is the network configuration of one run.
+type Config struct {
+	// Transport carries Proxy, RootCAs and InsecureSkipVerify; the caller
+	// adds its own connection limits.
+	Transport transport.Options
+	// Warnings are for the step log: settings that lower security or that
+	// could not be honoured.
+	Warnings []string
+
+	proxyURL    *url.URL // the agent proxy, nil when HTTPS_PROXY/NO_PROXY apply
+	bypass      []*regexp.Regexp
+	env         httpproxy.Config
+	envProxy    func(*url.URL) (*url.URL, error)
+	caFile      string
+	caCount     int
+	skipVerify  bool
+	proxySource string
+}
+
+// FromEnv reads the configuration. It fails only on settings that cannot
+// be honoured safely: an AGENT_PROXYURL that is not a URL, or an
+// AGENT_CAINFO file that cannot be read or holds no certificate (running
+// without the CA the agent was given would fail later with a less helpful
+// TLS error).
+func FromEnv(e *endpoint.Env) (*Config, error) {
+	c := &Config{
+		env: httpproxy.Config{
+			HTTPSProxy: strings.TrimSpace(e.Get("HTTPS_PROXY")),
+			HTTPProxy:  strings.TrimSpace(e.Get("HTTP_PROXY")),
+			NoProxy:    strings.TrimSpace(e.Get("NO_PROXY")),
+		},
+	}
+	if raw := strings.TrimSpace(e.Get("AGENT_PROXYURL")); raw != "" {
+		u, err := parseProxyURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("the agent's proxy setting AGENT_PROXYURL is not a valid URL (%v): fix the agent's proxy configuration (.proxy file or --proxyurl)", err)
+		}
+		user := e.Get("AGENT_PROXYUSERNAME")
+		pass := e.Secret("SECRET_AGENT_PROXYPASSWORD")
+		if pass == "" {
+			pass = e.Secret("AGENT_PROXYPASSWORD")
+		}
+		if user != "" {
+			u.User = url.UserPassword(user, pass)
+		}
+		c.proxyURL = u
+		c.proxySource = "AGENT_PROXYURL"
+		bypass, warnings := parseBypassList(e.Get("AGENT_PROXYBYPASSLIST"))
+		c.bypass = bypass
+		c.Warnings = append(c.Warnings, warnings...)
+	} else if c.env.HTTPSProxy != "" {
+		c.proxySource = "HTTPS_PROXY"
+	}
+	c.envProxy = c.env.ProxyFunc()
+	c.Transport.Proxy = c.proxyFor
+
+	if file := strings.TrimSpace(e.Get("AGENT_CAINFO")); file != "" {
+		pool, n, err := loadCA(file)
+		if err != nil {
+			return nil, err
+		}
+		c.Transport.RootCAs, c.caFile, c.caCount = pool, file, n
+	}
+	if isTrue(e.Get("AGENT_SKIPCERTVALIDATION")) {
+		c.skipVerify = true
+		c.Transport.InsecureSkipVerify = true
+		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
+	}
+	return c, nil
+}
+
+// Proxy returns the proxy used for u, nil for a direct connection.
+func (c *Config) Proxy(u *url.URL) (*url.URL, error) {
+	if alwaysDirect(u.Hostname()) {
+		return nil, nil
+	}
+	if c.proxyURL != nil {
+		if c.bypassed(u) {
+			return nil, nil
+		}
+		return c.proxyURL, nil
+	}
+	return c.envProxy(u)
+}
+
+func (c *Config) proxyFor(req *http.Request) (*url.URL, error) { return c.Proxy(req.URL) }
+
+// Describe summarises the configuration for the debug log. It never
+// includes the proxy password.
+func (c *Config) Describe() string {
+	var parts []string
+	switch {
+	case c.proxyURL != nil:
+		p := fmt.Sprintf("proxy %s (AGENT_PROXYURL", Redact(c.proxyURL))
+		if c.proxyURL.User != nil {
+			p += ", user " + c.proxyURL.User.Username()
+		}
+		p += fmt.Sprintf(", %d bypass pattern(s))", len(c.bypass))
+		parts = append(parts, p)
+	case c.env.HTTPSProxy != "":
+		p := "proxy " + redactString(c.env.HTTPSProxy) + " (HTTPS_PROXY"
+		if c.env.NoProxy != "" {
+			p += ", NO_PROXY " + c.env.NoProxy
+		}
+		parts = append(parts, p+")")
+	default:
+		parts = append(parts, "no proxy")
+	}
+	if c.caFile != "" {
+		parts = append(parts, fmt.Sprintf("system CAs plus %d from %s (AGENT_CAINFO)", c.caCount, c.caFile))
+	}
+	if c.skipVerify {
+		parts = append(parts, "TLS certificate validation OFF (AGENT_SKIPCERTVALIDATION)")
+	}
+	return "network: " + strings.Join(parts, "; ")
+}
+
+// bypassed matches the agent's VstsAgentWebProxy.IsMatchInBypassList: the
+// patterns see "scheme://host" plus ":port" when the port is not the
+// scheme's default.
+func (c *Config) bypassed(u *url.URL) bool {
+	target := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname())
+	if p := u.Port(); p != "" && !(u.Scheme == "https" && p == "443") && !(u.Scheme == "http" && p == "80") {
+		target += ":" + p
+	}
+	for _, re := range c.bypass {
+		if re.MatchString(target) {
+			return true
+		}
+	}
+	return false
+}
+
+func alwaysDirect(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsLinkLocalUnicast())
+}
+
+// parseBypassList reads the JSON array of regular expressions. Patterns Go
+// cannot compile (e.g. .NET lookarounds) are skipped with a warning, as the
+// agent skips the ones .NET cannot compile.
+func parseBypassList(raw string) ([]*regexp.Regexp, []string) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	var patterns []string
+	if err := json.Unmarshal([]byte(raw), &patterns); err != nil {
+		return nil, []string{"The agent's proxy bypass list (AGENT_PROXYBYPASSLIST) is not a JSON array of strings and is ignored: every request goes through the proxy"}
+	}
+	var out []*regexp.Regexp
+	var warnings []string
+	for _, p := range patterns {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		re, err := regexp.Compile("(?i)" + p)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("Proxy bypass pattern %q (AGENT_PROXYBYPASSLIST) is not a regular expression GoKeyVault understands and is ignored: %v", p, err))
+			continue
+		}
+		out = append(out, re)
+	}
+	return out, warnings
+}
+
+func parseProxyURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the URL, which may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, ue.Err
+		}
+		return nil, errors.New("cannot parse")
+	}
+	if u.Host == "" {
+		return nil, errors.New("no host")
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5":
+	default:
+		return nil, fmt.Errorf("scheme %q is not supported (use http, https or socks5)", u.Scheme)
+	}
+	return u, nil
+}
+
+// loadCA returns the system roots plus every certificate in file.
+func loadCA(file string) (*x509.CertPool, int, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the agent's CA certificate file %s (AGENT_CAINFO): %w; fix the agent's --sslcacert setting", file, errors.Unwrap(err))
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	n := 0
+	for rest := b; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, 0, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds a certificate that cannot be parsed: %v", file, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, 0, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds no PEM certificate: export the CA as PEM (-----BEGIN CERTIFICATE-----)", file)
+	}
+	return pool, n, nil
+}
+
+// Redact drops credentials from a proxy URL before it is printed.
+func Redact(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+func redactString(raw string) string {
+	u, err := parseProxyURL(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return Redact(u)
+}
+
+func isTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "$true":
+		return true
+	}
+	return false
+}
