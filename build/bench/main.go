@@ -1,0 +1,211 @@
+// Command bench measures GoKeyVault end to end on the local cloud: the whole
+// step as the agent runs it (node launcher included), against a vault with
+// server-side latency, throttling and faults. Run it with `make bench`.
+//
+// For each case it prints the median wall time over -runs runs, the number
+// of requests (Key Vault + Entra ID), the peak RSS of the Go process (from
+// its own resources debug line), secrets lost, and the ratio to the floor
+// (3 + ceil(N/25)) x latency: the sequential list pages plus challenge,
+// token and one get can never be faster.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+const (
+	tenantID     = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	clientID     = "0b7a3c2e-5f4d-4e6a-9c8b-1d2e3f4a5b6c"
+	clientSecret = "bench-client-secret"
+	connID       = "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
+)
+
+type benchCase struct {
+	name    string
+	n       int
+	latency time.Duration
+	faults  localcloud.Faults
+	rate    float64 // for the throttled target: wall <= 1.2 x N / rate
+}
+
+type result struct {
+	wall     time.Duration
+	firstReq time.Duration // node start to the vault's first request
+	requests int
+	tokens   int
+	rssMiB   float64
+	lost     int
+	outcome  string
+}
+
+func main() {
+	runs := flag.Int("runs", 5, "runs per case; the median is reported")
+	verbose := flag.Bool("v", false, "print each run's request timeline in 100 ms buckets")
+	taskDir := flag.String("task", "task", "task folder with a built binary (make build)")
+	flag.Parse()
+	if err := bench(*taskDir, *runs, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func bench(taskDir string, runs int, verbose bool) error {
+	cases := []benchCase{
+		{name: "N=1 @10ms", n: 1, latency: 10 * time.Millisecond},
+		{name: "N=100 @10ms", n: 100, latency: 10 * time.Millisecond},
+		{name: "N=1000 @10ms", n: 1000, latency: 10 * time.Millisecond},
+		{name: "N=300 150/s 429+503", n: 300, latency: 10 * time.Millisecond, rate: 150,
+			faults: localcloud.Faults{Rate: 150, RetryAfter: "mixed", Fail503: 0.05}},
+	}
+	node, err := bareNode(runs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bare node start (node -e 0): %v median of %d\n\n", node.Round(time.Millisecond), runs)
+	fmt.Printf("%-22s %9s %9s %7s %8s %9s %6s %7s %s\n", "case", "wall", "floor", "ratio", "requests", "peak RSS", "lost", "start+", "result")
+	for _, c := range cases {
+		var rs []result
+		for i := 0; i < runs; i++ {
+			r, err := runCase(taskDir, c, verbose)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			rs = append(rs, r)
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
+		m := rs[len(rs)/2]
+		floor := time.Duration(3+int(math.Ceil(float64(c.n)/25))) * c.latency
+		lost, maxRSS := 0, 0.0
+		for _, r := range rs {
+			lost += r.lost
+			maxRSS = math.Max(maxRSS, r.rssMiB)
+		}
+		fmt.Printf("%-22s %9v %9v %7.2f %8d %7.1fMiB %6d %7v %s\n", c.name, m.wall.Round(time.Millisecond), floor,
+			float64(m.wall)/float64(floor), m.requests+m.tokens, maxRSS, lost, (m.firstReq - node).Round(time.Millisecond), m.outcome)
+		if c.rate > 0 {
+			target := time.Duration(1.2 * float64(c.n) / c.rate * float64(time.Second))
+			fmt.Printf("%-22s throttled target: wall <= 1.2 x N / rate = %v; median %v\n", "", target, m.wall.Round(time.Millisecond))
+		}
+	}
+	fmt.Println("\nwall: whole step, node launcher included. start+: node start to the first request, minus a bare node start.")
+	fmt.Println("peak RSS: the Go process's own maximum resident set (getrusage), worst of the runs. lost: secrets not set, all runs.")
+	return nil
+}
+
+func bareNode(runs int) (time.Duration, error) {
+	var ds []time.Duration
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		if err := exec.Command("node", "-e", "0").Run(); err != nil {
+			return 0, fmt.Errorf("run node: %w", err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2], nil
+}
+
+var rssRE = regexp.MustCompile(`resources: peak RSS ([0-9.]+) MiB`)
+
+func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
+	dir, err := os.MkdirTemp("", "gokeyvault-bench-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	cloud, err := localcloud.Start(ctx, localcloud.Options{Dir: dir})
+	if err != nil {
+		return result{}, err
+	}
+	defer cloud.Close()
+	cloud.AddApp(tenantID, clientID, clientSecret)
+	vault := cloud.AddVault("kv-bench", tenantID)
+	want := map[string]string{}
+	for i := 0; i < c.n; i++ {
+		name := fmt.Sprintf("secret-%04d", i)
+		v := fmt.Sprintf("value-%04d-%s", i, strings.Repeat("x", 64))
+		vault.Put(localcloud.Secret{Name: name, Value: v})
+		want[name] = v
+	}
+	f := c.faults
+	f.Latency = c.latency
+	vault.SetFaults(f)
+
+	var started time.Time
+	start := time.Now()
+	res, err := agentrunner.Run(ctx, agentrunner.Options{
+		TaskDir: taskDir,
+		Inputs:  map[string]string{"azureSubscription": connID, "KeyVaultName": "kv-bench", "SecretsFilter": "*"},
+		Endpoints: []agentrunner.Endpoint{{
+			ID: connID, URL: "https://management.azure.com/", Scheme: "ServicePrincipal",
+			Params: map[string]string{"tenantid": tenantID, "serviceprincipalid": clientID, "authenticationType": "spnKey", "serviceprincipalkey": clientSecret},
+			Data:   map[string]string{"environment": "AzureCloud"},
+		}},
+		Env:     append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir),
+		Started: func(int) { started = time.Now() },
+	})
+	wall := time.Since(start)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{wall: wall, tokens: cloud.TokenRequests(), outcome: res.Result}
+	reqs := vault.Requests()
+	r.requests = len(reqs)
+	if len(reqs) > 0 && !started.IsZero() {
+		first := reqs[0].At
+		for _, q := range reqs {
+			if q.At.Before(first) {
+				first = q.At
+			}
+		}
+		r.firstReq = first.Sub(started)
+	}
+	if verbose {
+		timeline(started, reqs)
+	}
+	for name, v := range want {
+		if got, ok := res.Variables[name]; !ok || got.Value != v {
+			r.lost++
+		}
+	}
+	for _, cmd := range res.Commands {
+		if m := rssRE.FindStringSubmatch(cmd.Data); m != nil {
+			r.rssMiB, _ = strconv.ParseFloat(m[1], 64)
+		}
+	}
+	return r, nil
+}
+
+// timeline prints status counts per 100 ms after node started.
+func timeline(start time.Time, reqs []localcloud.Request) {
+	buckets := map[int]map[int]int{}
+	last := 0
+	for _, q := range reqs {
+		b := int(q.At.Sub(start) / (100 * time.Millisecond))
+		if buckets[b] == nil {
+			buckets[b] = map[int]int{}
+		}
+		buckets[b][q.Status]++
+		last = max(last, b)
+	}
+	for b := 0; b <= last; b++ {
+		if len(buckets[b]) == 0 {
+			continue
+		}
+		fmt.Printf("  %5dms %v\n", b*100, buckets[b])
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+// TestThrottledAndFaulty: a vault at its limit, answering 429 with and
+// without hints and 503 one time in ten. Every secret arrives exactly once,
+// and the requests in flight stay within the bound (32 gets + the list).
+func TestThrottledAndFaulty(t *testing.T) {
+	for _, mode := range []string{"seconds", "ms", "none", "mixed"} {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t)
+			want := map[string]agentrunner.Variable{}
+			for i := 0; i < 120; i++ {
+				name, v := fmt.Sprintf("s-%03d", i), fmt.Sprintf("value-%03d", i)
+				w.vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = secretVar(v)
+			}
+			w.vault.SetFaults(localcloud.Faults{Latency: 5 * time.Millisecond, Rate: 200, RetryAfter: mode, Fail503: 0.1})
+
+			res := w.run(t, step{timeout: 50 * time.Second})
+
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			ok := map[string]int{}
+			throttled := 0
+			for _, r := range w.vault.Requests() {
+				switch {
+				case r.Secret != "" && r.Status == 200:
+					ok[r.Secret]++
+				case r.Status == 429:
+					throttled++
+				}
+			}
+			for name := range want {
+				if ok[name] != 1 {
+					t.Errorf("secret %s answered %d times, want exactly once", name, ok[name])
+				}
+			}
+			if throttled == 0 {
+				t.Errorf("the vault never throttled: the test does not test throttling")
+			}
+			if got := w.vault.MaxInFlight(); got > 33 {
+				t.Errorf("%d requests in flight, bound is 33", got)
+			}
+		})
+	}
+}
+
+// TestTimeBudget: when the run's budget runs out, the run fails and names
+// what is missing; nothing is dropped silently.
+func TestTimeBudget(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "fast", Value: "fast-value"})
+	w.vault.Put(localcloud.Secret{Name: "slow-one", Value: "slow-value-1"})
+	w.vault.Put(localcloud.Secret{Name: "slow-two", Value: "slow-value-2"})
+	// Every reply takes longer than the whole budget.
+	w.vault.SetFaults(localcloud.Faults{Latency: 4 * time.Second})
+
+	res := w.run(t, step{filter: "fast,slow-one,slow-two", variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "2"}}})
+
+	if res.Result != "Failed" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	errs := issues(res, "error")
+	if len(errs) != 1 {
+		t.Fatalf("want one error, got %q", errs)
+	}
+	mustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
+}
