@@ -27,10 +27,27 @@ build-all:
 			-o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
 	done
 
+# vet; every Go test with the race detector (unit, e2e through the local
+# cloud, the packed .vsix); the e2e tests again with every step in debug
+# mode, checking no log line holds a secret; short fuzz runs; the
+# launcher's tests.
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	GOKEYVAULT_E2E_DEBUG=1 $(GO) test -count=1 ./cmd/gokeyvault/
+	$(MAKE) --no-print-directory fuzz-short
 	$(NODE) --test build/launcher_test/
+
+# Each fuzz target for a few seconds; the seeds are in the tests.
+FUZZ_TIME ?= 5s
+FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/inputs:FuzzParseFilter pkg/inputs:FuzzValidateVaultName \
+	pkg/endpoint:FuzzRead pkg/agentrunner:FuzzEscapeRoundTrip
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZ_TIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZ_TIME) ./$$pkg; \
+	done
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /cmd/gokeyvault)
@@ -51,3 +68,40 @@ lint:
 
 clean:
 	rm -rf task/bin dist
+
+# End-to-end benchmark on the local cloud (see build/bench).
+bench: build
+	$(GO) run ./build/bench -runs 5
+
+# ---- Marketplace extension (build/package) ----------------------------------
+# make package builds the six binaries, installs the pinned tfx-cli (npm ci)
+# and writes dist/<publisher>.<id>-<version>.vsix after checking task.json,
+# the manifest, the versions and the package; PUBLISHER=contoso packs it for
+# another Marketplace publisher. VERSION is the one version: make set-version
+# V=1.2.3 writes it to VERSION, task/task.json and vss-extension.json.
+PUBLISHER ?= gokeyvault
+TFX_DIR   := build/package
+TFX_STAMP := $(TFX_DIR)/node_modules/.package-lock.json
+
+.PHONY: tfx check-version set-version
+
+# make test also packs the extension and runs the packed task (build/package's
+# vsix test), which then fails rather than skips when the .vsix is missing.
+test: package
+test: export GOKEYVAULT_VSIX_PUBLISHER = $(PUBLISHER)
+
+package: build-all $(TFX_STAMP)
+	$(GO) run ./build/package -publisher '$(PUBLISHER)' -tfx $(TFX_DIR)/node_modules/.bin/tfx -out dist
+
+tfx: $(TFX_STAMP)
+
+$(TFX_STAMP): $(TFX_DIR)/package.json $(TFX_DIR)/package-lock.json
+	cd $(TFX_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+check-version:
+	$(GO) run ./build/package -check
+
+set-version:
+	@test -n "$(V)" || { echo "usage: make set-version V=MAJOR.MINOR.PATCH"; exit 1; }
+	$(GO) run ./build/package -set-version '$(V)'

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"fmt"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// binaryPkg is the main package every shipped binary must be built from.
+const binaryPkg = "github.com/gokeyvault/gokeyvault/cmd/gokeyvault"
+
+// platform is one GOOS/GOARCH the launcher knows (task/launcher.js) and the
+// Makefile's build-all builds.
+type platform struct{ GOOS, GOARCH string }
+
+func platforms() []platform {
+	return []platform{
+		{"linux", "amd64"}, {"linux", "arm64"},
+		{"darwin", "amd64"}, {"darwin", "arm64"},
+		{"windows", "amd64"}, {"windows", "arm64"},
+	}
+}
+
+// binPath is the binary's slash-separated path inside the task folder,
+// where the launcher looks for it.
+func (p platform) binPath() string {
+	name := "gokeyvault"
+	if p.GOOS == "windows" {
+		name += ".exe"
+	}
+	return path.Join("bin", p.GOOS+"_"+p.GOARCH, name)
+}
+
+// checkBinaries checks that the task folder holds the six binaries, each
+// built from cmd/gokeyvault for its platform, static and with -trimpath.
+// Cross-built binaries cannot be run here, and -trimpath keeps -ldflags out of
+// the build info, so the version stamp is checked on this machine's binary
+// only (checkHostVersion); build-all stamps all six in one command.
+func checkBinaries(taskDir string) []string {
+	var problems []string
+	for _, p := range platforms() {
+		file := filepath.Join(taskDir, filepath.FromSlash(p.binPath()))
+		info, err := buildinfo.ReadFile(file)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("binary for %s/%s: %v (run make build-all)", p.GOOS, p.GOARCH, err))
+			continue
+		}
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		want := map[string]string{"GOOS": p.GOOS, "GOARCH": p.GOARCH, "CGO_ENABLED": "0", "-trimpath": "true"}
+		for _, k := range []string{"GOOS", "GOARCH", "CGO_ENABLED", "-trimpath"} {
+			if settings[k] != want[k] {
+				problems = append(problems, fmt.Sprintf("binary %s: built with %s=%q, want %q", p.binPath(), k, settings[k], want[k]))
+			}
+		}
+		if info.Path != binaryPkg {
+			problems = append(problems, fmt.Sprintf("binary %s: built from %s, want %s", p.binPath(), info.Path, binaryPkg))
+		}
+	}
+	return problems
+}
+
+// checkHostVersion runs this machine's binary with --version and compares
+// what it prints with v.
+func checkHostVersion(ctx context.Context, taskDir string, v version) error {
+	host := platform{runtime.GOOS, runtime.GOARCH}
+	file := filepath.Join(taskDir, filepath.FromSlash(host.binPath()))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, file, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("run %s --version: %w", host.binPath(), err)
+	}
+	if got := string(bytes.TrimSpace(out)); got != v.String() {
+		return fmt.Errorf("%s --version prints %q, want %q (VERSION): rebuild with make build-all", host.binPath(), got, v)
+	}
+	return nil
+}
+
+// isShippedBinary reports whether rel (slash-separated, inside the task
+// folder) is one of the six binaries.
+func isShippedBinary(rel string) bool {
+	for _, p := range platforms() {
+		if rel == p.binPath() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+// repoRoot is the repository, seen from this package's folder.
+const repoRoot = "../.."
+
+// vsixPublisherEnv names the publisher of the .vsix make package just wrote.
+// make test sets it, which makes a missing or stale .vsix a failure; a plain
+// go test without it runs the .vsix test only when a matching one is there.
+const vsixPublisherEnv = "GOKEYVAULT_VSIX_PUBLISHER"
+
+// TestPackedTaskRunsOnThisPlatform unpacks the .vsix the way the agent
+// unpacks a task (a zip, executable bits lost) and runs the extracted task
+// folder through the agent runner against the local cloud: the real
+// launcher and this platform's real shipped binary, both stages.
+func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
+	file, m, ver := packedVSIX(t)
+	v, err := readVSIX(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := checkVSIX(v, m, ver, v.Publisher); len(problems) > 0 {
+		t.Fatalf("%s:\n%s", file, strings.Join(problems, "\n"))
+	}
+
+	taskDir := extractTask(t, file, m.taskFolder(), t.TempDir())
+	bin := filepath.Join(taskDir, filepath.FromSlash(platform{runtime.GOOS, runtime.GOARCH}.binPath()))
+	if fi, err := os.Stat(bin); err != nil {
+		t.Fatalf("this platform's binary is not in the package: %v", err)
+	} else if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 != 0 {
+		t.Fatalf("extracted binary is executable (%v): the test must start as the agent does, without the bit", fi.Mode())
+	}
+
+	cloud, err := localcloud.Start(context.Background(), localcloud.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cloud.Close() })
+	const tenant, client, secret, conn = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0b7a3c2e-5f4d-4e6a-9c8b-1d2e3f4a5b6c", "vsix-client-secret", "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
+	cloud.AddApp(tenant, client, secret)
+	vault := cloud.AddVault("kv-vsix", tenant)
+	values := map[string]string{
+		"db-password":  "p@ss;word]100%",
+		"app-settings": "{\n  \"feature\": true\n}",
+		"api-key":      "AKIA-vsix-1234567890",
+	}
+	for name, value := range values {
+		vault.Put(localcloud.Secret{Name: name, Value: value})
+	}
+	vault.Put(localcloud.Secret{Name: "old", Value: "disabled-value", Disabled: true})
+
+	tests := []struct {
+		name       string
+		stage      agentrunner.Stage
+		inputs     map[string]string
+		wantResult string
+		wantVars   map[string]agentrunner.Variable
+	}{
+		{
+			name:       "step downloads every enabled secret",
+			stage:      agentrunner.StageMain,
+			inputs:     map[string]string{"SecretsFilter": "*"},
+			wantResult: "Succeeded",
+			wantVars: map[string]agentrunner.Variable{
+				"db-password":                       {Value: values["db-password"], Secret: true},
+				"app-settings":                      {Value: values["app-settings"], Secret: true},
+				"api-key":                           {Value: values["api-key"], Secret: true},
+				"SYSTEM_UNSAFEALLOWMULTILINESECRET": {},
+			},
+		},
+		{
+			name:       "pre-job stage downloads named secrets",
+			stage:      agentrunner.StagePreJob,
+			inputs:     map[string]string{"SecretsFilter": "db-password", "RunAsPreJob": "true"},
+			wantResult: "Succeeded",
+			wantVars:   map[string]agentrunner.Variable{"db-password": {Value: values["db-password"], Secret: true}},
+		},
+		{
+			name:       "step skips when the pre-job stage ran",
+			stage:      agentrunner.StageMain,
+			inputs:     map[string]string{"RunAsPreJob": "true"},
+			wantResult: "Skipped",
+			wantVars:   map[string]agentrunner.Variable{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inputs := map[string]string{"azureSubscription": conn, "KeyVaultName": "kv-vsix"}
+			for k, v := range tt.inputs {
+				inputs[k] = v
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := agentrunner.Run(ctx, agentrunner.Options{
+				TaskDir: taskDir,
+				Stage:   tt.stage,
+				Inputs:  inputs,
+				Endpoints: []agentrunner.Endpoint{{
+					ID:     conn,
+					URL:    "https://management.azure.com/",
+					Scheme: "ServicePrincipal",
+					Params: map[string]string{"tenantid": tenant, "serviceprincipalid": client, "authenticationType": "spnKey", "serviceprincipalkey": secret},
+					Data:   map[string]string{"subscriptionId": "c0ffee00-1111-2222-3333-444455556666", "environment": "AzureCloud"},
+				}},
+				Env: append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()),
+			})
+			if err != nil {
+				t.Fatalf("run the extracted task: %v", err)
+			}
+			if res.Result != tt.wantResult || res.ExitCode != 0 {
+				t.Fatalf("result %s, exit code %d; want %s, 0; log:\n%s", res.Result, res.ExitCode, tt.wantResult, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(tt.wantVars, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			for _, l := range res.Raw {
+				if strings.Contains(l, secret) {
+					t.Errorf("the client secret reached the output: %q", l)
+				}
+			}
+		})
+	}
+
+	// The launcher restored the executable bit; the shipped binary carries VERSION.
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", bin, err)
+	}
+	if got := strings.TrimSpace(string(out)); got != ver.String() {
+		t.Errorf("shipped binary --version = %q, want %q", got, ver)
+	}
+}
+
+// packedVSIX returns the .vsix make package wrote for this VERSION with the
+// manifest and version it must match.
+func packedVSIX(t *testing.T) (string, *manifest, version) {
+	t.Helper()
+	src, err := checkSources(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ver := src.manifest, src.version
+	publisher, strict := os.LookupEnv(vsixPublisherEnv)
+	var file string
+	if strict {
+		file = filepath.Join(repoRoot, "dist", fmt.Sprintf("%s.%s-%s.vsix", publisher, m.ID, ver))
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("%s=%s but the package is missing: %v", vsixPublisherEnv, publisher, err)
+		}
+	} else {
+		matches, _ := filepath.Glob(filepath.Join(repoRoot, "dist", fmt.Sprintf("*.%s-%s.vsix", m.ID, ver)))
+		if len(matches) == 0 {
+			t.Skipf("no dist/*.%s-%s.vsix: run make package first (make test does)", m.ID, ver)
+		}
+		file = matches[0]
+	}
+	if stale := staleFiles(t, file, m.taskFolder()); len(stale) > 0 {
+		msg := fmt.Sprintf("%s was packed from another task folder (%s differ): run make package", file, strings.Join(stale, ", "))
+		if strict {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return file, m, ver
+}
+
+// staleFiles lists the task folder's files, other than the binaries, whose
+// packed bytes differ from the working tree's.
+func staleFiles(t *testing.T, file, folder string) []string {
+	t.Helper()
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var stale []string
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, folder+"/") || strings.HasSuffix(f.Name, "/") || strings.HasPrefix(f.Name, folder+"/bin/") {
+			continue
+		}
+		packed := readAll(t, f)
+		local, err := os.ReadFile(filepath.Join(repoRoot, filepath.FromSlash(f.Name)))
+		if err != nil || !bytes.Equal(packed, local) {
+			stale = append(stale, f.Name)
+		}
+	}
+	return stale
+}
+
+// extractTask unpacks the task folder of a .vsix into dst as the agent does:
+// plain files, no modes, so the binary is not executable. The other
+// platforms' binaries are left packed: they cannot run here, and inflating
+// 40 MB under the race detector would cost seconds.
+func extractTask(t *testing.T, file, folder, dst string) string {
+	t.Helper()
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	host := platform{runtime.GOOS, runtime.GOARCH}.binPath()
+	for _, f := range zr.File {
+		rel, ok := strings.CutPrefix(f.Name, folder+"/")
+		if !ok || rel == "" || strings.HasSuffix(rel, "/") || (isShippedBinary(rel) && rel != host) {
+			continue
+		}
+		if !filepath.IsLocal(filepath.FromSlash(rel)) || path.Clean(rel) != rel {
+			t.Fatalf("package entry %q escapes the task folder", f.Name)
+		}
+		target := filepath.Join(dst, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, readAll(t, f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func readAll(t *testing.T, f *zip.File) []byte {
+	t.Helper()
+	r, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read %s: %v", f.Name, err)
+	}
+	return b
+}
