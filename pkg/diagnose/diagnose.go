@@ -310,7 +310,7 @@ func explainManagedIdentity(e *credential.ManagedIdentityError) string {
 	}
 	switch e.Kind {
 	case credential.ManagedIdentityUnreachable:
-		return fmt.Sprintf("this agent has no managed identity: nothing answered at %s (%s). Managed identity connections work only on agents that run on an Azure VM or virtual machine scale set with the identity assigned; on other agents use a service connection with workload identity federation or a service principal", e.Endpoint, rootCause(e.Err))
+		return fmt.Sprintf("this agent has no managed identity: nothing answered at %s (%s). Managed identity connections work only on agents that run on an Azure VM or virtual machine scale set with the identity assigned; on other agents use a service connection with workload identity federation or a service principal", e.Endpoint, transport.RootCause(e.Err))
 	case credential.ManagedIdentityTimedOut:
 		return fmt.Sprintf("the managed identity endpoint %s issued no token within %s: check %s on the agent's machine, and that no proxy setting captures the endpoint", e.Endpoint, e.Timeout, who)
 	case credential.ManagedIdentityNotAssigned:
@@ -320,19 +320,5 @@ func explainManagedIdentity(e *credential.ManagedIdentityError) string {
 		return fmt.Sprintf("this agent's machine has no system-assigned managed identity (%s answered 400): enable it (az vm identity assign, or az vmss identity assign) and grant it access to the vault, or set a user-assigned identity's client ID in the service connection", e.Endpoint)
 	default:
 		return fmt.Sprintf("%s could not get a token from %s: %s", who, e.Endpoint, clip(e.Err.Error()))
-	}
-}
-
-// rootCause is the innermost error's message, e.g. "connection refused".
-func rootCause(err error) string {
-	if err == nil {
-		return "no reason given"
-	}
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
 	}
 }

@@ -103,7 +103,7 @@ type ProxyError struct {
 func (e *ProxyError) Error() string {
 	switch e.StatusCode {
 	case 0:
-		return fmt.Sprintf("could not connect to the proxy %s to reach %s (%s): check the agent's proxy setting (AGENT_PROXYURL, or HTTPS_PROXY) and that the proxy is running", e.Proxy, e.Target, rootCause(e.Err))
+		return fmt.Sprintf("could not connect to the proxy %s to reach %s (%s): check the agent's proxy setting (AGENT_PROXYURL, or HTTPS_PROXY) and that the proxy is running", e.Proxy, e.Target, RootCause(e.Err))
 	case http.StatusProxyAuthRequired:
 		if e.SentCredentials {
 			return fmt.Sprintf("proxy %s rejected the proxy credentials to reach %s (407): check the agent's proxy user name (AGENT_PROXYUSERNAME) and password (the secret agent.proxypassword)", e.Proxy, e.Target)
@@ -122,8 +122,9 @@ func (e *ProxyError) NonRetriable() {}
 
 func (e *ProxyError) Unwrap() error { return e.Err }
 
-// rootCause is the innermost error's message, e.g. "connection refused".
-func rootCause(err error) string {
+// RootCause is the innermost error's message, e.g. "connection refused":
+// what a person can act on, without the layers of wrapping around it.
+func RootCause(err error) string {
 	if err == nil {
 		return "no reason given"
 	}
