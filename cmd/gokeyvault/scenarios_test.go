@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -283,6 +284,43 @@ func TestLauncherKilledBinaryExits(t *testing.T) {
 	}
 	if res.ExitCode == 0 {
 		t.Errorf("exit code 0 after SIGKILL")
+	}
+	if pids := binaryProcesses(t); len(pids) != 0 {
+		t.Errorf("gokeyvault processes left behind: %v", pids)
+	}
+}
+
+// TestSigtermEndsTree: SIGTERM straight to node — the agent's second step
+// when SIGINT was not enough, or a service manager stopping the agent —
+// ends node and the binary well before the SIGKILL the agent sends 2.5 s
+// later.
+func TestSigtermEndsTree(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+	var nodePID atomic.Int64
+	sent := make(chan time.Time, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && (nodePID.Load() == 0 || !proxied(w, "kv-e2e")) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		sent <- time.Now()
+		_ = syscall.Kill(int(nodePID.Load()), syscall.SIGTERM)
+	}()
+	res := w.run(t, step{started: func(pid int) { nodePID.Store(int64(pid)) }})
+	took := time.Since(<-sent)
+	if took > 2500*time.Millisecond {
+		t.Errorf("the process tree took %v to end after SIGTERM", took)
+	}
+	// The binary saw the signal, stopped and said so; node passed its
+	// exit code on.
+	if res.ExitCode != 130 {
+		t.Errorf("exit code %d, want 130", res.ExitCode)
+	}
+	mustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
+	if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
+		t.Errorf("node %d still running", nodePID.Load())
 	}
 	if pids := binaryProcesses(t); len(pids) != 0 {
 		t.Errorf("gokeyvault processes left behind: %v", pids)

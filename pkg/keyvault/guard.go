@@ -23,11 +23,12 @@ const (
 	maxPages = 25000
 )
 
-// guardPolicy is the last policy before the wire. The Azure SDK attaches
-// the vault's bearer token to whatever URL a request carries — including a
-// nextLink pointing elsewhere — and reads replies whole, however large. This
-// policy refuses to send anything to any host but the vault, caps the reply
-// bodies, and checks the vault's challenge before the SDK parses it.
+// guardPolicy is the last policy of ours before the wire. The Azure SDK
+// attaches the vault's bearer token to whatever URL a request carries —
+// including a nextLink pointing elsewhere. This policy refuses to send
+// anything to any host but the vault, and checks the vault's challenge
+// before the SDK parses it. Reply bodies are capped lower down, by
+// capTransport.
 type guardPolicy struct {
 	vault  *url.URL // scheme and host (port normalised) requests must match
 	tenant string   // the tenant the challenge must name ("" = any)
@@ -82,8 +83,21 @@ func (g guardPolicy) Do(req *policy.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	return resp, nil
+}
+
+// capTransport caps reply bodies as they come off the wire. It has to be
+// the transport, below every policy: the SDK's own last policy reads each
+// body whole before any policy above it sees the reply.
+type capTransport struct{ next policy.Transporter }
+
+func (t capTransport) Do(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.Do(req)
+	if err != nil {
+		return resp, err
+	}
 	limit := int64(maxGetReply)
-	if isList(req.Raw()) {
+	if isList(req) {
 		limit = maxListReply
 	}
 	if resp.ContentLength > limit {
@@ -112,6 +126,17 @@ func (g guardPolicy) checkChallenge(h string) error {
 	seg := strings.Split(strings.Trim(a.Path, "/"), "/")[0]
 	if seg == "" {
 		return &ChallengeError{Authorization: auth, Reason: "the authorization names no tenant"}
+	}
+	// The token's audience must be Key Vault's, which is a parent domain
+	// of the vault's host; the SDK checks this too, but its message tells
+	// a developer to turn the check off.
+	resource := challengeParam(h, "scope")
+	if resource == "" {
+		resource = challengeParam(h, "resource")
+	}
+	if r, err := url.Parse(resource); resource != "" && (err != nil || r.Hostname() == "" ||
+		!strings.HasSuffix(strings.ToLower(g.vault.Hostname()), "."+strings.ToLower(r.Hostname()))) {
+		return &ChallengeError{Authorization: auth, Reason: fmt.Sprintf("it names the resource %q, which is not Key Vault's", clipText(resource, 120))}
 	}
 	// The authority's host is not compared: real vaults name aliases such
 	// as login.windows.net, and azidentity uses its own configured
@@ -181,11 +206,18 @@ type cappedBody struct {
 func (c *cappedBody) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		// One byte more tells a body of exactly the cap from a larger one.
+		// A read error there is the body's end or failure, not EOF.
 		var one [1]byte
-		if n, _ := c.rc.Read(one[:]); n > 0 {
-			return 0, &ReplyTooLargeError{Limit: c.limit}
+		for range 100 {
+			n, err := c.rc.Read(one[:])
+			if n > 0 {
+				return 0, &ReplyTooLargeError{Limit: c.limit}
+			}
+			if err != nil {
+				return 0, err
+			}
 		}
-		return 0, io.EOF
+		return 0, io.ErrNoProgress
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ type Client struct {
 	concurrency int
 	now         func() time.Time
 	limiter     *limiter
+	maxPages    int // the most list pages a listing may take: maxPages, lowered by tests
 }
 
 // workers is how many gets may be under way, counting those waiting out a
@@ -71,8 +73,12 @@ func New(o Options) (*Client, error) {
 		o.Now = time.Now
 	}
 	lim := newLimiter(o.Concurrency, o.Now)
+	next := o.Transport
+	if next == nil {
+		next = http.DefaultClient
+	}
 	co := &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport:       o.Transport,
+		Transport:       capTransport{next: next},
 		Retry:           o.Retry,
 		APIVersion:      o.APIVersion,
 		PerCallPolicies: []policy.Policy{attemptsPolicy{}},
@@ -87,7 +93,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	return &Client{vault: u.Host, vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim}, nil
+	return &Client{vault: u.Host, vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages}, nil
 }
 
 // Value is one downloaded secret.
@@ -187,8 +193,8 @@ func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 	seenLinks := map[string]bool{}
 	seenNames := map[string]bool{}
 	for pages := 1; pager.More(); pages++ {
-		if pages > maxPages {
-			return fmt.Errorf("the vault kept sending pages past %d; stopped listing", maxPages)
+		if pages > c.maxPages {
+			return fmt.Errorf("the vault kept sending pages past %d; stopped listing", c.maxPages)
 		}
 		page, err := pager.NextPage(ctx)
 		if err != nil {

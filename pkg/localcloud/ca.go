@@ -34,10 +34,13 @@ func serverNames() []string {
 	}
 }
 
-// pki is a throw-away CA and the leaf it signed.
+// pki is a throw-away CA and the leaf it signed. The CA's key is kept so
+// that hostile.go can sign a certificate for the wrong name.
 type pki struct {
-	caPEM []byte
-	leaf  tls.Certificate
+	caPEM  []byte
+	leaf   tls.Certificate
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
 }
 
 func newPKI(now time.Time) (*pki, error) {
@@ -83,8 +86,10 @@ func newPKI(now time.Time) (*pki, error) {
 		return nil, fmt.Errorf("create server certificate: %w", err)
 	}
 	return &pki{
-		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		leaf:  tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
+		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		leaf:   tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
+		caCert: caCert,
+		caKey:  caKey,
 	}, nil
 }
 

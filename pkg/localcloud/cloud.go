@@ -67,6 +67,8 @@ type Cloud struct {
 	tokenRequests int
 	vaults        map[string]*Vault // lower-case host
 	ext           extState          // the fakes beyond Entra and Key Vault (ext.go), under mu
+	pki           *pki
+	hostile       cloudHostile // what hostile.go records, under mu
 }
 
 // Start generates the CA, writes opts.Dir/ca.pem and starts the proxy and the
@@ -106,6 +108,7 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		apps:     map[appKey]*app{},
 		tokens:   map[string]tokenInfo{},
 		vaults:   map[string]*Vault{},
+		pki:      p,
 	}
 
 	var lc net.ListenConfig
@@ -131,7 +134,7 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 	// is what a client's connection handling is measured against.
 	c.tlsSrv = &http.Server{
 		Handler:           c.guard(http.HandlerFunc(c.serveTLS)),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{p.leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{GetCertificate: c.certificate, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(logfWriter(c.logf), "localcloud tls: ", 0),
@@ -246,6 +249,7 @@ func (c *Cloud) enter() bool {
 // serveTLS routes by Host, exactly as Azure's front doors do.
 func (c *Cloud) serveTLS(w http.ResponseWriter, r *http.Request) {
 	host := hostOnly(r.Host)
+	c.arrive("https", host, r)
 	if loginHostInfo(host).instance != "" {
 		c.serveEntra(w, r, host)
 		return
@@ -272,6 +276,7 @@ func (c *Cloud) knownHost(host string) bool {
 
 func (c *Cloud) serveProxy(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodConnect {
+		c.arrive("http", hostOnly(r.Host), r)
 		c.logf("localcloud proxy: %s %s -> 405", r.Method, r.URL.Redacted())
 		w.Header().Set("Allow", http.MethodConnect)
 		http.Error(w, "only CONNECT is supported", http.StatusMethodNotAllowed)

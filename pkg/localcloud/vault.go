@@ -73,6 +73,7 @@ type Vault struct {
 	requests    []Request
 	inFlight    int
 	maxInFlight int
+	hostile     hostileState // hostile.go
 }
 
 type secretEntry struct {
@@ -240,6 +241,7 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	v.inFlight++
 	v.maxInFlight = max(v.maxInFlight, v.inFlight)
 	f := v.faults
+	hs := v.hostile.Hostile
 	v.mu.Unlock()
 	defer func() {
 		v.mu.Lock()
@@ -259,6 +261,7 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rp := v.handle(r, f, &rec)
+	stream := v.hostileReply(r, hs, &rp)
 	rec.Status = rp.status
 	v.record(rec)
 	v.cloud.logf("localcloud vault: %s https://%s%s -> %d", r.Method, v.host, r.URL.Path, rp.status)
@@ -278,6 +281,10 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if id := r.Header.Get("x-ms-client-request-id"); id != "" {
 		h.Set("x-ms-client-request-id", id)
+	}
+	if stream != nil {
+		stream(w, r)
+		return
 	}
 	writeJSON(w, rp.status, http.Header{"Content-Type": {"application/json; charset=utf-8"}}, rp.body)
 }
@@ -532,10 +539,12 @@ func (v *Vault) list(q url.Values, apiVersion string, f Faults) reply {
 		})
 	}
 	v.mu.Unlock()
-	return reply{status: http.StatusOK, header: http.Header{}, body: struct {
-		Value    []secretItem `json:"value"`
-		NextLink *string      `json:"nextLink"`
-	}{items, next}}
+	return reply{status: http.StatusOK, header: http.Header{}, body: listPage{items, next}}
+}
+
+type listPage struct {
+	Value    []secretItem `json:"value"`
+	NextLink *string      `json:"nextLink"`
 }
 
 // forbidden builds the 403 Key Vault returns for each kind of denial.
@@ -575,7 +584,7 @@ type attributes struct {
 }
 
 type secretItem struct {
-	ID          string            `json:"id"`
+	ID          string            `json:"id,omitempty"` // never empty, but for a hostile list entry
 	Attributes  attributes        `json:"attributes"`
 	ContentType string            `json:"contentType,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`

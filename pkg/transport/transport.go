@@ -184,7 +184,7 @@ func classify(err error) error {
 	}
 	var hostErr x509.HostnameError
 	if errors.As(err, &hostErr) {
-		return &PermanentError{Err: err, Hint: fmt.Sprintf("the certificate presented is not valid for %s; a proxy or DNS entry may be redirecting the request", hostErr.Host)}
+		return &PermanentError{Err: err, Hint: fmt.Sprintf("the certificate presented is not valid for %s; a proxy or DNS entry may be redirecting the request (a TLS-inspecting proxy must issue certificates for the hosts it intercepts, and the agent must trust its CA through AGENT_CAINFO)", hostErr.Host)}
 	}
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &invalid) {

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+// A hostile cloud: the vault, or whatever answers in its name, tries to
+// send the token elsewhere, keep the lister paging, flood memory, hang the
+// run, smuggle names that are not names, or present a certificate it should
+// not. Each test turns on one of localcloud's Hostile switches and checks
+// what the task does about it, and that the token never left the vault.
+
+const (
+	evilHost      = "evil.vault.azure.net"
+	vaultAudience = "https://vault.azure.net"
+)
+
+// shortBudget is the run's time budget for the tests that hang: each try
+// then gets a third of it.
+var shortBudget = map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "3"}}
+
+// checkTokenStaysHome asserts that every request that carried credentials
+// went to the vault over https, with a token for Key Vault.
+func checkTokenStaysHome(t *testing.T, w *world) {
+	t.Helper()
+	for _, a := range w.cloud.Arrivals() {
+		if a.Authorization == "" {
+			continue
+		}
+		if a.Scheme != "https" || a.Host != w.vault.Host() || a.Audience != vaultAudience {
+			t.Errorf("credentials (%s, audience %q) sent to %s://%s%s", a.Authorization, a.Audience, a.Scheme, a.Host, a.Path)
+		}
+	}
+}
+
+// subsetOf asserts that every variable set is one of want, with its value.
+func subsetOf(t *testing.T, got, want map[string]agentrunner.Variable) {
+	t.Helper()
+	for name, v := range got {
+		if w, ok := want[name]; !ok || w != v {
+			t.Errorf("unexpected variable %q = %+v", name, v)
+		}
+	}
+}
+
+func twoSecrets(w *world) map[string]agentrunner.Variable {
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-of-a"})
+	w.vault.Put(localcloud.Secret{Name: "b", Value: "value-of-b"})
+	return map[string]agentrunner.Variable{"a": secretVar("value-of-a"), "b": secretVar("value-of-b")}
+}
+
+// TestHostileNextLink: a nextLink that leaves the vault's scheme, host or
+// port, or its secret list, is refused before any request goes there.
+func TestHostileNextLink(t *testing.T) {
+	foreign := "no request and no token went there"
+	tests := []struct {
+		name string
+		link string
+		want []string
+	}{
+		{"another vault", "https://" + evilHost + ":443/secrets?api-version=2026-04-01&$skiptoken=x",
+			[]string{"refused to send a request to https://evil.vault.azure.net:443/secrets: only the vault itself may receive its token", foreign}},
+		{"login host", "https://login.microsoftonline.com/secrets?x=1",
+			[]string{"refused to send a request to https://login.microsoftonline.com/secrets", foreign}},
+		{"another port", "https://kv-e2e.vault.azure.net:8443/secrets?api-version=2026-04-01",
+			[]string{"refused to send a request to https://kv-e2e.vault.azure.net:8443/secrets", foreign}},
+		{"plain http", "http://kv-e2e.vault.azure.net/secrets?api-version=2026-04-01",
+			[]string{"refused to send a request to http://kv-e2e.vault.azure.net/secrets", foreign}},
+		{"user info", "https://kv-e2e.vault.azure.net:443@" + evilHost + "/secrets",
+			[]string{"refused to send a request to https://evil.vault.azure.net/secrets", foreign}},
+		{"same vault, not the list", "https://kv-e2e.vault.azure.net:443/keys?api-version=2026-04-01",
+			[]string{`the vault's nextLink points at "/keys", not the secret list; refused`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			want := twoSecrets(w)
+			evil := w.cloud.AddVault("evil", tenantID)
+			evil.Put(localcloud.Secret{Name: "a", Value: "evil-value-of-a"})
+			w.vault.SetHostile(localcloud.Hostile{NextLink: tt.link})
+
+			// A plain-http request would reach the proxy, and be seen,
+			// rather than the network.
+			res := w.run(t, step{env: []string{"HTTP_PROXY=" + w.cloud.ProxyURL(), "http_proxy=" + w.cloud.ProxyURL()}})
+
+			failedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			subsetOf(t, res.Variables, want)
+			if n := listCalls(w.vault); n != 1 {
+				t.Errorf("%d list calls, want 1", n)
+			}
+			if got := evil.Requests(); len(got) != 0 {
+				t.Errorf("the other vault got %d request(s): %+v", len(got), got)
+			}
+			for _, a := range w.cloud.Arrivals() {
+				if a.Host != w.vault.Host() && a.Host != "login.microsoftonline.com" || a.Scheme != "https" || a.Path == "/secrets" && a.Host != w.vault.Host() {
+					t.Errorf("request followed the nextLink: %+v", a)
+				}
+			}
+			for _, target := range w.cloud.ProxyLog() {
+				if target != hostLogin && target != hostVault {
+					t.Errorf("proxy asked for %s", target)
+				}
+			}
+			checkTokenStaysHome(t, w)
+		})
+	}
+}
+
+// TestHostilePaging: paging ends, whatever nextLinks the vault sends, and
+// no secret is fetched twice.
+func TestHostilePaging(t *testing.T) {
+	t.Run("loop", func(t *testing.T) {
+		w := newWorld(t)
+		want := twoSecrets(w)
+		w.vault.SetHostile(localcloud.Hostile{NextLinkLoop: true})
+
+		res := w.run(t, step{})
+
+		failedWith(t, res, "Could not list the secrets of vault kv-e2e: ", "the vault sent the same nextLink twice; stopped listing rather than loop")
+		subsetOf(t, res.Variables, want)
+		if n := listCalls(w.vault); n != 2 {
+			t.Errorf("%d list calls, want 2 (the first page, then the looping link once)", n)
+		}
+		for name, n := range secretGets(w.vault) {
+			if n > 1 {
+				t.Errorf("secret %s fetched %d times", name, n)
+			}
+		}
+		checkTokenStaysHome(t, w)
+	})
+	t.Run("endless", func(t *testing.T) {
+		w := newWorld(t)
+		want := twoSecrets(w)
+		w.vault.SetHostile(localcloud.Hostile{EndlessPages: true})
+
+		start := time.Now()
+		res := w.run(t, step{variables: shortBudget})
+		took := time.Since(start)
+
+		failedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 2 secret(s) set",
+			"the secret list did not finish", "GoKeyVault.Timeout")
+		if diff := cmp.Diff(want, res.Variables); diff != "" {
+			t.Errorf("variables (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"a": 1, "b": 1}, secretGets(w.vault)); diff != "" {
+			t.Errorf("gets (-want +got):\n%s", diff)
+		}
+		if n := listCalls(w.vault); n < 10 {
+			t.Errorf("only %d list calls: the vault's endless pages were not followed", n)
+		}
+		if took > 6*time.Second {
+			t.Errorf("the run took %v with a 3 s budget", took)
+		}
+		checkTokenStaysHome(t, w)
+	})
+}
+
+var peakRSSRE = regexp.MustCompile(`resources: peak RSS ([0-9.]+) MiB`)
+
+// peakRSS is the binary's own measure of its peak memory, from the debug
+// line every run writes.
+func peakRSS(t *testing.T, res *agentrunner.Result) float64 {
+	t.Helper()
+	for _, l := range res.Raw {
+		if m := peakRSSRE.FindStringSubmatch(l); m != nil {
+			f, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no peak RSS line in the output")
+	return 0
+}
+
+// TestHostileReplySize: a reply larger than Key Vault ever sends is refused
+// without being read, and memory stays flat.
+func TestHostileReplySize(t *testing.T) {
+	const huge = 256 << 20
+	tests := []struct {
+		name    string
+		hostile localcloud.Hostile
+		filter  string
+		want    []string
+	}{
+		{"value, chunked", localcloud.Hostile{HugeValue: huge}, "big",
+			[]string{"Secret 'big': the vault's reply is larger than 256 KiB, more than Key Vault ever sends; refused"}},
+		{"value, declared length", localcloud.Hostile{HugeValue: huge, DeclareLength: true}, "big",
+			[]string{"Secret 'big': the vault's reply is larger than 256 KiB, more than Key Vault ever sends; refused"}},
+		{"list page, chunked", localcloud.Hostile{HugeListPage: huge}, "*",
+			[]string{"Could not list the secrets of vault kv-e2e: the vault's reply is larger than 4096 KiB"}},
+		{"list page, declared length", localcloud.Hostile{HugeListPage: huge, DeclareLength: true}, "*",
+			[]string{"Could not list the secrets of vault kv-e2e: the vault's reply is larger than 4096 KiB"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "big", Value: "the-real-value"})
+			w.vault.SetHostile(tt.hostile)
+
+			res := w.run(t, step{filter: tt.filter})
+
+			failedWith(t, res, tt.want...)
+			if len(res.Variables) != 0 {
+				t.Errorf("variables set: %v", res.Variables)
+			}
+			// Refused at once, not retried.
+			tries := 0
+			for _, r := range w.vault.Requests() {
+				if r.Status == 200 {
+					tries++
+				}
+			}
+			if tries != 1 {
+				t.Errorf("%d huge replies served, want 1", tries)
+			}
+			// What the server got onto the wire: what the task read (at
+			// most the cap and a byte), plus what the kernel buffers of
+			// the two hops through the proxy hold, which grow to several
+			// MiB on loopback. Reading the reply whole would be all of it.
+			if n := w.vault.HostileBytes(); n > huge/4 {
+				t.Errorf("the server wrote %d MiB of %d before the task hung up", n>>20, huge>>20)
+			}
+			if rss := peakRSS(t, res); rss > 40 {
+				t.Errorf("peak RSS %.1f MiB", rss)
+			}
+			t.Logf("server wrote %d KiB; peak RSS %.1f MiB", w.vault.HostileBytes()>>10, peakRSS(t, res))
+			checkTokenStaysHome(t, w)
+		})
+	}
+}
+
+// TestHostileSlowReplies: a reply that trickles, or stops after its
+// headers, is cut by the per-try timeout and retried; the run's budget ends
+// it, naming what is missing.
+func TestHostileSlowReplies(t *testing.T) {
+	tests := []struct {
+		name    string
+		hostile localcloud.Hostile
+	}{
+		{"trickle", localcloud.Hostile{TrickleGet: 100 * time.Millisecond}},
+		{"never ending", localcloud.Hostile{NeverEndingGet: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each waits out its budget; nothing else is shared.
+			t.Parallel()
+			w := newWorld(t)
+			twoSecrets(w)
+			w.vault.SetHostile(tt.hostile)
+
+			start := time.Now()
+			res := w.run(t, step{variables: shortBudget})
+			took := time.Since(start)
+
+			failedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set; 2 not downloaded: a, b. ")
+			if len(res.Variables) != 0 {
+				t.Errorf("variables set: %v", res.Variables)
+			}
+			// Each try is cut at a third of the budget, so each secret
+			// is tried again before the budget ends.
+			for _, name := range []string{"a", "b"} {
+				if n := secretGets(w.vault)[name]; n < 2 {
+					t.Errorf("secret %s tried %d time(s): the per-try timeout did not cut the first try", name, n)
+				}
+			}
+			if took > 6*time.Second {
+				t.Errorf("the run took %v with a 3 s budget", took)
+			}
+			checkTokenStaysHome(t, w)
+		})
+	}
+}
+
+// TestHostileIDs: list entries whose ids do not parse, or whose names are
+// not Key Vault names, are skipped with a warning that quotes them safely;
+// the valid secrets arrive, each fetched once, even when listed twice.
+func TestHostileIDs(t *testing.T) {
+	w := newWorld(t)
+	want := map[string]agentrunner.Variable{}
+	for _, n := range []string{"alpha", "beta", "gamma", "delta", "PATH-like"} {
+		w.vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
+		want[n] = secretVar("value-of-" + n)
+	}
+	w.vault.SetFaults(localcloud.Faults{PageSize: 2})
+	w.vault.SetHostile(localcloud.Hostile{BadIDs: true})
+
+	res := w.run(t, step{})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{"alpha": 1, "beta": 1, "gamma": 1, "delta": 1, "PATH-like": 1}, secretGets(w.vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+	if len(res.Errors) != 0 {
+		t.Errorf("logging commands rejected: %q", res.Errors)
+	}
+	for _, c := range res.Commands {
+		if strings.EqualFold(c.Area+"."+c.Event, "task.setvariable") {
+			if _, ok := want[c.Properties["variable"]]; !ok {
+				t.Errorf("setvariable for %q", c.Properties["variable"])
+			}
+		}
+	}
+	const prefix = "Skipped a list entry that is not a valid Key Vault secret id: "
+	q := func(s string) string { return prefix + strconv.Quote(s) }
+	base := "https://kv-e2e.vault.azure.net/secrets/"
+	wantWarnings := []string{
+		q(base + "%zz"),
+		q(base + "semi;colon"),
+		q(base + "close]bracket"),
+		q(base + "has space"),
+		q(base + `line\x0afeed`),
+		// The agent would run "##vso[" anywhere in a line.
+		q(base + "**vso[task.setvariable variable=PATH]x"),
+		q(base + "%23%23vso%5Btask.setvariable%20variable=PATH%5Dx"),
+		q(base + "escaped%3Bsemicolon"),
+		q(base + strings.Repeat("a", 81) + "..."),
+		q(base + "ok-name/" + strings.Repeat("0", 32) + "/extra"),
+		q("https://kv-e2e.vault.azure.net/keys/a-key"),
+		q("not a url"),
+		q("(an entry without an id)"),
+	}
+	if diff := cmp.Diff(wantWarnings, issues(res, "warning")); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	mustContain(t, strings.Join(res.Log, "\n"), "Found 5 secret(s): 5 enabled and valid, 0 skipped")
+	checkTokenStaysHome(t, w)
+}
+
+// TestHostileChallenge: a challenge that names another tenant or resource,
+// or that the SDK could not parse, is refused before any token is asked
+// for it.
+func TestHostileChallenge(t *testing.T) {
+	const otherTenant = "99999999-2222-3333-4444-555555555555"
+	tests := []struct {
+		name    string
+		hostile localcloud.Hostile
+		want    []string
+	}{
+		{"foreign tenant", localcloud.Hostile{ChallengeTenant: otherTenant},
+			[]string{"vault kv-e2e belongs to tenant " + otherTenant + ", but the service connection is for tenant " + tenantID}},
+		{"foreign resource", localcloud.Hostile{ChallengeResource: "https://evil.example"},
+			[]string{`the vault's authentication challenge was refused: it names the resource "https://evil.example", which is not Key Vault's`}},
+		{"authorization not a URL", localcloud.Hostile{ChallengeAuthorization: "x"},
+			[]string{`the vault's authentication challenge was refused: the authorization is not an https URL (authorization "x")`}},
+		{"authorization without tenant", localcloud.Hostile{ChallengeAuthorization: "https://login.microsoftonline.com"},
+			[]string{`the vault's authentication challenge was refused: the authorization names no tenant (authorization "https://login.microsoftonline.com")`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			twoSecrets(w)
+			w.vault.SetHostile(tt.hostile)
+
+			res := w.run(t, step{})
+
+			failedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			if len(res.Variables) != 0 {
+				t.Errorf("variables set: %v", res.Variables)
+			}
+			// Only the token the connection is for was ever issued.
+			for _, tok := range w.cloud.IssuedTokens() {
+				if tok != (localcloud.IssuedToken{Tenant: tenantID, Audience: vaultAudience}) {
+					t.Errorf("token issued for %+v", tok)
+				}
+			}
+			for _, r := range w.vault.Requests() {
+				if r.Status != 401 {
+					t.Errorf("request past the challenge: %+v", r)
+				}
+			}
+			checkTokenStaysHome(t, w)
+		})
+	}
+}
+
+// TestHostileTLS: a certificate for another name, or from an unknown CA,
+// fails the run at once with a message naming the host and AGENT_CAINFO;
+// it is not retried.
+func TestHostileTLS(t *testing.T) {
+	tests := []struct {
+		fault  localcloud.TLSFault
+		filter string
+		want   []string
+	}{
+		{localcloud.TLSWrongName, "*", []string{"Could not list the secrets of vault kv-e2e: ", "kv-e2e.vault.azure.net", "not valid for", "AGENT_CAINFO"}},
+		{localcloud.TLSUnknownCA, "*", []string{"Could not list the secrets of vault kv-e2e: ", "kv-e2e.vault.azure.net", "not signed by a trusted authority", "AGENT_CAINFO"}},
+		// Named secrets: one try each, and one message for all.
+		{localcloud.TLSWrongName, "a,b", []string{"Could not download secrets from vault kv-e2e: ", "kv-e2e.vault.azure.net", "not valid for", "AGENT_CAINFO"}},
+		{localcloud.TLSUnknownCA, "a,b", []string{"Could not download secrets from vault kv-e2e: ", "kv-e2e.vault.azure.net", "not signed by a trusted authority", "AGENT_CAINFO"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.fault)+"/"+tt.filter, func(t *testing.T) {
+			w := newWorld(t)
+			twoSecrets(w)
+			w.vault.SetHostile(localcloud.Hostile{TLS: tt.fault})
+
+			start := time.Now()
+			res := w.run(t, step{filter: tt.filter})
+			took := time.Since(start)
+
+			failedWith(t, res, tt.want...)
+			tries := 1 // the list call
+			if tt.filter != "*" {
+				tries = len(strings.Split(tt.filter, ","))
+			}
+			if n := w.cloud.Handshakes(w.vault.Host()); n != tries {
+				t.Errorf("%d TLS handshakes with the vault, want %d (one per request, no retry)", n, tries)
+			}
+			for _, a := range w.cloud.Arrivals() {
+				if a.Host == w.vault.Host() {
+					t.Errorf("request reached the vault over the bad certificate: %+v", a)
+				}
+			}
+			if took > 5*time.Second {
+				t.Errorf("the run took %v", took)
+			}
+		})
+	}
+}
