@@ -399,3 +399,29 @@ func mustContain(t *testing.T, s string, parts ...string) {
 		}
 	}
 }
+
+// TestNamedSecretsWrongCredentialAskOnce: with named secrets and a wrong
+// client secret, the first get's failure stands for all: one message, and
+// Entra is not asked again for every secret.
+func TestNamedSecretsWrongCredentialAskOnce(t *testing.T) {
+	w := newWorld(t)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		w.vault.Put(localcloud.Secret{Name: n, Value: "value-" + n})
+	}
+	res := w.run(t, step{filter: "a,b,c,d", secret: "wrong-secret-value-123"})
+	if res.Result != "Failed" {
+		t.Fatalf("result %s", res.Result)
+	}
+	errs := issues(res, "error")
+	if len(errs) != 1 {
+		t.Fatalf("want one error, got %q", errs)
+	}
+	mustContain(t, errs[0], "AADSTS7000215")
+	// The pre-fetch and the first get's own attempt; none for b, c, d.
+	if n := w.cloud.TokenRequests(); n > 2 {
+		t.Errorf("%d token requests for one wrong secret", n)
+	}
+	if gets := secretGets(w.vault); len(gets) != 0 {
+		t.Errorf("gets reached the vault with no token: %v", gets)
+	}
+}

@@ -148,6 +148,14 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 	go func() {
 		defer close(listDone)
 		defer jobs.close()
+		// A panic while reading a hostile page must end the listing, not
+		// the process with a stack trace.
+		defer func() {
+			if r := recover(); r != nil {
+				listErr = errors.New("the vault's list reply could not be read")
+				cancel()
+			}
+		}()
 		listErr = c.list(ctx, &t, jobs)
 		if listErr != nil {
 			cancel()
@@ -175,6 +183,16 @@ func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Valu
 	first.push(want[0])
 	first.close()
 	c.fetch(ctx, first, &t, sink, 1)
+	if rep := t.report(); len(rep.Failures) == 1 && !vaultAnswered(rep.Failures[0].Err) {
+		// The vault never answered about the first secret: the token, the
+		// network or the TLS handshake failed, and would fail the same
+		// way for each of the others. Report them with that cause rather
+		// than repeat the failure (and a token request) per secret.
+		for _, s := range want[1:] {
+			t.addFailure(Failure{Name: s.Name, Version: s.Version, Err: rep.Failures[0].Err})
+		}
+		return t.report(), nil
+	}
 	jobs := newQueue()
 	for _, s := range want[1:] {
 		jobs.push(s)
@@ -306,6 +324,14 @@ func SecretName(id string) (string, bool) {
 		return "", false
 	}
 	return parts[1], true
+}
+
+// vaultAnswered reports whether err carries a reply from the vault about
+// the secret itself (a 403, a 404...), as opposed to a failure before any
+// such reply.
+func vaultAnswered(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re)
 }
 
 // IsNotFound reports whether err is Key Vault's 404.

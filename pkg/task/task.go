@@ -272,7 +272,8 @@ func (r *run) execute(ctx context.Context) int {
 		}
 	}
 	for _, id := range rep.Invalid {
-		r.w.Warning(fmt.Sprintf("Skipped a list entry that is not a valid Key Vault secret id: %q", id))
+		// id is already rendered safely (control characters escaped).
+		r.w.Warning(fmt.Sprintf("Skipped a list entry that is not a valid Key Vault secret id: '%s'", id))
 	}
 	sort.Strings(empty)
 	for _, n := range empty {
