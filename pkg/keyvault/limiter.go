@@ -35,7 +35,8 @@ type limiter struct {
 	waiters      []chan struct{}
 	lastDecrease time.Time
 	rate         float64     // requests per second once paced; 0 = unpaced
-	ceiling      float64     // the success rate when the vault last pushed back
+	ceiling      float64     // the success rate when the vault last pushed back; 0 = not known yet
+	firstSuccess time.Time
 	next         time.Time   // earliest start of the next paced request
 	successes    []time.Time // success times in the last second, for the rate
 	now          func() time.Time
@@ -133,6 +134,9 @@ func (l *limiter) reserveLocked() time.Duration {
 }
 
 func (l *limiter) recordSuccessLocked(now time.Time) {
+	if l.firstSuccess.IsZero() {
+		l.firstSuccess = now
+	}
 	l.successes = append(trimWindow(l.successes, now), now)
 }
 
@@ -194,8 +198,15 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 		l.limit = max(1, l.limit/2)
 		// The vault let through about what succeeded lately; aim a little
 		// below it.
-		l.ceiling = l.successRateLocked(now)
-		l.rate = max(1, 0.9*l.ceiling)
+		r := l.successRateLocked(now)
+		l.rate = max(1, 0.9*r)
+		// A rate measured over less than half a second is mostly the
+		// vault's burst allowance: aim below it, but keep climbing fast
+		// until the next 429 measures the real limit.
+		l.ceiling = 0
+		if !l.firstSuccess.IsZero() && now.Sub(l.firstSuccess) >= 500*time.Millisecond {
+			l.ceiling = r
+		}
 		l.lastDecrease = now
 	case !throttled && l.lastDecrease.IsZero():
 		// Slow start: one more per success doubles the bound per round
@@ -211,7 +222,7 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 			// then probe slowly above it: each 429 costs its request a
 			// second or more.
 			step := rateStep
-			if l.rate < 0.95*l.ceiling {
+			if l.ceiling == 0 || l.rate < 0.95*l.ceiling {
 				step = 10 * rateStep
 			}
 			l.rate += step
