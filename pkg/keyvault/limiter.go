@@ -34,8 +34,8 @@ type limiter struct {
 	peak         int
 	waiters      []chan struct{}
 	lastDecrease time.Time
-	rate         float64     // requests per second once paced; 0 = unpaced
-	ceiling      float64     // the success rate when the vault last pushed back; 0 = not known yet
+	rate         float64 // requests per second once paced; 0 = unpaced
+	ceiling      float64 // the success rate when the vault last pushed back; 0 = not known yet
 	firstSuccess time.Time
 	next         time.Time   // earliest start of the next paced request
 	successes    []time.Time // success times in the last second, for the rate
