@@ -182,7 +182,7 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 			Params: map[string]string{"tenantid": tenantID, "serviceprincipalid": clientID, "authenticationType": "spnKey", "serviceprincipalkey": clientSecret},
 			Data:   map[string]string{"environment": "AzureCloud"},
 		}},
-		Env:     append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir),
+		Env: append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir),
 	})
 	wall := time.Since(start)
 	if err != nil {
