@@ -81,3 +81,18 @@ func TestTimeBudget(t *testing.T) {
 	}
 	mustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
 }
+
+// TestTimeBudgetNotANumber: a budget that is not a number of seconds is
+// named in a warning and the default applies.
+func TestTimeBudgetNotANumber(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	res := w.run(t, step{variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "soon"}}})
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	want := []string{`The pipeline variable GoKeyVault.Timeout is "soon", not a number of seconds; using 5m0s`}
+	if diff := cmp.Diff(want, issues(res, "warning")); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}

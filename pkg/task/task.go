@@ -134,9 +134,11 @@ func (r *run) execute(ctx context.Context) int {
 	}
 
 	budget := defaultBudget
-	if s := r.env.Get("GOKEYVAULT_TIMEOUT"); s != "" {
-		if d, err := time.ParseDuration(strings.TrimSpace(s) + "s"); err == nil && d > 0 {
+	if s := strings.TrimSpace(r.env.Get("GOKEYVAULT_TIMEOUT")); s != "" {
+		if d, err := time.ParseDuration(s + "s"); err == nil && d > 0 {
 			budget = d
+		} else {
+			r.w.Warning(fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", clipValue(s), budget))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
@@ -402,3 +404,11 @@ const (
 	// the critical path and must never wait for a free connection.
 	connsPerHost = getsInFlight + 4
 )
+
+// clipValue keeps a user's setting short in a message.
+func clipValue(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "..."
+	}
+	return s
+}
