@@ -42,7 +42,6 @@ type Options struct {
 
 // Client downloads secrets from one vault.
 type Client struct {
-	vault       string
 	vaultURL    *url.URL
 	secrets     *azsecrets.Client
 	cred        *serialCredential
@@ -93,7 +92,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	return &Client{vault: u.Host, vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages}, nil
+	return &Client{vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages}, nil
 }
 
 // Value is one downloaded secret.
@@ -164,7 +163,7 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 	c.fetch(ctx, jobs, &t, sink, c.workers())
 	<-listDone
 	if listErr != nil {
-		return t.report(), &ListError{Vault: c.vault, Err: listErr}
+		return t.report(), &ListError{Vault: c.vaultURL.Host, Err: listErr}
 	}
 	return t.report(), nil
 }
@@ -183,7 +182,7 @@ func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Valu
 	first.push(want[0])
 	first.close()
 	c.fetch(ctx, first, &t, sink, 1)
-	if rep := t.report(); len(rep.Failures) == 1 && !vaultAnswered(rep.Failures[0].Err) {
+	if rep := t.report(); len(rep.Failures) == 1 && !VaultAnswered(rep.Failures[0].Err) {
 		// The vault never answered about the first secret: the token, the
 		// network or the TLS handshake failed, and would fail the same
 		// way for each of the others. Report them with that cause rather
@@ -326,16 +325,11 @@ func SecretName(id string) (string, bool) {
 	return parts[1], true
 }
 
-// vaultAnswered reports whether err carries a reply from the vault about
+// VaultAnswered reports whether err carries a reply from the vault about
 // the secret itself (a 403, a 404...), as opposed to a failure before any
-// such reply.
-func vaultAnswered(err error) bool {
+// such reply: the token, the network or the TLS handshake, which every
+// other request would meet too.
+func VaultAnswered(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re)
-}
-
-// IsNotFound reports whether err is Key Vault's 404.
-func IsNotFound(err error) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.StatusCode == 404
 }

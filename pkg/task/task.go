@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
@@ -179,9 +178,15 @@ func (r *run) execute(ctx context.Context) int {
 			}
 		}
 	}
+	dc := diagnose.Context{
+		Vault:          vaultName,
+		SubscriptionID: conn.SubscriptionID,
+		TenantID:       conn.TenantID,
+		ConnectionPage: connectionPage(r.env, conn.ID),
+	}
 	setupFail := func(err error) int {
 		warn()
-		return r.fail(diagnose.Setup(diagnose.Context{Vault: vaultName, SubscriptionID: conn.SubscriptionID, TenantID: conn.TenantID, ConnectionPage: connectionPage(r.env, conn.ID)}, err))
+		return r.fail(diagnose.Setup(dc, err))
 	}
 	if cl, err = credential.Discover(ctx, conn, cl, co); err != nil {
 		return setupFail(err)
@@ -189,6 +194,7 @@ func (r *run) execute(ctx context.Context) int {
 	if cl.ADFS {
 		// AD FS has one authority, "adfs"; the vault's challenge names it.
 		conn.TenantID = "adfs"
+		dc.TenantID = conn.TenantID
 	}
 	cred, err := credential.New(ctx, conn, cl, co)
 	if err != nil {
@@ -215,16 +221,7 @@ func (r *run) execute(ctx context.Context) int {
 		return r.fail(err.Error())
 	}
 
-	dc := diagnose.Context{
-		Vault:          vaultName,
-		SubscriptionID: conn.SubscriptionID,
-		TenantID:       conn.TenantID,
-		ConnectionPage: connectionPage(r.env, conn.ID),
-	}
 	r.w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", r.o.Version, vaultName, vaultURL, cl.Name)
-	if r.debug {
-		r.w.Debug(fmt.Sprintf("service connection %s: scheme %s, authentication %s, tenant %s, authority %s", conn.ID, conn.Scheme, conn.AuthenticationType, conn.TenantID, cl.AuthorityHost))
-	}
 
 	waitWarm := kv.Warm(ctx, conn.TenantID, cl.VaultResource)
 	pub := publish.New(r.w, r.env.Get(publish.MultilineVariable))
@@ -347,17 +344,12 @@ func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, list
 func sharedCause(fs []keyvault.Failure) (error, bool) {
 	for _, f := range fs {
 		var afe *azidentity.AuthenticationFailedError
-		var re *azcore.ResponseError
 		switch {
 		case errors.As(f.Err, &afe):
 			return f.Err, true
-		case errors.As(f.Err, &re):
-			continue
-		default:
-			// No HTTP response at all: the network, not the secret.
-			if len(fs) > 1 {
-				return f.Err, true
-			}
+		case !keyvault.VaultAnswered(f.Err) && len(fs) > 1:
+			// No reply from the vault at all: the network, not the secret.
+			return f.Err, true
 		}
 	}
 	return nil, false
