@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,8 +64,12 @@ type Vault struct {
 	// serves (Azure Stack Hub lags behind the public cloud).
 	maxAPIVersion string
 
-	mu          sync.Mutex
-	secrets     map[string]*secretEntry // lower-case name
+	mu      sync.Mutex
+	secrets map[string]*secretEntry // lower-case name
+	// names is the sorted keys of secrets, rebuilt after a new name: the
+	// fake's own work per list page stays small beside the latency it is
+	// told to add, and does not hold mu while the gets wait for it.
+	names       []string
 	faults      Faults
 	bucket      float64
 	bucketAt    time.Time
@@ -182,6 +187,7 @@ func (v *Vault) Put(s Secret) (version string) {
 	if e == nil {
 		e = &secretEntry{name: s.Name}
 		v.secrets[key] = e
+		v.names = nil
 	}
 	s.Name = e.name
 	kept := e.versions[:0]
@@ -511,13 +517,15 @@ func (v *Vault) list(q url.Values, apiVersion string, f Faults) reply {
 	}
 
 	v.mu.Lock()
-	keys := make([]string, 0, len(v.secrets))
-	for k := range v.secrets {
-		if k >= marker {
-			keys = append(keys, k)
+	if v.names == nil {
+		v.names = make([]string, 0, len(v.secrets))
+		for k := range v.secrets {
+			v.names = append(v.names, k)
 		}
+		sort.Strings(v.names)
 	}
-	sort.Strings(keys)
+	from, _ := slices.BinarySearch(v.names, marker)
+	keys := v.names[from:min(len(v.names), from+size+1)]
 	var next *string
 	if len(keys) > size {
 		st, _ := json.Marshal(skipToken{NextMarker: keys[size]})
