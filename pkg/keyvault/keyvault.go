@@ -217,6 +217,7 @@ func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 		if err != nil {
 			return err
 		}
+		var fetch []inputs.Secret
 		for _, item := range page.Value {
 			if item == nil || item.ID == nil {
 				rep.addInvalid("(an entry without an id)")
@@ -238,9 +239,11 @@ func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 			if skip != "" {
 				continue
 			}
-			jobs.push(inputs.Secret{Name: name})
+			fetch = append(fetch, inputs.Secret{Name: name})
 		}
-		if page.NextLink != nil && *page.NextLink != "" {
+		more := page.NextLink != nil && *page.NextLink != ""
+		jobs.pushPage(fetch, !more)
+		if more {
 			if err := checkNextLink(*page.NextLink, c.vaultURL, seenLinks); err != nil {
 				return err
 			}
@@ -272,7 +275,7 @@ func (c *Client) fetch(ctx context.Context, jobs *queue, rep *tally, sink func(V
 		go func() {
 			defer wg.Done()
 			for {
-				s, ok := jobs.pop()
+				s, ok := jobs.pop(ctx)
 				if !ok {
 					return
 				}
