@@ -83,7 +83,7 @@ func New(o Options) (*Client, error) {
 		PerCallPolicies: []policy.Policy{attemptsPolicy{}},
 		// The guard goes last, nearest the wire, so that nothing added
 		// after it can send where it would not.
-		PerRetryPolicies: append(append([]policy.Policy{lim.policy(), throttleHintPolicy{}}, o.PerRetry...),
+		PerRetryPolicies: append(append([]policy.Policy{lim.policy()}, o.PerRetry...),
 			guardPolicy{vault: u, tenant: o.TenantID}),
 		Telemetry: policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
 	}}

@@ -14,43 +14,59 @@ import (
 // shared with every other client of the vault, so no fixed number is right:
 // the limiter finds what is left and gives it back when the vault recovers.
 //
-// Two controls, both adapted the way TCP adapts its window:
-//   - a bound on gets in flight: a 429 halves it, each answered window of
-//     gets raises it by one;
-//   - once the vault has throttled, a pace: requests start at most every
-//     interval. A 429 halves the rate (measured over the last second of
-//     sends); each success raises it a little. Pacing is what keeps a
-//     throttled vault at its limit without a stream of 429s, each of
-//     which costs the request at least a second.
+// Two controls, adapted the way TCP adapts its window:
+//   - a bound on gets in flight: slow start doubles it every round trip
+//     until the first 429 halves it; then each answered window of gets
+//     raises it by one;
+//   - from the first 429 on, a pace: requests start one interval apart.
+//     It starts just under the rate the vault accepted, climbs while the
+//     vault keeps up with it, and on a 429 drops 10% under the rate at
+//     which the vault pushed back. The pace is what keeps a throttled
+//     vault at its limit rather than flooded with retries.
 //
-// The list call is the sequential critical path: it never waits for a slot
-// or a pace, but it does use up pace, so gets make room for it. At most one
-// list request is in flight, so the total in flight stays within max+1.
+// Requests wait for the pace in one line, in priority order: the list (the
+// sequential critical path, which also needs no get slot), then retries,
+// then first tries. At most one list request is in flight, so the total in
+// flight stays within max+1.
 type limiter struct {
 	mu           sync.Mutex
 	limit        float64 // bound on gets in flight; 1 <= limit <= max
 	max          float64
 	inFlight     int
 	peak         int
-	waiters      []chan struct{}
+	waiters      []*waiter
 	lastDecrease time.Time
 	rate         float64 // requests per second once paced; 0 = unpaced
-	ceiling      float64 // the success rate when the vault last pushed back; 0 = not known yet
+	ceiling      float64 // the rate at which the vault last pushed back; 0 = not known yet
 	firstSuccess time.Time
 	next         time.Time   // earliest start of the next paced request
+	paceBound    time.Time   // when a request last had to wait for the pace
+	timer        *time.Timer // wakes the waiters at the pace's next turn; nil = not armed
 	successes    []time.Time // success times in the last second, for the rate
 	now          func() time.Time
 }
 
 const (
 	// rateStep is how much each success raises a paced rate (requests per
-	// second) near the rate the vault last accepted: a rate r grows by
-	// about rateStep*r per second, i.e. 5%/s; ten times faster below it.
-	rateStep = 0.05
+	// second) near the rate the vault last pushed back at: a rate r grows
+	// by about rateStep*r per second, i.e. 1%/s; ten times faster below it.
+	rateStep = 0.01
 	// slowStart is the bound on gets in flight before the vault has answered
 	// any: a vault that is already throttled by other clients then sees a
 	// small first burst, which leaves room for the next list page.
 	slowStart = 8
+	// settle is how long after a decrease 429s are not held against the
+	// new pace: the vault's allowance, drained by the burst that caused
+	// the decrease, takes a moment to refill.
+	settle = 250 * time.Millisecond
+	// paceIdle is how long after a request last waited for the pace that
+	// the pace still counts as the limit on what is sent.
+	paceIdle = 100 * time.Millisecond
+	// minFirstPace is where pacing starts when the vault refused nearly
+	// everything from the start (other clients have used up its limit):
+	// low enough to leave the vault alone, high enough to climb from in
+	// a few seconds if it was a passing burst.
+	minFirstPace = 10
 	// unpacedAbove ends pacing when the rate has recovered this far.
 	unpacedAbove = 5000
 )
@@ -62,75 +78,116 @@ func newLimiter(max int, now func() time.Time) *limiter {
 	return &limiter{limit: float64(min(max, slowStart)), max: float64(max), now: now}
 }
 
-// acquire waits for a slot and for the pace, and returns when the request
-// may go.
-func (l *limiter) acquire(ctx context.Context) (time.Time, error) {
-	l.mu.Lock()
-	if len(l.waiters) == 0 && l.inFlight < int(l.limit) {
-		l.grantLocked()
-		l.mu.Unlock()
-	} else {
-		ch := make(chan struct{})
-		l.waiters = append(l.waiters, ch)
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			for i, w := range l.waiters {
-				if w == ch {
-					l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
-					return time.Time{}, ctx.Err()
-				}
-			}
-			// Granted while giving up: hand the slot on.
-			l.inFlight--
-			l.wakeLocked()
-			return time.Time{}, ctx.Err()
-		}
-	}
-	if err := l.pace(ctx); err != nil {
-		l.mu.Lock()
-		l.inFlight--
-		l.wakeLocked()
-		l.mu.Unlock()
-		return time.Time{}, err
-	}
-	return l.now(), nil
+// turn says where a request waits in the limiter's line.
+type turn int
+
+// In the order of their priority, lowest first.
+const (
+	firstTry turn = iota // a get's first try: the back of the line
+	retryTry             // a get's retry: ahead of first tries
+	listPage             // the list: first of all, and needs no slot
+)
+
+// waiter is one request waiting in the limiter's line.
+type waiter struct {
+	ready chan struct{}
+	turn  turn
 }
 
-// pace waits for this request's start time.
-func (l *limiter) pace(ctx context.Context) error {
-	l.mu.Lock()
-	wait := l.reserveLocked()
-	l.mu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (w *waiter) list() bool { return w.turn == listPage }
 
-// reserveLocked takes the next start time and returns how long to wait
-// for it.
-func (l *limiter) reserveLocked() time.Duration {
+// acquire waits until the request may go: a slot is free (gets only) and
+// its turn in the pace has come. Waiting requests go in order, except that
+// a retry goes ahead of the first tries: it has waited out its backoff
+// already, and at the back of the line it would wait again for every get
+// queued meanwhile, becoming the straggler that ends the run. The list goes
+// first of all: each page it brings is work for the gets, and a page held
+// up leaves them idle.
+func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
+	l.mu.Lock()
 	now := l.now()
+	w := &waiter{turn: t}
+	if (t != firstTry || len(l.waiters) == 0) && l.mayStartLocked(w, now) {
+		l.startLocked(w, now)
+		l.mu.Unlock()
+		return now, nil
+	}
+	w.ready = make(chan struct{})
+	// Behind every waiter of the same or an earlier turn.
+	i := len(l.waiters)
+	for i > 0 && l.waiters[i-1].turn < t {
+		i--
+	}
+	l.waiters = append(l.waiters[:i], append([]*waiter{w}, l.waiters[i:]...)...)
+	l.wakeLocked()
+	l.mu.Unlock()
+	select {
+	case <-w.ready:
+		return l.now(), nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, x := range l.waiters {
+			if x == w {
+				l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+				return time.Time{}, ctx.Err()
+			}
+		}
+		// Started while giving up: hand the slot on.
+		if !w.list() {
+			l.inFlight--
+		}
+		l.wakeLocked()
+		return time.Time{}, ctx.Err()
+	}
+}
+
+func (l *limiter) mayStartLocked(w *waiter, now time.Time) bool {
+	return (w.list() || l.inFlight < int(l.limit)) && !l.next.After(now)
+}
+
+// startLocked counts a request as started now and takes its place in the
+// pace.
+func (l *limiter) startLocked(w *waiter, now time.Time) {
+	if !w.list() {
+		l.inFlight++
+		l.peak = max(l.peak, l.inFlight)
+	}
 	if l.rate <= 0 {
-		return 0
+		return
 	}
-	start := l.next
-	if start.Before(now) {
-		start = now
+	if l.next.Before(now) {
+		l.next = now
 	}
-	l.next = start.Add(time.Duration(float64(time.Second) / l.rate))
-	return start.Sub(now)
+	l.next = l.next.Add(time.Duration(float64(time.Second) / l.rate))
+}
+
+// wakeLocked starts waiting requests, in order, while slots and the pace
+// allow, and arms a timer for the pace's next turn if one is still waiting
+// for it.
+func (l *limiter) wakeLocked() {
+	now := l.now()
+	for len(l.waiters) > 0 {
+		w := l.waiters[0]
+		if !w.list() && l.inFlight >= int(l.limit) {
+			return
+		}
+		if l.next.After(now) {
+			l.paceBound = now
+			if l.timer == nil {
+				l.timer = time.AfterFunc(l.next.Sub(now), func() {
+					l.mu.Lock()
+					defer l.mu.Unlock()
+					l.timer = nil
+					l.wakeLocked()
+				})
+			}
+			return
+		}
+		l.waiters = l.waiters[1:]
+		l.startLocked(w, now)
+		close(w.ready)
+	}
 }
 
 func (l *limiter) recordSuccessLocked(now time.Time) {
@@ -163,22 +220,6 @@ func (l *limiter) successRateLocked(now time.Time) float64 {
 	return float64(len(l.successes)) / span.Seconds()
 }
 
-func (l *limiter) grantLocked() {
-	l.inFlight++
-	if l.inFlight > l.peak {
-		l.peak = l.inFlight
-	}
-}
-
-func (l *limiter) wakeLocked() {
-	for len(l.waiters) > 0 && l.inFlight < int(l.limit) {
-		ch := l.waiters[0]
-		l.waiters = l.waiters[1:]
-		l.grantLocked()
-		close(ch)
-	}
-}
-
 // release frees a get's slot and adapts to its outcome.
 func (l *limiter) release(sent time.Time, throttled bool) {
 	l.mu.Lock()
@@ -190,24 +231,35 @@ func (l *limiter) release(sent time.Time, throttled bool) {
 
 // adaptLocked applies one outcome. Only a 429 to a request sent after the
 // last decrease counts, so that a burst of 429s answering one window of
-// requests halves the controls once, not once per request.
+// requests lowers the controls once, not once per request.
 func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	now := l.now()
 	switch {
-	case throttled && sent.After(l.lastDecrease):
+	case throttled && sent.After(l.lastDecrease) && l.rate == 0:
+		// The first push-back ends slow start: halve the bound, which had
+		// doubled every round trip, and start pacing a little under what
+		// the vault let through lately. Measured this early, that is an
+		// underestimate more often than not: the pace climbs from it until
+		// the vault pushes back again.
 		l.limit = max(1, l.limit/2)
-		// The vault let through about what succeeded lately; aim a little
-		// below it.
-		r := l.successRateLocked(now)
-		l.rate = max(1, 0.9*r)
-		// A rate measured over less than half a second is mostly the
-		// vault's burst allowance: aim below it, but keep climbing fast
-		// until the next 429 measures the real limit.
-		l.ceiling = 0
-		if !l.firstSuccess.IsZero() && now.Sub(l.firstSuccess) >= 500*time.Millisecond {
-			l.ceiling = r
+		l.rate = max(minFirstPace, 0.9*l.successRateLocked(now))
+		l.holdLocked(now, sent)
+	case throttled && sent.After(l.lastDecrease.Add(settle)):
+		// Pushed back while paced: every request starts at the pace, so
+		// the pace is at or above what the vault accepts. Remember it and
+		// aim under it; once there is a second to measure, the rate that
+		// succeeded may be lower still, since the vault's burst allowance
+		// lets a pace run above its rate for a while before the first
+		// 429. The bound stays: the pace governs now, and halving the
+		// bound too would cap the rate at bound / latency. (429s to
+		// requests sent sooner after a decrease are the vault still
+		// recovering from what was sent before it.)
+		l.ceiling = l.rate
+		if now.Sub(l.firstSuccess) >= time.Second {
+			l.ceiling = min(l.ceiling, l.successRateLocked(now))
 		}
-		l.lastDecrease = now
+		l.rate = max(1, 0.9*l.ceiling)
+		l.holdLocked(now, sent)
 	case !throttled && l.lastDecrease.IsZero():
 		// Slow start: one more per success doubles the bound per round
 		// trip until the vault first pushes back.
@@ -215,36 +267,45 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	case !throttled:
 		l.limit = min(l.max, l.limit+1/l.limit)
 	}
-	if !throttled {
-		l.recordSuccessLocked(now)
-		if l.rate > 0 {
-			// Back quickly to just under where the vault pushed back,
-			// then probe slowly above it: each 429 costs its request a
-			// second or more.
-			step := rateStep
-			if l.ceiling == 0 || l.rate < 0.95*l.ceiling {
-				step = 10 * rateStep
-			}
-			l.rate += step
-			if l.rate > unpacedAbove {
-				l.rate = 0
-			}
-		}
+	if throttled {
+		return
+	}
+	l.recordSuccessLocked(now)
+	if l.rate <= 0 || now.Sub(l.paceBound) > paceIdle || l.successRateLocked(now) < 0.9*l.rate {
+		// Successes at a pace the gets do not use up (the list has not
+		// delivered enough work yet, say) show nothing about the vault:
+		// raising that pace would only set up a burst for when the gets
+		// pick up again.
+		return
+	}
+	switch {
+	case l.ceiling == 0:
+		// No ceiling known yet: one more per success, so the pace grows
+		// by its own size every second or so.
+		l.rate++
+	case l.rate < 0.95*l.ceiling:
+		// Back quickly to just under where the vault pushed back...
+		l.rate += 10 * rateStep
+	default:
+		// ...then probe slowly above it: each 429 costs its request a
+		// retry, often after a Retry-After of a second or more.
+		l.rate += rateStep
+	}
+	if l.rate > unpacedAbove {
+		l.rate = 0
+		l.ceiling = 0
 	}
 }
 
-// listSent records an ungated list request's start: it uses up pace.
-func (l *limiter) listSent() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if l.rate > 0 {
-		if l.next.Before(now) {
-			l.next = now
-		}
-		l.next = l.next.Add(time.Duration(float64(time.Second) / l.rate))
+// holdLocked records a decrease and holds every start for one round trip
+// (the 429's): the requests already under way meet a vault with nothing
+// left to give, and what they do not take refills for the list page that
+// goes first once the hold ends.
+func (l *limiter) holdLocked(now, sent time.Time) {
+	l.lastDecrease = now
+	if end := now.Add(now.Sub(sent)); end.After(l.next) {
+		l.next = end
 	}
-	return now
 }
 
 // listDone adapts to a list reply.
@@ -252,6 +313,7 @@ func (l *limiter) listDone(sent time.Time, throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.adaptLocked(sent, throttled)
+	l.wakeLocked()
 }
 
 // Peak is the most gets that were ever in flight at once.
@@ -267,15 +329,21 @@ func (l *limiter) policy() policy.Policy { return limitPolicy{l} }
 type limitPolicy struct{ l *limiter }
 
 func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
-	if isList(req.Raw()) {
-		sent := p.l.listSent()
+	t := firstTry
+	switch {
+	case isList(req.Raw()):
+		t = listPage
+	case retrying(req):
+		t = retryTry
+	}
+	sent, err := p.l.acquire(req.Raw().Context(), t)
+	if err != nil {
+		return nil, err
+	}
+	if t == listPage {
 		resp, err := req.Next()
 		p.l.listDone(sent, err == nil && resp.StatusCode == http.StatusTooManyRequests)
 		return resp, err
-	}
-	sent, err := p.l.acquire(req.Raw().Context())
-	if err != nil {
-		return nil, err
 	}
 	resp, err := req.Next()
 	p.l.release(sent, err == nil && resp.StatusCode == http.StatusTooManyRequests)

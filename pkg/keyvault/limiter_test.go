@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,7 @@ func TestLimiterNeverExceedsBound(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sent, err := l.acquire(context.Background())
+			sent, err := l.acquire(context.Background(), firstTry)
 			if err != nil {
 				t.Error(err)
 				return
@@ -53,74 +54,193 @@ func TestLimiterAdapts(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	l := newLimiter(32, clk.now)
 	type state struct {
-		Limit float64
-		Paced bool
+		Limit   float64
+		Rate    float64
+		Ceiling float64
 	}
-	get := func() state { return state{l.limit, l.rate > 0} }
-
-	if diff := cmp.Diff(state{8, false}, get()); diff != "" {
-		t.Fatalf("start (-want +got):\n%s", diff)
+	get := func() state { return state{l.limit, l.rate, l.ceiling} }
+	// answer feeds n answers, one every gap, as if sent just before.
+	// bound says that requests were waiting for the pace meanwhile: the
+	// answers then come at the pace, not every gap.
+	answer := func(n int, gap time.Duration, throttled, bound bool) {
+		for i := 0; i < n; i++ {
+			if bound && l.rate > 0 {
+				gap = time.Duration(float64(time.Second) / l.rate)
+			}
+			clk.t = clk.t.Add(gap)
+			if bound {
+				l.paceBound = clk.t
+			}
+			l.inFlight++ // release decrements: keep the count balanced
+			l.release(clk.t.Add(-time.Millisecond), throttled)
+		}
 	}
-	// Slow start: +1 per success until the bound.
-	for i := 0; i < 30; i++ {
-		clk.t = clk.t.Add(10 * time.Millisecond)
-		l.release(clk.t, false)
-		l.inFlight++ // release decrements; keep the count balanced
+	const ms = time.Millisecond
+	steps := []struct {
+		name string
+		do   func()
+		want state
+	}{
+		{"start", func() {}, state{Limit: 8}},
+		{"slow start: +1 per success up to the bound", func() { answer(30, 10*ms, false, false) }, state{Limit: 32}},
+		// 30 successes in the 295 ms since the first: 101.7/s.
+		{"first 429: bound halved, pace 0.9 x what succeeded", func() { answer(1, 5*ms, true, false) },
+			state{Limit: 16, Rate: 91.53}},
+		{"429s within the settling time change nothing", func() { answer(3, 20*ms, true, false) },
+			state{Limit: 16, Rate: 91.53}},
+		{"successes at a pace nothing waits for leave it", func() { answer(10, 10*ms, false, false) },
+			state{Limit: 16.6, Rate: 91.53}},
+		{"successes at a binding pace the vault keeps up with raise it by one each, no ceiling known", func() { answer(10, 10*ms, false, true) },
+			state{Limit: 17.2, Rate: 99.53}},
+		{"a 429 while paced: the pace is the ceiling, aim 10% under; bound kept", func() { answer(1, 300*ms, true, true) },
+			state{Limit: 17.2, Rate: 89.57, Ceiling: 99.53}},
+		{"back to 95% of the ceiling at 0.1 per success", func() { answer(51, 10*ms, false, true) },
+			state{Limit: 19.96, Rate: 94.58, Ceiling: 99.53}},
+		{"above it, 0.01 per success", func() { answer(100, 10*ms, false, true) },
+			state{Limit: 24.46, Rate: 95.58, Ceiling: 99.53}},
+		{"a 429 after a second or more: the ceiling is what succeeded, if less than the pace", func() {
+			answer(20, 50*ms, false, false) // a second at 20/s: the gets ran short of work
+			answer(1, 10*ms, true, false)
+		}, state{Limit: 25.23, Rate: 18.75, Ceiling: 20.83}},
 	}
-	if diff := cmp.Diff(state{32, false}, get()); diff != "" {
-		t.Fatalf("after slow start (-want +got):\n%s", diff)
-	}
-	// A 429 halves the bound and starts pacing below the recent success rate.
-	sent := clk.t
-	clk.t = clk.t.Add(5 * time.Millisecond)
-	l.release(sent, true)
-	l.inFlight++
-	if diff := cmp.Diff(state{16, true}, get()); diff != "" {
-		t.Fatalf("after a 429 (-want +got):\n%s", diff)
-	}
-	rate := l.rate
-	// More 429s to requests sent before that decrease change nothing.
-	l.release(sent, true)
-	l.inFlight++
-	if l.limit != 16 || l.rate != rate {
-		t.Fatalf("a 429 from the same window decreased again: limit %v rate %v", l.limit, l.rate)
-	}
-	// Successes raise the pace again.
-	for i := 0; i < 10; i++ {
-		clk.t = clk.t.Add(10 * time.Millisecond)
-		l.release(clk.t, false)
-		l.inFlight++
-	}
-	if l.rate <= rate {
-		t.Fatalf("rate %v did not recover from %v", l.rate, rate)
+	for _, st := range steps {
+		st.do()
+		round := cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 0.05 })
+		if diff := cmp.Diff(st.want, get(), round); diff != "" {
+			t.Fatalf("%s (-want +got):\n%s", st.name, diff)
+		}
 	}
 }
 
 func TestLimiterAcquireHonoursContext(t *testing.T) {
 	l := newLimiter(1, time.Now)
-	sent, err := l.acquire(context.Background())
+	sent, err := l.acquire(context.Background(), firstTry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := l.acquire(ctx); err == nil {
+	if _, err := l.acquire(ctx, firstTry); err == nil {
 		t.Fatal("second acquire succeeded past the bound")
 	}
 	l.release(sent, false)
-	if _, err := l.acquire(context.Background()); err != nil {
+	if _, err := l.acquire(context.Background(), firstTry); err != nil {
 		t.Fatalf("slot not handed back after a cancelled wait: %v", err)
 	}
 }
 
-func TestThrottleDelay(t *testing.T) {
-	for n, base := range map[int32]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 8 * time.Second, 9: 8 * time.Second} {
-		for i := 0; i < 50; i++ {
-			d := throttleDelay(n)
-			if d < base*8/10 || d >= base*12/10 {
-				t.Fatalf("throttleDelay(%d) = %v, want within [0.8, 1.2) x %v", n, d, base)
+// TestLimiterPaces: once paced, requests start one pace interval apart
+// however many are waiting.
+func TestLimiterPaces(t *testing.T) {
+	l := newLimiter(32, time.Now)
+	l.rate = 100 // as after a 429: one start per 10 ms
+	starts := make(chan time.Time, 5)
+	for i := 0; i < 5; i++ {
+		go func() {
+			sent, err := l.acquire(context.Background(), firstTry)
+			if err != nil {
+				t.Error(err)
 			}
+			starts <- sent
+			l.release(sent, false)
+		}()
+	}
+	var first, last time.Time
+	for i := 0; i < 5; i++ {
+		s := <-starts
+		if first.IsZero() || s.Before(first) {
+			first = s
 		}
+		if s.After(last) {
+			last = s
+		}
+	}
+	if span := last.Sub(first); span < 40*time.Millisecond {
+		t.Errorf("5 requests started within %v; at 100/s they take at least 40ms", span)
+	}
+}
+
+// TestLimiterOrder: requests that arrive while the limiter holds them back
+// start list first, then retries, then first tries in arrival order.
+func TestLimiterOrder(t *testing.T) {
+	type arrival struct {
+		name string
+		turn turn
+	}
+	tests := []struct {
+		name     string
+		paced    bool // held back by the pace; otherwise by the one slot, taken
+		arrivals []arrival
+		want     []string
+	}{{
+		name:     "slot taken: a retry overtakes first tries",
+		arrivals: []arrival{{"first 1", firstTry}, {"first 2", firstTry}, {"retry", retryTry}},
+		want:     []string{"retry", "first 1", "first 2"},
+	}, {
+		name:     "pace: the list overtakes retries, retries overtake first tries",
+		paced:    true,
+		arrivals: []arrival{{"first 1", firstTry}, {"retry 1", retryTry}, {"first 2", firstTry}, {"list", listPage}, {"retry 2", retryTry}},
+		want:     []string{"list", "retry 1", "retry 2", "first 1", "first 2"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLimiter(1, time.Now)
+			var held time.Time
+			if tt.paced {
+				l.mu.Lock()
+				l.limit, l.rate, l.next = 8, 50, time.Now().Add(50*time.Millisecond)
+				l.mu.Unlock()
+			} else {
+				var err error
+				if held, err = l.acquire(context.Background(), firstTry); err != nil {
+					t.Fatal(err)
+				}
+			}
+			order := make(chan string, len(tt.arrivals))
+			waiters := func() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.waiters) }
+			for i, a := range tt.arrivals {
+				go func() {
+					sent, err := l.acquire(context.Background(), a.turn)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					order <- a.name
+					if a.turn == listPage {
+						l.listDone(sent, false)
+					} else {
+						l.release(sent, false)
+					}
+				}()
+				for waiters() < i+1 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if !tt.paced {
+				l.release(held, false)
+			}
+			var got []string
+			for range tt.arrivals {
+				got = append(got, <-order)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("start order (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLimiterListNeedsNoSlot: with every get slot taken, the list still
+// goes at once.
+func TestLimiterListNeedsNoSlot(t *testing.T) {
+	l := newLimiter(1, time.Now)
+	if _, err := l.acquire(context.Background(), firstTry); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := l.acquire(ctx, listPage); err != nil {
+		t.Fatalf("list waited for a get slot: %v", err)
 	}
 }
 

@@ -369,10 +369,12 @@ func connectionPage(env *endpoint.Env, id string) string {
 	return coll + "/" + url.PathEscape(project) + "/_settings/adminservices?resourceId=" + url.QueryEscape(id)
 }
 
-// kvRetry retries 408, 429, 5xx and transient network errors. 429s wait
-// as the vault says (Retry-After, x-ms-retry-after-ms) or 1, 2, 4, 8 s
-// (pkg/keyvault supplies that delay); the rest back off from 250 ms, since a
-// 503 or a reset connection is usually over at once. The count is generous
+// kvRetry retries 408, 429, 5xx and transient network errors, waiting as
+// the vault says (Retry-After, x-ms-retry-after-ms) or backing off
+// exponentially with jitter from 100 ms: a 503 or a reset connection is
+// usually over at once, and a throttled vault is protected by the pace
+// pkg/keyvault keeps once it has pushed back, not by long waits of the
+// requests it refused, which would only hold up the run. The count is generous
 // because the run's time budget, not the count, bounds a throttled
 // download; each try has its own timeout so a reply that trickles cannot
 // hang the run.
@@ -382,7 +384,7 @@ func kvRetry(budget time.Duration) policy.RetryOptions {
 		// A healthy reply takes well under a second; a third of a short
 		// budget leaves room for retries after a try that hangs.
 		TryTimeout:    min(30*time.Second, budget/3),
-		RetryDelay:    250 * time.Millisecond,
+		RetryDelay:    100 * time.Millisecond,
 		MaxRetryDelay: 8 * time.Second,
 	}
 }
