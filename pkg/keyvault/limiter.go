@@ -40,7 +40,6 @@ type limiter struct {
 	ceiling      float64 // the rate at which the vault last pushed back; 0 = not known yet
 	firstSuccess time.Time
 	next         time.Time   // earliest start of the next paced request
-	paceBound    time.Time   // when a request last had to wait for the pace
 	timer        *time.Timer // wakes the waiters at the pace's next turn; nil = not armed
 	successes    []time.Time // success times in the last second, for the rate
 	now          func() time.Time
@@ -59,9 +58,6 @@ const (
 	// new pace: the vault's allowance, drained by the burst that caused
 	// the decrease, takes a moment to refill.
 	settle = 250 * time.Millisecond
-	// paceIdle is how long after a request last waited for the pace that
-	// the pace still counts as the limit on what is sent.
-	paceIdle = 100 * time.Millisecond
 	// minFirstPace is where pacing starts when the vault refused nearly
 	// everything from the start (other clients have used up its limit):
 	// low enough to leave the vault alone, high enough to climb from in
@@ -156,10 +152,15 @@ func (l *limiter) startLocked(w *waiter, now time.Time) {
 	if l.rate <= 0 {
 		return
 	}
-	if l.next.Before(now) {
-		l.next = now
+	interval := time.Duration(float64(time.Second) / l.rate)
+	// Keep to the schedule rather than restart it from now: the timer
+	// that releases waiters fires a little late every time, and lateness
+	// added up would pace below the rate. Unused pace is saved up for
+	// one request at most: after a lull, two may start back to back.
+	if earliest := now.Add(-interval); l.next.Before(earliest) {
+		l.next = earliest
 	}
-	l.next = l.next.Add(time.Duration(float64(time.Second) / l.rate))
+	l.next = l.next.Add(interval)
 }
 
 // wakeLocked starts waiting requests, in order, while slots and the pace
@@ -173,7 +174,6 @@ func (l *limiter) wakeLocked() {
 			return
 		}
 		if l.next.After(now) {
-			l.paceBound = now
 			if l.timer == nil {
 				l.timer = time.AfterFunc(l.next.Sub(now), func() {
 					l.mu.Lock()
@@ -271,11 +271,11 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 		return
 	}
 	l.recordSuccessLocked(now)
-	if l.rate <= 0 || now.Sub(l.paceBound) > paceIdle || l.successRateLocked(now) < 0.9*l.rate {
-		// Successes at a pace the gets do not use up (the list has not
-		// delivered enough work yet, say) show nothing about the vault:
-		// raising that pace would only set up a burst for when the gets
-		// pick up again.
+	if l.rate <= 0 || len(l.waiters) == 0 || !l.next.After(now) {
+		// Only a pace that is holding requests back is tested by their
+		// success. Raising one the gets do not use up (the list has not
+		// delivered enough work yet, say) would only set up a burst for
+		// when they pick up again.
 		return
 	}
 	switch {
