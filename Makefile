@@ -71,7 +71,7 @@ clean:
 
 # End-to-end benchmark on the local cloud (see build/bench).
 bench: build
-	$(GO) run ./build/bench -runs 5
+	$(GO) run ./build/bench -runs 9
 
 # ---- Marketplace extension (build/package) ----------------------------------
 # make package builds the six binaries, installs the pinned tfx-cli (npm ci)

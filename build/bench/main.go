@@ -53,7 +53,7 @@ type result struct {
 }
 
 func main() {
-	runs := flag.Int("runs", 5, "runs per case; the median is reported")
+	runs := flag.Int("runs", 9, "runs per case; the median is reported")
 	verbose := flag.Bool("v", false, "print each run's request timeline in 100 ms buckets")
 	taskDir := flag.String("task", "task", "task folder with a built binary (make build)")
 	flag.Parse()
@@ -81,7 +81,7 @@ func bench(taskDir string, runs int, verbose bool) error {
 		return err
 	}
 	var bares []time.Duration
-	fmt.Printf("%-22s %9s %9s %7s %8s %9s %6s %7s %s\n", "case", "wall", "floor", "ratio", "requests", "peak RSS", "lost", "start+", "result")
+	fmt.Printf("%-22s %9s %15s %9s %7s %8s %9s %6s %7s %s\n", "case", "wall", "(min-max)", "floor", "ratio", "requests", "peak RSS", "lost", "start+", "result")
 	for _, c := range cases {
 		var rs []result
 		var starts, caseBares []time.Duration
@@ -107,7 +107,8 @@ func bench(taskDir string, runs int, verbose bool) error {
 			lost += r.lost
 			maxRSS = math.Max(maxRSS, r.rssMiB)
 		}
-		fmt.Printf("%-22s %9v %9v %7.2f %8d %7.1fMiB %6d %7v %s\n", c.name, m.wall.Round(time.Millisecond), floor,
+		spread := fmt.Sprintf("(%v-%v)", rs[0].wall.Round(time.Millisecond), rs[len(rs)-1].wall.Round(time.Millisecond))
+		fmt.Printf("%-22s %9v %15s %9v %7.2f %8d %7.1fMiB %6d %7v %s\n", c.name, m.wall.Round(time.Millisecond), spread, floor,
 			float64(m.wall)/float64(floor), m.requests+m.tokens, maxRSS, lost, (median(starts) - median(caseBares)).Round(time.Millisecond), m.outcome)
 		if c.rate > 0 {
 			target := time.Duration(1.2 * float64(c.n) / c.rate * float64(time.Second))
@@ -115,7 +116,8 @@ func bench(taskDir string, runs int, verbose bool) error {
 		}
 	}
 	fmt.Printf("\nbare node start (spawn to the first byte a script writes): median %v of %d runs\n", median(bares).Round(time.Millisecond), len(bares))
-	fmt.Println("wall: whole step, node launcher included. start+: node spawn to the vault's first request, minus a bare node start")
+	fmt.Printf("wall: whole step, node launcher included; the median of %d runs, then the fastest and slowest.\n", runs)
+	fmt.Println("start+: node spawn to the vault's first request, minus a bare node start")
 	fmt.Println("(the launcher's and the binary's own start-up cost).")
 	fmt.Println("peak RSS: the Go process's own maximum resident set (getrusage), worst of the runs. lost: secrets not set, all runs.")
 	return nil
