@@ -209,14 +209,14 @@ func trimWindow(ts []time.Time, now time.Time) []time.Time {
 
 // successRateLocked is the rate of successes over the last second. Early
 // on, when less than a second has passed, the span counts as at least
-// 200 ms, so that a handful of quick successes does not look like a high
+// 100 ms, so that a handful of quick successes does not look like a high
 // rate.
 func (l *limiter) successRateLocked(now time.Time) float64 {
 	l.successes = trimWindow(l.successes, now)
 	if len(l.successes) == 0 {
 		return 1
 	}
-	span := max(now.Sub(l.successes[0]), 200*time.Millisecond)
+	span := max(now.Sub(l.successes[0]), 100*time.Millisecond)
 	return float64(len(l.successes)) / span.Seconds()
 }
 
@@ -237,12 +237,15 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	switch {
 	case throttled && sent.After(l.lastDecrease) && l.rate == 0:
 		// The first push-back ends slow start: halve the bound, which had
-		// doubled every round trip, and start pacing a little under what
-		// the vault let through lately. Measured this early, that is an
-		// underestimate more often than not: the pace climbs from it until
-		// the vault pushes back again.
+		// doubled every round trip, and start pacing under what the vault
+		// let through. Measured this early, that includes the vault's
+		// burst allowance, so aim at three quarters of it; the pace
+		// climbs from there until the vault pushes back again. Aiming
+		// higher keeps the vault drained while the list is still running,
+		// and a list page refused with a Retry-After of a second leaves
+		// the gets without work.
 		l.limit = max(1, l.limit/2)
-		l.rate = max(minFirstPace, 0.9*l.successRateLocked(now))
+		l.rate = max(minFirstPace, 0.75*l.successRateLocked(now))
 		l.holdLocked(now, sent)
 	case throttled && sent.After(l.lastDecrease.Add(settle)):
 		// Pushed back while paced: every request starts at the pace, so
