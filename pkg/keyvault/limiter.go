@@ -19,10 +19,10 @@ import (
 //     until the first 429 halves it; then each answered window of gets
 //     raises it by one;
 //   - from the first 429 on, a pace: requests start one interval apart.
-//     It starts just under the rate the vault accepted, climbs while the
-//     vault keeps up with it, and on a 429 drops 10% under the rate at
-//     which the vault pushed back. The pace is what keeps a throttled
-//     vault at its limit rather than flooded with retries.
+//     It starts under the rate the vault accepted, climbs while requests
+//     wait for it and the vault keeps up, and on a 429 drops 10% under
+//     the rate at which the vault pushed back. The pace is what keeps a
+//     throttled vault at its limit rather than flooded with retries.
 //
 // Requests wait for the pace in one line, in priority order: the list (the
 // sequential critical path, which also needs no get slot), then retries,
