@@ -96,3 +96,50 @@ func TestTimeBudgetNotANumber(t *testing.T) {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
+
+// TestGetsOverlapTheList: with 100 secrets over 4 list pages, values are
+// fetched while later pages are still to come, after one challenge and one
+// token request, over connections that are reused.
+func TestGetsOverlapTheList(t *testing.T) {
+	w := newWorld(t)
+	want := map[string]agentrunner.Variable{}
+	for i := 0; i < 100; i++ {
+		name, v := fmt.Sprintf("s-%03d", i), fmt.Sprintf("value-%03d", i)
+		w.vault.Put(localcloud.Secret{Name: name, Value: v})
+		want[name] = secretVar(v)
+	}
+	w.vault.SetFaults(localcloud.Faults{Latency: 20 * time.Millisecond})
+
+	res := w.run(t, step{})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	var lastPage time.Time
+	challenges := 0
+	for _, r := range w.vault.Requests() {
+		switch {
+		case r.Status == 401:
+			challenges++
+		case strings.TrimRight(r.Path, "/") == "/secrets" && r.At.After(lastPage):
+			lastPage = r.At
+		}
+	}
+	early := 0
+	for _, r := range w.vault.Requests() {
+		if r.Secret != "" && r.Status == 200 && r.At.Before(lastPage) {
+			early++
+		}
+	}
+	type counts struct{ Pages, Challenges, Tokens, GetsBeforeLastPage int }
+	got := counts{listCalls(w.vault), challenges, w.cloud.TokenRequests(), min(early, 25)}
+	if diff := cmp.Diff(counts{Pages: 4, Challenges: 1, Tokens: 1, GetsBeforeLastPage: 25}, got); diff != "" {
+		t.Errorf("requests (-want +got; gets before the last page counted up to 25):\n%s", diff)
+	}
+	if n := w.cloud.Handshakes(vaultName + ".vault.azure.net"); n > 36 {
+		t.Errorf("%d TLS handshakes with the vault for %d requests: connections are not reused (bound 36)", n, len(w.vault.Requests()))
+	}
+}
