@@ -40,6 +40,10 @@ type benchCase struct {
 	latency time.Duration
 	faults  localcloud.Faults
 	rate    float64 // for the throttled target: wall <= 1.2 x N / rate
+	// listOnly disables every secret: the run lists all the pages and
+	// fetches nothing. It measures what the sequential list alone costs
+	// on this machine, the part of the floor no client can overlap.
+	listOnly bool
 }
 
 type result struct {
@@ -68,6 +72,7 @@ func bench(taskDir string, runs int, verbose bool) error {
 		{name: "N=1 @10ms", n: 1, latency: 10 * time.Millisecond},
 		{name: "N=100 @10ms", n: 100, latency: 10 * time.Millisecond},
 		{name: "N=1000 @10ms", n: 1000, latency: 10 * time.Millisecond},
+		{name: "N=1000 list only", n: 1000, latency: 10 * time.Millisecond, listOnly: true},
 		{name: "N=300 150/s 429+503", n: 300, latency: 10 * time.Millisecond, rate: 150,
 			faults: localcloud.Faults{Rate: 150, RetryAfter: "mixed", Fail503: 0.05}},
 	}
@@ -120,6 +125,7 @@ func bench(taskDir string, runs int, verbose bool) error {
 	fmt.Println("start+: node spawn to the vault's first request, minus a bare node start")
 	fmt.Println("(the launcher's and the binary's own start-up cost).")
 	fmt.Println("peak RSS: the Go process's own maximum resident set (getrusage), worst of the runs. lost: secrets not set, all runs.")
+	fmt.Println("list only: the same 1000 secrets, all disabled: the 40 sequential list pages and no gets, the part no client can overlap.")
 	return nil
 }
 
@@ -168,8 +174,10 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 	for i := 0; i < c.n; i++ {
 		name := fmt.Sprintf("secret-%04d", i)
 		v := fmt.Sprintf("value-%04d-%s", i, strings.Repeat("x", 64))
-		vault.Put(localcloud.Secret{Name: name, Value: v})
-		want[name] = v
+		vault.Put(localcloud.Secret{Name: name, Value: v, Disabled: c.listOnly})
+		if !c.listOnly {
+			want[name] = v
+		}
 	}
 	f := c.faults
 	f.Latency = c.latency
