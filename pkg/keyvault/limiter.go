@@ -301,12 +301,12 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 }
 
 // holdLocked records a decrease and holds every start for one round trip
-// (the 429's): the requests already under way meet a vault with nothing
-// left to give, and what they do not take refills for the list page that
-// goes first once the hold ends.
+// (the 429's, settle at most, in case that reply was slow): the requests
+// already under way meet a vault with nothing left to give, and what they
+// do not take refills for the list page that goes first once the hold ends.
 func (l *limiter) holdLocked(now, sent time.Time) {
 	l.lastDecrease = now
-	if end := now.Add(now.Sub(sent)); end.After(l.next) {
+	if end := now.Add(min(now.Sub(sent), settle)); end.After(l.next) {
 		l.next = end
 	}
 }

@@ -118,6 +118,27 @@ func TestLimiterAdapts(t *testing.T) {
 	}
 }
 
+// TestLimiterHold: after a 429 nothing starts for the round trip it took,
+// and a slow 429 does not stop the run for as long as it took.
+func TestLimiterHold(t *testing.T) {
+	for _, tt := range []struct {
+		took, want time.Duration
+	}{
+		{took: 12 * time.Millisecond, want: 12 * time.Millisecond},
+		{took: 10 * time.Second, want: settle},
+	} {
+		clk := &fakeClock{t: time.Unix(1000, 0)}
+		l := newLimiter(32, clk.now)
+		sent := clk.t
+		clk.t = clk.t.Add(tt.took)
+		l.inFlight++
+		l.release(sent, true)
+		if got := l.next.Sub(clk.t); got != tt.want {
+			t.Errorf("429 after %v: starts held for %v, want %v", tt.took, got, tt.want)
+		}
+	}
+}
+
 func TestLimiterAcquireHonoursContext(t *testing.T) {
 	l := newLimiter(1, time.Now)
 	sent, err := l.acquire(context.Background(), firstTry)
