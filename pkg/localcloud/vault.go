@@ -66,9 +66,10 @@ type Vault struct {
 
 	mu      sync.Mutex
 	secrets map[string]*secretEntry // lower-case name
-	// names is the sorted keys of secrets, rebuilt after a new name: the
-	// fake's own work per list page stays small beside the latency it is
-	// told to add, and does not hold mu while the gets wait for it.
+	// names is the sorted keys of secrets, rebuilt after a new name, so
+	// that the fake's own work per list page (and the time it holds mu,
+	// which every get waits for) stays small beside the latency it is told
+	// to add.
 	names       []string
 	faults      Faults
 	bucket      float64
