@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 var (
@@ -42,28 +43,57 @@ func EscapeData(s string) string { return dataEscaper.Replace(s) }
 // anywhere in a line, so it is rewritten the way the agent rewrites its own
 // output. Line breaks are escaped so one message stays one line.
 func Neutralize(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
-	return replaceFold(s, "##vso", "**vso")
+	return neutralizeCommands(lineBreaks.Replace(s))
 }
 
-// replaceFold replaces old in s without regard to ASCII case, because the
-// agent matches "##vso[" case-insensitively.
-func replaceFold(s, old, repl string) string {
-	lower := strings.ToLower(s)
-	if !strings.Contains(lower, old) {
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+
+// neutralizeCommands rewrites every "##vso" to "**vso", matching "vso" the
+// way the agent does: case-insensitively, so also with letters that fold to
+// v, s or o (U+017F, long s, folds to s). The match walks s itself; a
+// lower-cased copy can differ from s in length and misplace it.
+func neutralizeCommands(s string) string {
+	if !strings.Contains(s, "##") {
 		return s
 	}
 	var b strings.Builder
-	for {
-		i := strings.Index(lower, old)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "##") {
+			if n := foldPrefix(s[i+2:], "vso"); n > 0 {
+				b.WriteString("**vso")
+				i += 2 + n
+				continue
+			}
 		}
-		b.WriteString(s[:i])
-		b.WriteString(repl)
-		s, lower = s[i+len(old):], lower[i+len(old):]
+		b.WriteByte(s[i])
+		i++
 	}
+	return b.String()
+}
+
+// foldPrefix returns the length in bytes of the prefix of s that equals
+// word under Unicode case folding, or 0 if s does not start with word.
+func foldPrefix(s, word string) int {
+	n := 0
+	for _, w := range word {
+		r, size := utf8.DecodeRuneInString(s[n:])
+		if size == 0 || !strings.EqualFold(string(r), string(w)) {
+			return 0
+		}
+		n += size
+	}
+	return n
+}
+
+// Clip puts text on one line, with each run of white space made a single
+// space, and cuts it to max runes (the last three "...") so that a message
+// quoting Azure or the user stays readable.
+func Clip(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-3]) + "..."
+	}
+	return s
 }
 
 // Property is one key=value pair of a command's header.
@@ -101,14 +131,6 @@ type Writer struct {
 
 // NewWriter returns a Writer on out.
 func NewWriter(out io.Writer) *Writer { return &Writer{out: out} }
-
-// Err reports the first write error, if any: a broken log pipe means the agent
-// has gone and there is no one left to tell.
-func (w *Writer) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
 
 func (w *Writer) line(s string) {
 	w.mu.Lock()
@@ -162,10 +184,9 @@ type Result string
 
 // The results task.complete accepts; the agent compares them case-sensitively.
 const (
-	Succeeded           Result = "Succeeded"
-	SucceededWithIssues Result = "SucceededWithIssues"
-	Failed              Result = "Failed"
-	Skipped             Result = "Skipped"
+	Succeeded Result = "Succeeded"
+	Failed    Result = "Failed"
+	Skipped   Result = "Skipped"
 )
 
 // Complete ends the task with a result and a one-line message.

@@ -41,6 +41,13 @@ func TestNeutralize(t *testing.T) {
 		"##VSO[task.setvariable]":          "**vso[task.setvariable]",
 		"a\n##vso[task.setvariable]b\r\nc": "a **vso[task.setvariable]b c",
 		"#####vso":                         "###**vso",
+		// Lower-casing "Ⱥ" adds a byte; matching on a lower-cased copy
+		// missed the command, or cut s out of range.
+		"ȺȺȺȺȺȺ##vso[task.setvariable variable=x]y": "ȺȺȺȺȺȺ**vso[task.setvariable variable=x]y",
+		"ȺȺȺȺȺȺ##vso":   "ȺȺȺȺȺȺ**vso",
+		"##v\u017fo[x]": "**vso[x]",
+		"##vs":          "##vs",
+		"##":            "##",
 	}
 	for in, want := range tests {
 		if got := vso.Neutralize(in); got != want {
@@ -113,4 +120,22 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("data = %q, want %q", cmd.Data, value)
 		}
 	})
+}
+
+func TestClip(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"one  line", 20, "one line"},
+		{" a\r\nb\tc ", 20, "a b c"},
+		{"abcdefghij", 10, "abcdefghij"},
+		{"abcdefghijk", 10, "abcdefg..."},
+		{"ééééééé", 6, "ééé..."},
+	} {
+		if got := vso.Clip(tt.in, tt.max); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
 }
