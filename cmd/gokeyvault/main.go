@@ -26,7 +26,9 @@ func main() {
 func run() (code int) {
 	out := vso.NewWriter(os.Stdout)
 	// No panic trace may reach the log: it could quote memory holding a
-	// secret, and it tells the user nothing they can act on.
+	// secret, and it tells the user nothing they can act on. This covers
+	// the main goroutine; pkg/keyvault's list and get goroutines recover
+	// on their own.
 	defer func() {
 		if r := recover(); r != nil {
 			out.Error("GoKeyVault stopped on an internal error; please report it with the debug log (system.debug=true)")

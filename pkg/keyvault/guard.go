@@ -141,7 +141,7 @@ func (g guardPolicy) checkChallenge(h string) error {
 	// The authority's host is not compared: real vaults name aliases such
 	// as login.windows.net, and azidentity uses its own configured
 	// authority anyway; only the tenant is taken from the challenge.
-	if g.tenant != "" && !strings.EqualFold(seg, g.tenant) && !strings.EqualFold(seg, "adfs") {
+	if g.tenant != "" && !strings.EqualFold(seg, g.tenant) {
 		return &TenantMismatchError{VaultTenant: seg, ConnectionTenant: g.tenant}
 	}
 	return nil

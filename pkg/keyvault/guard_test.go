@@ -327,6 +327,8 @@ func TestCheckChallenge(t *testing.T) {
 		{"AD FS", "adfs", ch("https://adfs.local.azurestack.external/adfs", "https://vault.azure.net"), nil},
 		{"any tenant", "", ch(login+other, "https://vault.azure.net"), nil},
 		{"foreign tenant", tenant, ch(login+other, "https://vault.azure.net"), &TenantMismatchError{VaultTenant: other, ConnectionTenant: tenant}},
+		{"AD FS challenge to an Entra connection", tenant, ch("https://adfs.local.azurestack.external/adfs", "https://vault.azure.net"),
+			&TenantMismatchError{VaultTenant: "adfs", ConnectionTenant: tenant}},
 		{"foreign resource", tenant, ch(login+tenant, "https://evil.example"),
 			&ChallengeError{Authorization: login + tenant, Reason: `it names the resource "https://evil.example", which is not Key Vault's`}},
 		{"resource that extends the vault's domain", tenant, ch(login+tenant, "https://vault.azure.net.evil.example"),
@@ -602,5 +604,23 @@ func TestGetCapped(t *testing.T) {
 		if b.n > maxGetReply+1 {
 			t.Errorf("read %d bytes of the reply, cap %d", b.n, maxGetReply)
 		}
+	}
+}
+
+// TestSinkPanic: a panic while a value is being set is that secret's
+// failure, not the end of the run.
+func TestSinkPanic(t *testing.T) {
+	f := &fakeVault{get: okGet}
+	c := newTestClient(t, f)
+	rep, err := c.Named(context.Background(), []inputs.Secret{{Name: "a"}, {Name: "b"}}, func(v Value) {
+		if v.Name == "b" {
+			panic("sink")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Downloaded != 1 || len(rep.Failures) != 1 || rep.Failures[0].Name != "b" || rep.Failures[0].Err.Error() != "set secret b: internal error" {
+		t.Errorf("report %+v, want a downloaded and b failed with an internal error", rep)
 	}
 }

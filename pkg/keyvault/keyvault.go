@@ -197,7 +197,7 @@ func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Valu
 		jobs.push(s)
 	}
 	jobs.close()
-	c.fetch(ctx, jobs, &t, sink, c.workers())
+	c.fetch(ctx, jobs, &t, sink, min(c.workers(), len(want)-1))
 	return t.report(), nil
 }
 
@@ -280,16 +280,31 @@ func (c *Client) fetch(ctx context.Context, jobs *queue, rep *tally, sink func(V
 					return
 				}
 				v, err := c.get(ctx, s)
+				if err == nil {
+					err = deliver(sink, v)
+				}
 				if err != nil {
 					rep.addFailure(Failure{Name: s.Name, Version: s.Version, Err: err})
 					continue
 				}
-				sink(v)
 				rep.addDownloaded()
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// deliver hands v to sink. This runs on a worker goroutine, out of reach of
+// main's recover: a panic in the sink must not end the run with a stack
+// trace either, so it becomes this secret's failure.
+func deliver(sink func(Value), v Value) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("set secret %s: internal error", v.Name)
+		}
+	}()
+	sink(v)
+	return nil
 }
 
 func (c *Client) get(ctx context.Context, s inputs.Secret) (v Value, err error) {

@@ -3,6 +3,7 @@ package keyvault
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +115,7 @@ func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 	for i > 0 && l.waiters[i-1].turn < t {
 		i--
 	}
-	l.waiters = append(l.waiters[:i], append([]*waiter{w}, l.waiters[i:]...)...)
+	l.waiters = slices.Insert(l.waiters, i, w)
 	l.wakeLocked()
 	l.mu.Unlock()
 	select {
@@ -220,11 +221,14 @@ func (l *limiter) successRateLocked(now time.Time) float64 {
 	return float64(len(l.successes)) / span.Seconds()
 }
 
-// release frees a get's slot and adapts to its outcome.
-func (l *limiter) release(sent time.Time, throttled bool) {
+// release ends a request of turn t started at sent: a get frees its slot,
+// and both adapt the limiter to the outcome.
+func (l *limiter) release(t turn, sent time.Time, throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.inFlight--
+	if t != listPage {
+		l.inFlight--
+	}
 	l.adaptLocked(sent, throttled)
 	l.wakeLocked()
 }
@@ -311,14 +315,6 @@ func (l *limiter) holdLocked(now, sent time.Time) {
 	}
 }
 
-// listDone adapts to a list reply.
-func (l *limiter) listDone(sent time.Time, throttled bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.adaptLocked(sent, throttled)
-	l.wakeLocked()
-}
-
 // Peak is the most gets that were ever in flight at once.
 func (l *limiter) Peak() int {
 	l.mu.Lock()
@@ -343,13 +339,8 @@ func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t == listPage {
-		resp, err := req.Next()
-		p.l.listDone(sent, err == nil && resp.StatusCode == http.StatusTooManyRequests)
-		return resp, err
-	}
 	resp, err := req.Next()
-	p.l.release(sent, err == nil && resp.StatusCode == http.StatusTooManyRequests)
+	p.l.release(t, sent, err == nil && resp.StatusCode == http.StatusTooManyRequests)
 	return resp, err
 }
 

@@ -33,7 +33,7 @@ func TestLimiterNeverExceedsBound(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 			inFlight.Add(-1)
-			l.release(sent, false)
+			l.release(firstTry, sent, false)
 		}()
 	}
 	wg.Wait()
@@ -75,7 +75,7 @@ func TestLimiterAdapts(t *testing.T) {
 				l.waiters = []*waiter{{ready: make(chan struct{})}}
 			}
 			l.mu.Unlock()
-			l.release(sent, throttled)
+			l.release(firstTry, sent, throttled)
 			l.mu.Lock()
 			l.waiters = nil
 			l.mu.Unlock()
@@ -132,7 +132,7 @@ func TestLimiterHold(t *testing.T) {
 		sent := clk.t
 		clk.t = clk.t.Add(tt.took)
 		l.inFlight++
-		l.release(sent, true)
+		l.release(firstTry, sent, true)
 		if got := l.next.Sub(clk.t); got != tt.want {
 			t.Errorf("429 after %v: starts held for %v, want %v", tt.took, got, tt.want)
 		}
@@ -150,7 +150,7 @@ func TestLimiterAcquireHonoursContext(t *testing.T) {
 	if _, err := l.acquire(ctx, firstTry); err == nil {
 		t.Fatal("second acquire succeeded past the bound")
 	}
-	l.release(sent, false)
+	l.release(firstTry, sent, false)
 	if _, err := l.acquire(context.Background(), firstTry); err != nil {
 		t.Fatalf("slot not handed back after a cancelled wait: %v", err)
 	}
@@ -169,7 +169,7 @@ func TestLimiterPaces(t *testing.T) {
 				t.Error(err)
 			}
 			starts <- sent
-			l.release(sent, false)
+			l.release(firstTry, sent, false)
 		}()
 	}
 	var first, last time.Time
@@ -236,9 +236,9 @@ func TestLimiterOrder(t *testing.T) {
 					}
 					order <- a.name
 					if a.turn == listPage {
-						l.listDone(sent, false)
+						l.release(listPage, sent, false)
 					} else {
-						l.release(sent, false)
+						l.release(firstTry, sent, false)
 					}
 				}()
 				for waiters() < i+1 {
@@ -246,7 +246,7 @@ func TestLimiterOrder(t *testing.T) {
 				}
 			}
 			if !tt.paced {
-				l.release(held, false)
+				l.release(firstTry, held, false)
 			}
 			var got []string
 			for range tt.arrivals {
