@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -146,9 +145,6 @@ type Options struct {
 	OnSecret func(string)
 	// Logf receives debug lines; it never sees a credential.
 	Logf func(string)
-	// Getenv reads the process environment, which the managed identity
-	// library consults (IDENTITY_ENDPOINT ...); default os.Getenv.
-	Getenv func(string) string
 	// ManagedIdentityTimeout bounds each managed identity token request;
 	// default 20 s. A missing endpoint fails at the first refused or
 	// timed-out connection, well before that.
@@ -161,9 +157,6 @@ func (o *Options) defaults() {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string) {}
-	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
 	}
 	if o.ManagedIdentityTimeout <= 0 {
 		o.ManagedIdentityTimeout = 20 * time.Second
@@ -187,12 +180,7 @@ func New(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) (azco
 		PerCallPolicies: o.PerCall,
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
 	}
-	tenant := c.TenantID
-	if cl.ADFS {
-		// AD FS has one authority and no tenants; azidentity reaches it as
-		// the "adfs" tenant of the AD FS host.
-		tenant = "adfs"
-	}
+	tenant := Tenant(c, cl)
 	switch {
 	case strings.EqualFold(c.Scheme, SchemeServicePrincipal):
 		if tenant == "" || c.ClientID == "" {
@@ -223,8 +211,20 @@ func New(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) (azco
 	}
 }
 
+// Tenant is the tenant a token is asked of, and the one the vault's
+// challenge names: the connection's, or on AD FS, which has one authority
+// and no tenants, "adfs" (azidentity reaches it as that tenant of the AD FS
+// host).
+func Tenant(c *endpoint.Connection, cl Cloud) string {
+	if cl.ADFS {
+		return "adfs"
+	}
+	return c.TenantID
+}
+
 // Describe is the debug line about the connection. It names no secret and
-// no client id (the agent masks the service principal id anyway).
+// no service principal id (the agent masks that one anyway); a user-assigned
+// managed identity is named by its client id, which is not a secret.
 func Describe(c *endpoint.Connection, cl Cloud) string {
 	auth := c.Scheme
 	switch {

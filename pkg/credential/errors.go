@@ -2,7 +2,8 @@ package credential
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // FederationError is a failed token request of a workload identity
@@ -83,10 +84,4 @@ func (e *ManagedIdentityError) Error() string {
 	return fmt.Sprintf("managed identity token request to %s failed: %s", e.Endpoint, oneLine(e.Err.Error()))
 }
 
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 300 {
-		return string(r[:297]) + "..."
-	}
-	return s
-}
+func oneLine(s string) string { return vso.Clip(s, 300) }

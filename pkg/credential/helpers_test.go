@@ -25,17 +25,11 @@ type fakeTransport struct {
 	mu       sync.Mutex
 	handle   func(*http.Request) (*http.Response, error)
 	requests []*http.Request
-	bodies   []string
 }
 
 func (f *fakeTransport) Do(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-	}
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
-	f.bodies = append(f.bodies, string(body))
 	f.mu.Unlock()
 	resp, err := f.handle(req)
 	if resp != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,7 @@ func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, c
 		cred:     cred,
 		probe:    probe,
 		clientID: clientID,
-		endpoint: managedIdentityEndpoint(o.Getenv),
+		endpoint: managedIdentityEndpoint(os.Getenv),
 		timeout:  o.ManagedIdentityTimeout,
 	}
 	o.Logf(fmt.Sprintf("managed identity endpoint: %s", m.endpoint))

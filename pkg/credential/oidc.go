@@ -2,6 +2,7 @@ package credential
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -75,7 +76,7 @@ func newFederatedCredential(ctx context.Context, c *endpoint.Connection, tenant 
 	if subject == "" || issuer == "" {
 		// Older connections do not carry them; the token says the same.
 		claims := src.claims()
-		subject, issuer = firstNonEmpty(subject, claims.Subject), firstNonEmpty(issuer, claims.Issuer)
+		subject, issuer = cmp.Or(subject, claims.Subject), cmp.Or(issuer, claims.Issuer)
 	}
 	return &federatedCredential{cred: cred, subject: subject, issuer: issuer}, nil
 }
@@ -154,9 +155,9 @@ func (s *oidcSource) assertion(ctx context.Context) (string, error) {
 	}
 	s.onToken(tok)
 	s.token = tok
-	s.expires = time.Unix(parseClaims(tok).Expires, 0)
-	if parseClaims(tok).Expires == 0 {
-		s.expires = time.Now().Add(5 * time.Minute)
+	s.expires = time.Now().Add(5 * time.Minute)
+	if exp := parseClaims(tok).Expires; exp != 0 {
+		s.expires = time.Unix(exp, 0)
 	}
 	s.logf(fmt.Sprintf("OIDC token for service connection %s from Azure DevOps (%s) in %d ms", s.connID, route, time.Since(start).Milliseconds()))
 	return tok, nil
@@ -301,13 +302,4 @@ func (p pipelineRoundTripper) RoundTrip(r *http.Request) (*http.Response, error)
 		req.Raw().Header[k] = vs
 	}
 	return p.pl.Do(req)
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -135,6 +135,8 @@ func TestFederatedTokenFromDistributedTaskAPI(t *testing.T) {
 }
 
 func TestFederatedTokenErrors(t *testing.T) {
+	// The job's access token, long enough to be looked for in the errors.
+	const jobToken = "job-access-token-5c1f9e2a"
 	tests := []struct {
 		name       string
 		job        endpoint.Job
@@ -144,7 +146,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 	}{
 		{
 			name: "access token refused",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", AccessToken: "t"},
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return reply(401, `{"message":"TF400813: not authorized"}`), nil
 			},
@@ -153,14 +155,14 @@ func TestFederatedTokenErrors(t *testing.T) {
 		},
 		{
 			name:       "connection unknown",
-			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: "t"},
+			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: jobToken},
 			handle:     func(*http.Request) (*http.Response, error) { return reply(404, `{"message":"not found"}`), nil },
 			wantStatus: 404,
 			want:       []string{"uses workload identity federation and is authorised"},
 		},
 		{
 			name: "network",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: "t"},
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 			},
@@ -168,7 +170,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 		},
 		{
 			name:   "no route at all",
-			job:    endpoint.Job{AccessToken: "t", ProjectID: "not-a-guid"},
+			job:    endpoint.Job{AccessToken: jobToken, ProjectID: "not-a-guid"},
 			handle: func(*http.Request) (*http.Response, error) { return nil, errors.New("no request expected") },
 			want:   []string{"the distributed task API", "SYSTEM_OIDCREQUESTURI"},
 		},
@@ -195,7 +197,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 					t.Errorf("%q\ndoes not contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "Bearer") || registered != 0 {
+			if strings.Contains(err.Error(), jobToken) || strings.Contains(err.Error(), "Bearer") || registered != 0 {
 				t.Errorf("token material in the error or registered: %q, %d", err, registered)
 			}
 		})

@@ -1,8 +1,9 @@
 // Package diagnose turns Azure failures into one-line messages that say what
 // went wrong and what to change, quoting Azure's request id so that support
-// can find the request. It never prints a token, a secret or a client id
-// (the agent would mask the client id anyway, leaving "***" in the middle of
-// a sentence).
+// can find the request. It never prints a token, a secret or a service
+// principal id (the agent would mask that id anyway, leaving "***" in the
+// middle of a sentence); a user-assigned managed identity is named by its
+// client id, which the user needs to find it.
 package diagnose
 
 import (
@@ -21,12 +22,12 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Context is what the messages may mention.
 type Context struct {
-	Vault          string // vault name
-	SubscriptionID string
+	Vault string // vault name
 	// ConnectionPage is where the user edits the service connection, e.g.
 	// https://dev.azure.com/org/project/_settings/adminservices?resourceId=<id>
 	ConnectionPage string
@@ -212,7 +213,10 @@ func explainAuth(c Context, err error) (string, bool) {
 	case "700027":
 		return fmt.Sprintf("Microsoft Entra ID rejected the certificate of %s (AADSTS700027): the certificate is not registered on the app registration, or its signature does not verify. Upload the certificate (its public part, e.g. cert.cer) to the app registration under Certificates & secrets, or update the connection with the certificate that is registered", ref), true
 	case "":
-		return fmt.Sprintf("could not get a token from Microsoft Entra ID: %s; check %s", explainNetwork(c, errors.Unwrap(err)), ref), true
+		// No Entra error code: the reply came from something else on the
+		// way (a proxy, a gateway), or there was none. explainNetwork
+		// looks through the whole chain for the cause.
+		return fmt.Sprintf("could not get a token from Microsoft Entra ID: %s; check %s", explainNetwork(c, err), ref), true
 	default:
 		return fmt.Sprintf("Microsoft Entra ID refused the token request (AADSTS%s): check %s; details: https://login.microsoftonline.com/error?code=%s", code, ref, code), true
 	}
@@ -262,13 +266,7 @@ func explainNetwork(c Context, err error) string {
 	return "network error: " + clip(err.Error())
 }
 
-func clip(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 300 {
-		return string(r[:297]) + "..."
-	}
-	return s
-}
+func clip(s string) string { return vso.Clip(s, 300) }
 
 // explainCredential explains failures that happen before or around Entra:
 // the connection's certificate, the OIDC token from Azure DevOps, a managed

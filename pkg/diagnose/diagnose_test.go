@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -46,6 +47,11 @@ func TestExplain(t *testing.T) {
 			[]string{"(AADSTS700213)", "issuer 'https://vstoken.dev.azure.com/x'", "subject 'sc://o/p/c'", "api://AzureADTokenExchange", ctx.ConnectionPage}, nil},
 		{"federation issuer", &credential.FederationError{Subject: "s", Issuer: "i", Err: entraFailure("70021")}, []string{"(AADSTS70021)", "issuer 'i' and subject 's'"}, nil},
 		{"federation, other Entra error", &credential.FederationError{Subject: "s", Issuer: "i", Err: entraFailure("700016")}, []string{"(AADSTS700016)", "not found in tenant t1"}, []string{"issuer"}},
+		{"token reply without an Entra code", &azidentity.AuthenticationFailedError{RawResponse: &http.Response{
+			StatusCode: 502, Status: "502 Bad Gateway", Header: http.Header{},
+			Body:    io.NopCloser(strings.NewReader("<html>upstream unreachable</html>")),
+			Request: &http.Request{Method: http.MethodPost, URL: &url.URL{Scheme: "https", Host: "login.microsoftonline.com", Path: "/t1/oauth2/v2.0/token"}},
+		}}, []string{"could not get a token from Microsoft Entra ID: network error:", "502", ctx.ConnectionPage}, []string{"unknown error"}},
 		{"certificate not registered", entraFailure("700027"), []string{"(AADSTS700027)", "not registered on the app registration"}, nil},
 		{"tenant not found names the cloud", entraFailure("90002"), []string{"tenant t1 was not found at login.chinacloudapi.cn (AADSTS90002)", "environment"}, nil},
 		{"managed identity unreachable", &credential.ManagedIdentityError{Endpoint: "the Azure Instance Metadata Service (169.254.169.254)", Kind: credential.ManagedIdentityUnreachable, Err: refused},

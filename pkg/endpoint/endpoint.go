@@ -90,15 +90,13 @@ type Connection struct {
 	FederationSubject  string
 	FederationIssuer   string
 
-	SubscriptionID   string
-	SubscriptionName string
-	Environment      string // AzureCloud, AzureChinaCloud, AzureUSGovernment, AzureStack
-	AuthorityHost    string // ACTIVEDIRECTORYAUTHORITY or ENVIRONMENTAUTHORITYURL
-	VaultDNSSuffix   string
-	VaultResource    string
-	MSIClientID      string
-	ScopeLevel       string
-	EnableADFS       bool
+	SubscriptionID string
+	Environment    string // AzureCloud, AzureChinaCloud, AzureUSGovernment, AzureStack
+	AuthorityHost  string // ACTIVEDIRECTORYAUTHORITY or ENVIRONMENTAUTHORITYURL
+	VaultDNSSuffix string
+	VaultResource  string
+	MSIClientID    string
+	EnableADFS     bool
 }
 
 // Read reads the connection whose id is the value of the azureSubscription
@@ -160,13 +158,11 @@ func Read(e *Env, id string) (*Connection, error) {
 		FederationSubject:  param("WORKLOADIDENTITYFEDERATIONSUBJECT", false),
 		FederationIssuer:   param("WORKLOADIDENTITYFEDERATIONISSUER", false),
 		SubscriptionID:     data("SUBSCRIPTIONID"),
-		SubscriptionName:   data("SUBSCRIPTIONNAME"),
 		Environment:        data("ENVIRONMENT"),
 		AuthorityHost:      firstNonEmpty(data("ACTIVEDIRECTORYAUTHORITY"), data("ENVIRONMENTAUTHORITYURL")),
 		VaultDNSSuffix:     data("AZUREKEYVAULTDNSSUFFIX"),
 		VaultResource:      data("AZUREKEYVAULTSERVICEENDPOINTRESOURCEID"),
 		MSIClientID:        data("MSICLIENTID"),
-		ScopeLevel:         data("SCOPELEVEL"),
 		EnableADFS:         strings.EqualFold(strings.TrimSpace(data("ENABLEADFSAUTHENTICATION")), "true"),
 	}
 	if c.AuthenticationType == "" && c.Scheme == "ServicePrincipal" {

@@ -113,10 +113,14 @@ func TestSensitive(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	f.Add("ServicePrincipal", `{"parameters":{"tenantid":"t"},"scheme":"x"}`, "t", "spnKey", "AzureCloud")
+	// A key that must never be quoted back, in the JSON and as a parameter.
+	const key = "fuzz-key-3b9d7e1c"
+	f.Add("ServicePrincipal", `{"parameters":{"tenantid":"t","serviceprincipalkey":"`+key+`"},"scheme":"x"}`, "t", "spnKey", "AzureCloud")
+	f.Add("ServicePrincipal", `{"parameters":{"serviceprincipalkey":"`+key+`"`, "", "spnKey", "")
 	f.Add("", "{", "", "", "")
 	f.Fuzz(func(t *testing.T, scheme, authJSON, tenant, authType, env string) {
 		environ := []string{
+			"ENDPOINT_AUTH_PARAMETER_" + id + "_SERVICEPRINCIPALKEY=" + key,
 			"ENDPOINT_URL_" + id + "=https://management.azure.com/",
 			"ENDPOINT_AUTH_SCHEME_" + id + "=" + scheme,
 			"ENDPOINT_AUTH_" + id + "=" + authJSON,
@@ -126,6 +130,9 @@ func FuzzRead(f *testing.F) {
 		}
 		c, err := Read(NewEnv(environ), id)
 		if err != nil {
+			if strings.Contains(err.Error(), key) {
+				t.Fatalf("error quotes the key: %q", strings.ReplaceAll(err.Error(), key, "<key>"))
+			}
 			return
 		}
 		if c.ID != id {

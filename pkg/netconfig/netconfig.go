@@ -29,6 +29,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -41,14 +42,12 @@ type Config struct {
 	// could not be honoured.
 	Warnings []string
 
-	proxyURL    *url.URL // the agent proxy, nil when HTTPS_PROXY/NO_PROXY apply
-	bypass      []*regexp.Regexp
-	env         httpproxy.Config
-	envProxy    func(*url.URL) (*url.URL, error)
-	caFile      string
-	caCount     int
-	skipVerify  bool
-	proxySource string
+	proxyURL *url.URL // the agent proxy, nil when HTTPS_PROXY/NO_PROXY apply
+	bypass   []*regexp.Regexp
+	env      httpproxy.Config
+	envProxy func(*url.URL) (*url.URL, error)
+	caFile   string
+	caCount  int
 }
 
 // FromEnv reads the configuration. It fails only on settings that cannot
@@ -78,12 +77,9 @@ func FromEnv(e *endpoint.Env) (*Config, error) {
 			u.User = url.UserPassword(user, pass)
 		}
 		c.proxyURL = u
-		c.proxySource = "AGENT_PROXYURL"
 		bypass, warnings := parseBypassList(e.Get("AGENT_PROXYBYPASSLIST"))
 		c.bypass = bypass
 		c.Warnings = append(c.Warnings, warnings...)
-	} else if c.env.HTTPSProxy != "" {
-		c.proxySource = "HTTPS_PROXY"
 	}
 	c.envProxy = c.env.ProxyFunc()
 	c.Transport.Proxy = c.proxyFor
@@ -95,8 +91,7 @@ func FromEnv(e *endpoint.Env) (*Config, error) {
 		}
 		c.Transport.RootCAs, c.caFile, c.caCount = pool, file, n
 	}
-	if isTrue(e.Get("AGENT_SKIPCERTVALIDATION")) {
-		c.skipVerify = true
+	if inputs.Bool(e.Get("AGENT_SKIPCERTVALIDATION")) {
 		c.Transport.InsecureSkipVerify = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}
@@ -125,7 +120,7 @@ func (c *Config) Describe() string {
 	var parts []string
 	switch {
 	case c.proxyURL != nil:
-		p := fmt.Sprintf("proxy %s (AGENT_PROXYURL", Redact(c.proxyURL))
+		p := fmt.Sprintf("proxy %s (AGENT_PROXYURL", transport.Redact(c.proxyURL))
 		if c.proxyURL.User != nil {
 			p += ", user " + c.proxyURL.User.Username()
 		}
@@ -143,7 +138,7 @@ func (c *Config) Describe() string {
 	if c.caFile != "" {
 		parts = append(parts, fmt.Sprintf("system CAs plus %d from %s (AGENT_CAINFO)", c.caCount, c.caFile))
 	}
-	if c.skipVerify {
+	if c.Transport.InsecureSkipVerify {
 		parts = append(parts, "TLS certificate validation OFF (AGENT_SKIPCERTVALIDATION)")
 	}
 	return "network: " + strings.Join(parts, "; ")
@@ -258,28 +253,10 @@ func loadCA(file string) (*x509.CertPool, int, error) {
 	return pool, n, nil
 }
 
-// Redact drops credentials from a proxy URL before it is printed.
-func Redact(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	c := *u
-	c.User = nil
-	return c.String()
-}
-
 func redactString(raw string) string {
 	u, err := parseProxyURL(raw)
 	if err != nil {
 		return "(unparsable)"
 	}
-	return Redact(u)
-}
-
-func isTrue(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "$true":
-		return true
-	}
-	return false
+	return transport.Redact(u)
 }

@@ -1,6 +1,7 @@
 // Package task is GoKeyVault's run function: read the inputs and the
 // service connection the agent provides, download the secrets and publish
-// them as secret variables, and end with exactly one task.complete.
+// them as secret variables, and end with one task.complete (a canceled run
+// writes none: the agent records the cancellation itself).
 package task
 
 import (
@@ -43,8 +44,10 @@ type Options struct {
 	Stage   Stage
 	Environ []string  // the process environment, os.Environ() style
 	Out     io.Writer // the agent reads logging commands from stdout
-	// Unsetenv removes a variable from the process once it has been read,
-	// so that no secret outlives its first use in the environment.
+	// Unsetenv removes a variable from the process environment once it
+	// has been read, so that a child process could not inherit a secret.
+	// The binary starts none, and the launcher keeps its own copy of the
+	// environment: this is a second line, not the only one.
 	Unsetenv func(name string)
 	Now      func() time.Time
 	Version  string
@@ -71,8 +74,7 @@ func Run(ctx context.Context, o Options) int {
 	}
 	w := vso.NewWriter(o.Out)
 	r := &run{o: o, w: w, env: endpoint.NewEnv(o.Environ), start: o.Now()}
-	code := r.execute(ctx)
-	return code
+	return r.execute(ctx)
 }
 
 type run struct {
@@ -137,7 +139,7 @@ func (r *run) execute(ctx context.Context) int {
 		if d, err := time.ParseDuration(s + "s"); err == nil && d > 0 {
 			budget = d
 		} else {
-			r.w.Warning(fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", clipValue(s), budget))
+			r.w.Warning(fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", vso.Clip(s, 40), budget))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
@@ -180,7 +182,6 @@ func (r *run) execute(ctx context.Context) int {
 	}
 	dc := diagnose.Context{
 		Vault:          vaultName,
-		SubscriptionID: conn.SubscriptionID,
 		TenantID:       conn.TenantID,
 		ConnectionPage: connectionPage(r.env, conn.ID),
 	}
@@ -191,11 +192,8 @@ func (r *run) execute(ctx context.Context) int {
 	if cl, err = credential.Discover(ctx, conn, cl, co); err != nil {
 		return setupFail(err)
 	}
-	if cl.ADFS {
-		// AD FS has one authority, "adfs"; the vault's challenge names it.
-		conn.TenantID = "adfs"
-		dc.TenantID = conn.TenantID
-	}
+	tenant := credential.Tenant(conn, cl)
+	dc.TenantID = tenant
 	cred, err := credential.New(ctx, conn, cl, co)
 	if err != nil {
 		return setupFail(err)
@@ -215,7 +213,7 @@ func (r *run) execute(ctx context.Context) int {
 		PerRetry:    perCall,
 		Now:         r.o.Now,
 		APIVersion:  strings.TrimSpace(r.env.Get("GOKEYVAULT_APIVERSION")),
-		TenantID:    conn.TenantID,
+		TenantID:    tenant,
 	})
 	if err != nil {
 		return r.fail(err.Error())
@@ -223,7 +221,7 @@ func (r *run) execute(ctx context.Context) int {
 
 	r.w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", r.o.Version, vaultName, vaultURL, cl.Name)
 
-	waitWarm := kv.Warm(ctx, conn.TenantID, cl.VaultResource)
+	waitWarm := kv.Warm(ctx, tenant, cl.VaultResource)
 	pub := publish.New(r.w, r.env.Get(publish.MultilineVariable))
 	var (
 		emptyMu sync.Mutex
@@ -232,7 +230,7 @@ func (r *run) execute(ctx context.Context) int {
 	sink := func(v keyvault.Value) {
 		names := []string{v.Name}
 		if v.Version != "" {
-			names = []string{v.Name + "/" + v.Version, v.Name}
+			names = []string{inputs.Secret{Name: v.Name, Version: v.Version}.String(), v.Name}
 		}
 		for _, n := range names {
 			pub.Publish(n, v.Value)
@@ -302,11 +300,7 @@ func (r *run) execute(ctx context.Context) int {
 	}
 	sort.Slice(rep.Failures, func(i, j int) bool { return rep.Failures[i].Name < rep.Failures[j].Name })
 	for _, f := range rep.Failures {
-		name := f.Name
-		if f.Version != "" {
-			name += "/" + f.Version
-		}
-		r.w.Error(diagnose.Secret(dc, name, f.Err))
+		r.w.Error(diagnose.Secret(dc, inputs.Secret{Name: f.Name, Version: f.Version}.String(), f.Err))
 	}
 	msg := fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures), len(rep.Failures)+rep.Downloaded, vaultName)
 	r.w.Complete(vso.Failed, msg)
@@ -318,11 +312,7 @@ func (r *run) execute(ctx context.Context) int {
 func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, listUnfinished bool) string {
 	names := make([]string, 0, len(rep.Failures))
 	for _, f := range rep.Failures {
-		n := f.Name
-		if f.Version != "" {
-			n += "/" + f.Version
-		}
-		names = append(names, n)
+		names = append(names, inputs.Secret{Name: f.Name, Version: f.Version}.String())
 	}
 	sort.Strings(names)
 	const show = 50
@@ -340,17 +330,29 @@ func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, list
 	return msg + ". Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"
 }
 
-// sharedCause reports a failure that is not about any one secret.
+// sharedCause reports a failure that is not about any one secret: no
+// failure got an answer from the vault, and either the token was refused
+// (it would be for every secret) or there is more than one (the network,
+// not the secret). If any secret got an answer of its own (a 403, a 404),
+// each failure is reported on its own.
 func sharedCause(fs []keyvault.Failure) (error, bool) {
+	var auth error
 	for _, f := range fs {
 		var afe *azidentity.AuthenticationFailedError
 		switch {
 		case errors.As(f.Err, &afe):
-			return f.Err, true
-		case !keyvault.VaultAnswered(f.Err) && len(fs) > 1:
-			// No reply from the vault at all: the network, not the secret.
-			return f.Err, true
+			if auth == nil {
+				auth = f.Err
+			}
+		case keyvault.VaultAnswered(f.Err):
+			return nil, false
 		}
+	}
+	switch {
+	case auth != nil:
+		return auth, true
+	case len(fs) > 1:
+		return fs[0].Err, true
 	}
 	return nil, false
 }
@@ -398,11 +400,3 @@ const (
 	// the critical path and must never wait for a free connection.
 	connsPerHost = getsInFlight + 4
 )
-
-// clipValue keeps a user's setting short in a message.
-func clipValue(s string) string {
-	if r := []rune(s); len(r) > 40 {
-		return string(r[:40]) + "..."
-	}
-	return s
-}

@@ -19,7 +19,7 @@ func (p debugPolicy) Do(req *policy.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := req.Next()
 	u := req.Raw().URL
-	target := fmt.Sprintf("%s https://%s%s", req.Raw().Method, u.Host, u.Path)
+	target := fmt.Sprintf("%s %s://%s%s", req.Raw().Method, u.Scheme, u.Host, u.Path)
 	ms := time.Since(start).Milliseconds()
 	if err != nil {
 		p.logf(fmt.Sprintf("%s -> error after %d ms: %T", target, ms, err))

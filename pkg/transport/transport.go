@@ -63,7 +63,7 @@ func New(o Options) *Client {
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			return &ProxyError{Proxy: redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status, SentCredentials: proxyURL.User != nil}
+			return &ProxyError{Proxy: Redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status, SentCredentials: proxyURL.User != nil}
 		},
 	}
 	return &Client{http: &http.Client{Transport: t}, proxy: proxy}
@@ -166,7 +166,7 @@ func (c *Client) classify(req *http.Request, err error) error {
 	if errors.As(err, &op) && op.Op == "proxyconnect" && req.Context().Err() == nil {
 		proxy := "(unknown)"
 		if u, perr := c.proxy(req); perr == nil && u != nil {
-			proxy = redact(u)
+			proxy = Redact(u)
 		}
 		return &ProxyError{Proxy: proxy, Target: req.URL.Host, Err: op.Err}
 	}
@@ -197,10 +197,10 @@ func classify(err error) error {
 	return err
 }
 
-// redact drops credentials from a proxy URL before it is printed.
-func redact(u *url.URL) string {
+// Redact drops credentials from a proxy URL before it is printed.
+func Redact(u *url.URL) string {
 	if u == nil {
-		return "(none)"
+		return ""
 	}
 	c := *u
 	c.User = nil
