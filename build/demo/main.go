@@ -9,9 +9,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,12 +84,7 @@ func run() error {
 		return fmt.Errorf("run the task: %w", err)
 	}
 	fmt.Println("---- variables the job gets (values shown quoted; they are masked in real logs) ----")
-	names := make([]string, 0, len(res.Variables))
-	for n := range res.Variables {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(res.Variables)) {
 		v := res.Variables[n]
 		kind := "variable"
 		if v.Secret {

@@ -15,9 +15,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	)
 	fs.Var(&inputs, "input", "task input name=value (repeatable)")
 	fs.Var(&variables, "variable", "job variable name=value (repeatable)")
-	fs.Var(&secrets, "secret-variable", "secret job variable name=value (repeatable)")
+	fs.Var(&secrets, "secret-variable", "secret job variable name=value (repeatable; a command line is visible to other users and kept in shell history: use test values)")
 	fs.Var(&envs, "env", "NAME=value for the task's environment, or NAME to copy it from here (repeatable; PATH and HOME are always copied)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -171,12 +172,7 @@ func readEndpoints(path string) ([]agentrunner.Endpoint, error) {
 
 func printSummary(w io.Writer, res *agentrunner.Result, showValues bool) {
 	fmt.Fprintln(w, "---- variables after the step")
-	names := make([]string, 0, len(res.Variables))
-	for n := range res.Variables {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(res.Variables)) {
 		v := res.Variables[n]
 		switch {
 		case v.Secret && !showValues:

@@ -37,11 +37,9 @@ func TestDownloadAll(t *testing.T) {
 		t.Run(fmt.Sprintf("debug=%v", debug), func(t *testing.T) {
 			w := newWorld(t)
 			want := map[string]agentrunner.Variable{}
-			var values []string
 			for name, v := range edgeValues() {
 				w.vault.Put(localcloud.Secret{Name: name, Value: v})
 				want[name] = secretVar(v)
-				values = append(values, v)
 			}
 			w.vault.Put(localcloud.Secret{Name: "empty", Value: ""})
 			want["empty"] = secretVar("")
@@ -60,7 +58,6 @@ func TestDownloadAll(t *testing.T) {
 			}
 			for _, s := range never {
 				w.vault.Put(s)
-				values = append(values, s.Value)
 			}
 			// The multi-line flag is put back to what the job had: unset.
 			want["SYSTEM_UNSAFEALLOWMULTILINESECRET"] = agentrunner.Variable{}
@@ -84,7 +81,8 @@ func TestDownloadAll(t *testing.T) {
 					t.Errorf("secret %s fetched %d times", name, n)
 				}
 			}
-			checkNoValueLeaks(t, res, values)
+			// w.run has checked that no value of the vault (these
+			// included) reached the log.
 			if !debug && !forceDebug() {
 				wantLog := []string{
 					"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",

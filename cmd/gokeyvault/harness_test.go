@@ -250,7 +250,7 @@ func checkHygiene(t *testing.T, r *agentrunner.Result, s step) {
 		}
 		for _, c := range creds {
 			if c != "" && strings.Contains(l, c) {
-				t.Errorf("credential printed by the task: %q", l)
+				t.Errorf("credential printed by the task: %q", strings.ReplaceAll(l, c, "<credential>"))
 			}
 		}
 	}
@@ -260,24 +260,37 @@ func checkHygiene(t *testing.T, r *agentrunner.Result, s step) {
 }
 
 // checkNoValueLeaks checks that no secret value reaches the log, masked or
-// not, except inside the logging commands that carry it to the agent.
+// not, except inside the logging commands that carry it to the agent. A
+// multi-line value is also looked for line by line: the agent reads output
+// a line at a time, so a value printed across lines leaks each of them.
+// Failures name the value by its index, never by its text.
 func checkNoValueLeaks(t *testing.T, r *agentrunner.Result, values []string) {
 	t.Helper()
-	for _, v := range values {
-		if len(v) < 4 {
-			continue
-		}
-		for _, l := range r.Log {
-			if strings.Contains(l, v) {
-				t.Errorf("secret value %.20q visible in the step log line %q", v, l)
+	for i, v := range values {
+		pieces := []string{v}
+		if strings.ContainsAny(v, "\r\n") {
+			for _, p := range strings.Split(v, "\n") {
+				if p = strings.TrimSuffix(p, "\r"); len(p) >= 8 {
+					pieces = append(pieces, p)
+				}
 			}
 		}
-		for _, l := range r.Raw {
-			if strings.Contains(l, "##vso[task.setvariable") || strings.Contains(l, "##vso[task.setsecret]") {
+		for _, p := range pieces {
+			if len(p) < 4 {
 				continue
 			}
-			if strings.Contains(l, v) {
-				t.Errorf("secret value %.20q printed by the task: %q", v, l)
+			for n, l := range r.Log {
+				if strings.Contains(l, p) {
+					t.Errorf("secret value #%d (%d bytes) visible in step log line %d: %q", i, len(v), n, strings.ReplaceAll(l, p, "<value>"))
+				}
+			}
+			for n, l := range r.Raw {
+				if strings.Contains(l, "##vso[task.setvariable") && strings.Contains(l, "issecret=true") || strings.Contains(l, "##vso[task.setsecret]") {
+					continue
+				}
+				if strings.Contains(l, p) {
+					t.Errorf("secret value #%d (%d bytes) printed by the task, output line %d: %q", i, len(v), n, strings.ReplaceAll(l, p, "<value>"))
+				}
 			}
 		}
 	}

@@ -38,17 +38,20 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
+		name       string
+		args       []string // -dir is added, a directory of the case's own
+		wantErr    string
+		wantStderr []string
 	}{
-		{"flags", []string{"-dir", dir, "-secret", "x=y"}, ""},
-		{"config", []string{"-dir", dir, "-config", cfgFile}, ""},
-		{"bad secret flag", []string{"-dir", dir, "-secret", "novalue"}, `-secret "novalue": want name=value`},
-		{"missing config", []string{"-config", filepath.Join(dir, "absent.json")}, "read config"},
+		{"flags", []string{"-secret", "x=y"}, "", []string{"(1 secrets)"}},
+		{"config", []string{"-config", cfgFile}, "", []string{"app: tenant t1, client id c1", "vault: https://kv-cfg.vault.azure.net (1 secrets)"}},
+		{"bad secret flag", []string{"-secret", "novalue"}, `-secret "novalue": want name=value`, nil},
+		{"missing config", []string{"-config", filepath.Join(dir, "absent.json")}, "read config", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			caseDir := t.TempDir()
+			tc.args = append([]string{"-dir", caseDir}, tc.args...)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			out := &cancelOnEnv{cancel: cancel}
@@ -71,8 +74,13 @@ func TestRun(t *testing.T) {
 			if diff := cmp.Diff([]string{"HTTPS_PROXY", "SSL_CERT_FILE", "https_proxy", "NO_PROXY", "no_proxy"}, keys); diff != "" {
 				t.Errorf("env lines (-want +got):\n%s", diff)
 			}
-			if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+			if _, err := os.Stat(filepath.Join(caseDir, "ca.pem")); err != nil {
 				t.Errorf("ca.pem: %v", err)
+			}
+			for _, w := range tc.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr.String())
+				}
 			}
 		})
 	}

@@ -67,27 +67,13 @@ func newPKI(now time.Time) (*pki, error) {
 		return nil, fmt.Errorf("parse CA certificate: %w", err)
 	}
 
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := signLeaf(serverNames(), []net.IP{net.IPv4(127, 0, 0, 1)}, caCert, caKey, now)
 	if err != nil {
-		return nil, fmt.Errorf("generate server key: %w", err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: "login.microsoftonline.com"},
-		DNSNames:     serverNames(),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("create server certificate: %w", err)
+		return nil, err
 	}
 	return &pki{
 		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		leaf:   tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
+		leaf:   leaf,
 		caCert: caCert,
 		caKey:  caKey,
 	}, nil
@@ -97,4 +83,27 @@ func randomSerial() *big.Int {
 	// 128 random bits; rand.Int cannot fail with crypto/rand on supported platforms.
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	return n
+}
+
+// signLeaf issues a server certificate for names (and ips) under the CA.
+func signLeaf(names []string, ips []net.IP, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate server key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		IPAddresses:  ips,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("create server certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

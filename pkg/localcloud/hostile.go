@@ -1,12 +1,7 @@
 package localcloud
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -243,7 +238,7 @@ func (c *Cloud) faultCertificate(f TLSFault) (*tls.Certificate, error) {
 	switch f {
 	case TLSWrongName:
 		var err error
-		if cert, err = signLeaf([]string{"wrong-host.example"}, c.pki.caCert, c.pki.caKey, time.Now()); err != nil {
+		if cert, err = signLeaf([]string{"wrong-host.example"}, nil, c.pki.caCert, c.pki.caKey, time.Now()); err != nil {
 			return nil, err
 		}
 	case TLSUnknownCA:
@@ -262,27 +257,6 @@ func (c *Cloud) faultCertificate(f TLSFault) (*tls.Certificate, error) {
 	}
 	c.hostile.certs[f] = &cert
 	return &cert, nil
-}
-
-func signLeaf(names []string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("generate server key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("create server certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // hostileReply applies h to a reply: it rewrites rp, or returns a function
