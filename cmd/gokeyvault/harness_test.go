@@ -126,6 +126,8 @@ type step struct {
 	token string
 	// creds are more credentials that must never appear in the output.
 	creds []string
+	// settable is the step's target.settableVariables (nil: any).
+	settable []string
 }
 
 func (w *world) endpoint(s step) agentrunner.Endpoint {
@@ -200,8 +202,9 @@ func (w *world) run(t *testing.T, s step) *agentrunner.Result {
 		Endpoints:   []agentrunner.Endpoint{w.endpoint(s)},
 		Variables:   vars,
 		Env:         append(append(w.cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()), s.env...),
-		Started:     s.started,
-		AccessToken: s.token,
+		Started:           s.started,
+		AccessToken:       s.token,
+		SettableVariables: s.settable,
 	})
 	if err != nil {
 		t.Fatalf("run the task: %v", err)
@@ -263,22 +266,13 @@ func checkHygiene(t *testing.T, r *agentrunner.Result, s step) {
 // not, except inside the logging commands that carry it to the agent. A
 // multi-line value is also looked for line by line: the agent reads output
 // a line at a time, so a value printed across lines leaks each of them.
-// Failures name the value by its index, never by its text.
+// Each is looked for in the forms a logging command carries it too: the
+// agent echoes a command it refuses as it was written. Failures name the
+// value by its index, never by its text.
 func checkNoValueLeaks(t *testing.T, r *agentrunner.Result, values []string) {
 	t.Helper()
 	for i, v := range values {
-		pieces := []string{v}
-		if strings.ContainsAny(v, "\r\n") {
-			for _, p := range strings.Split(v, "\n") {
-				if p = strings.TrimSuffix(p, "\r"); len(p) >= 8 {
-					pieces = append(pieces, p)
-				}
-			}
-		}
-		for _, p := range pieces {
-			if len(p) < 4 {
-				continue
-			}
+		for _, p := range leakForms(v) {
 			for n, l := range r.Log {
 				if strings.Contains(l, p) {
 					t.Errorf("secret value #%d (%d bytes) visible in step log line %d: %q", i, len(v), n, strings.ReplaceAll(l, p, "<value>"))
@@ -294,6 +288,38 @@ func checkNoValueLeaks(t *testing.T, r *agentrunner.Result, values []string) {
 			}
 		}
 	}
+}
+
+// commandEscapes are the forms a logging command gives a value: its data
+// (percent, CR and LF escaped) and its properties (';' and ']' too).
+var commandEscapes = []*strings.Replacer{
+	strings.NewReplacer("%", "%AZP25", "\r", "%0D", "\n", "%0A"),
+	strings.NewReplacer("%", "%AZP25", "\r", "%0D", "\n", "%0A", ";", "%3B", "]", "%5D"),
+}
+
+// leakForms lists what must not be seen of v: v, each line of a multi-line
+// v that is long enough to mean something (8 bytes), and each of those as
+// a command escapes it. Pieces shorter than 4 bytes are not looked for.
+func leakForms(v string) []string {
+	pieces := []string{v}
+	if strings.ContainsAny(v, "\r\n") {
+		for _, p := range strings.Split(strings.ReplaceAll(v, "\r", "\n"), "\n") {
+			if len(p) >= 8 {
+				pieces = append(pieces, p)
+			}
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range pieces {
+		for _, f := range []string{p, commandEscapes[0].Replace(p), commandEscapes[1].Replace(p)} {
+			if len(f) >= 4 && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 // secretGets lists the secret names the vault was asked for.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -38,12 +39,14 @@ func mergeResults(current, coming string) string {
 // order the agent would see them and keeps the step's state. It is used from
 // one goroutine only.
 type agent struct {
-	masker    *masker
-	vars      *varStore
-	debug     bool
-	multiline string // runtime value of SYSTEM_UNSAFEALLOWMULTILINESECRET
-	workDir   string
-	out       io.Writer
+	masker  *masker
+	vars    *varStore
+	debug   bool
+	env     map[string]string // the agent process's environment, for knobs
+	workDir string
+	out     io.Writer
+	// settableVars is the step's target.settableVariables; nil allows all.
+	settableVars []string
 
 	res           Result
 	taskResult    string // from task.complete, merged
@@ -74,7 +77,7 @@ func (a *agent) debugf(format string, args ...any) {
 // not a command, by ExecutionContext.Output.
 func (a *agent) line(s string) {
 	a.res.Raw = append(a.res.Raw, s)
-	cmd, ok := ParseCommand(s)
+	cmd, ok := parseCommand(s, a.decodePercents())
 	if !ok {
 		if strings.Contains(s, "##vso") {
 			a.issue("warning", fmt.Sprintf("'%s' contains logging command keyword '##vso', but it's not a legal command. Please see the list of accepted commands: https://go.microsoft.com/fwlink/?LinkId=817296", s))
@@ -97,7 +100,7 @@ func (a *agent) line(s string) {
 		a.res.Errors = append(a.res.Errors, a.masker.mask(fmt.Sprintf("%s.%s: %s", cmd.Area, cmd.Event, reason)))
 	}
 	if !strings.EqualFold(cmd.Event, "debug") {
-		a.debugf("Processed: %s", Unescape(s))
+		a.debugf("Processed: %s", unescape(s, a.decodePercents()))
 	}
 }
 
@@ -108,9 +111,9 @@ func (a *agent) taskCommand(cmd Command) string {
 	case "setvariable":
 		return a.setVariable(cmd)
 	case "setsecret":
+		// The unescaped data only: not the form the command line carried.
 		if cmd.Data != "" {
-			a.masker.add(escape(cmd.Data))
-			a.masker.add(cmd.Data)
+			a.addSecret(cmd.Data)
 		}
 	case "logissue", "issue":
 		typ, ok := cmd.Properties["type"]
@@ -156,25 +159,87 @@ func (a *agent) taskCommand(cmd Command) string {
 	return ""
 }
 
-// setVariable is the agent's TaskSetVariableCommand.
+// setVariable is the agent's TaskSetVariableCommand, in its order: a
+// read-only variable throws, a multi-line secret without the flag throws,
+// then the escaped data (the form the command line carries) is registered
+// with the masker, then the step's settableVariables are checked (a
+// warning, the variable not set); only a variable that is set registers
+// its raw value (Variables.Set). So a command that throws registers
+// nothing, and its echo is masked only by what came before it.
 func (a *agent) setVariable(cmd Command) string {
 	name := cmd.Properties["variable"]
 	if name == "" {
 		return "Value cannot be null. (Parameter 'Variable name is required.')"
 	}
-	secret := strings.EqualFold(strings.TrimSpace(cmd.Properties["issecret"]), "true")
+	secret := dotnetBool(cmd.Properties["issecret"])
+	if a.vars.readOnly(name) {
+		return fmt.Sprintf("Overwriting readonly variable '%s' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details.", name)
+	}
 	if secret {
-		if strings.ContainsAny(cmd.Data, "\r\n") && !agentBool(a.multiline) {
+		if strings.Contains(cmd.Data, "\n") && !agentBool(a.knob(multilineFlag)) {
 			return "Secrets cannot contain multiple lines"
 		}
-		a.masker.add(escape(cmd.Data))
+		a.addSecret(escapeFor(cmd.Data, a.decodePercents()))
+	}
+	if !a.settable(name) {
+		a.issue("warning", fmt.Sprintf("Setting variable '%s' has been disabled by the task or build definition.", name))
+		return ""
+	}
+	if old, ok := a.vars.get(name); ok && old.Secret {
+		secret = true
+	}
+	if secret {
 		a.masker.add(cmd.Data)
 	}
-	a.vars.set(name, Variable{Value: cmd.Data, Secret: secret})
-	if envName(name) == multilineFlag {
-		a.multiline = cmd.Data
-	}
+	ro := dotnetBool(cmd.Properties["isreadonly"])
+	a.vars.set(name, Variable{Value: cmd.Data, Secret: secret, ReadOnly: ro})
 	return ""
 }
+
+// addSecret is TaskCommandHelper.AddSecret: with DECODE_PERCENTS off the
+// agent also registers the value with %AZP25 decoded.
+func (a *agent) addSecret(v string) {
+	a.masker.add(v)
+	if !a.decodePercents() {
+		a.masker.add(unescape(v, true))
+	}
+}
+
+// settable is the step's target.settableVariables check: no list allows
+// every name; otherwise a name must match one of the patterns (minimatch,
+// ignoring case; '*' does not cross '/').
+func (a *agent) settable(name string) bool {
+	if a.settableVars == nil {
+		return true
+	}
+	for _, p := range a.settableVars {
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(name)); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// knob reads an agent knob the way AgentKnobs does: the job's variable of
+// exactly that name (ignoring case: "system.unsafeAllowMultilineSecret" is
+// another variable) when it is not empty, then the agent's own
+// environment, which a job variable never reaches.
+func (a *agent) knob(name string) string {
+	if v, ok := a.vars.get(name); ok && v.Value != "" {
+		return v.Value
+	}
+	return a.env[name]
+}
+
+// decodePercents is the DECODE_PERCENTS knob (default true): when false,
+// the agent leaves %AZP25 as it is in commands.
+func (a *agent) decodePercents() bool {
+	v := a.knob("DECODE_PERCENTS")
+	return v == "" || agentBool(v)
+}
+
+// dotnetBool is Boolean.TryParse: "true" in any case, surrounding blanks
+// allowed.
+func dotnetBool(s string) bool { return strings.EqualFold(strings.TrimSpace(s), "true") }
 
 const multilineFlag = "SYSTEM_UNSAFEALLOWMULTILINESECRET"

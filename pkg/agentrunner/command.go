@@ -20,7 +20,10 @@ type Command struct {
 // Split(count: 2, RemoveEmptyEntries) semantics: empty pieces are dropped, so
 // "key=" and "=value" yield nothing and "k==v" yields k -> "v". Keys are not
 // trimmed; a repeated key keeps the last value.
-func ParseCommand(line string) (Command, bool) {
+func ParseCommand(line string) (Command, bool) { return parseCommand(line, true) }
+
+// parseCommand is ParseCommand with the agent's DECODE_PERCENTS knob.
+func parseCommand(line string, decodePercents bool) (Command, bool) {
 	start := strings.Index(line, commandPrefix)
 	if start < 0 {
 		return Command{}, false
@@ -46,10 +49,10 @@ func ParseCommand(line string) (Command, bool) {
 			if !ok {
 				continue
 			}
-			cmd.Properties[strings.ToLower(k)] = Unescape(v)
+			cmd.Properties[strings.ToLower(k)] = unescape(v, decodePercents)
 		}
 	}
-	cmd.Data = Unescape(line[rb+1:])
+	cmd.Data = unescape(line[rb+1:], decodePercents)
 	return cmd, true
 }
 
@@ -82,18 +85,28 @@ func splitPair(s string) (key, value string, ok bool) {
 
 // Unescape reverses the agent's escaping of property values and data. The
 // order matters: %AZP25 is decoded last, so "%AZP253B" becomes "%3B", not ";".
-func Unescape(s string) string {
+func Unescape(s string) string { return unescape(s, true) }
+
+// unescape is CommandStringConvertor.Unescape: with DECODE_PERCENTS off,
+// %AZP25 stays as it is.
+func unescape(s string, decodePercents bool) string {
 	s = strings.ReplaceAll(s, "%3B", ";")
 	s = strings.ReplaceAll(s, "%0D", "\r")
 	s = strings.ReplaceAll(s, "%0A", "\n")
 	s = strings.ReplaceAll(s, "%5D", "]")
+	if !decodePercents {
+		return s
+	}
 	return strings.ReplaceAll(s, "%AZP25", "%")
 }
 
-// escape is the agent's CommandStringConvertor.Escape with percent encoding
-// on; the agent registers this form of a secret with the masker as well.
-func escape(s string) string {
-	s = strings.ReplaceAll(s, "%", "%AZP25")
+// escapeFor is CommandStringConvertor.Escape: the form of a secret the
+// agent registers for a setvariable command, '%' encoded only when
+// DECODE_PERCENTS is on.
+func escapeFor(s string, decodePercents bool) string {
+	if decodePercents {
+		s = strings.ReplaceAll(s, "%", "%AZP25")
+	}
 	s = strings.ReplaceAll(s, ";", "%3B")
 	s = strings.ReplaceAll(s, "\r", "%0D")
 	s = strings.ReplaceAll(s, "\n", "%0A")

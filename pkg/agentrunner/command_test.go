@@ -125,10 +125,10 @@ func FuzzEscapeRoundTrip(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got := Unescape(escape(s)); got != s {
+		if got := Unescape(escapeFor(s, true)); got != s {
 			t.Fatalf("Unescape(escape(%q)) = %q", s, got)
 		}
-		line := "##vso[task.setvariable variable=" + escape(s) + ";]" + escape(s)
+		line := "##vso[task.setvariable variable=" + escapeFor(s, true) + ";]" + escapeFor(s, true)
 		cmd, ok := ParseCommand(line)
 		if !ok {
 			t.Fatalf("ParseCommand(%q) failed", line)

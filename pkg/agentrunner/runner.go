@@ -46,6 +46,10 @@ type Options struct {
 	Started     func(pid int) // called after node starts (tests send signals with it)
 	Output      io.Writer     // optional: tee of the masked log as it is produced
 	AccessToken string        // SystemVssConnection token; random when empty. Always masked.
+	// SettableVariables is the step's target.settableVariables: nil
+	// allows every name; otherwise only names matching one of these
+	// patterns (an empty list is YAML's "none").
+	SettableVariables []string
 }
 
 // Issue is an error or warning recorded on the step ("error" or "warning").
@@ -170,16 +174,15 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	}
 
 	a := &agent{
-		masker:  m,
-		vars:    vars,
-		workDir: workDir,
-		out:     opts.Output,
+		masker:       m,
+		vars:         vars,
+		env:          envMap(opts.Env),
+		workDir:      workDir,
+		out:          opts.Output,
+		settableVars: opts.SettableVariables,
 	}
 	if v, ok := vars.getEnvName("SYSTEM_DEBUG"); ok {
 		a.debug = agentBool(v.Value)
-	}
-	if v, ok := vars.getEnvName(multilineFlag); ok {
-		a.multiline = v.Value
 	}
 
 	node := opts.Node
@@ -220,6 +223,17 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	res.Token = token
 	res.TempFiles = listFiles(tempDir)
 	return res, pipeErr
+}
+
+// envMap indexes NAME=value entries; a later entry wins.
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func exitCode(ps *os.ProcessState) int {

@@ -124,16 +124,21 @@ func TestRunCommands(t *testing.T) {
 			},
 		},
 		{
-			name:   "job flag 1 with the dotted name",
+			name:   "a dotted name is another variable: the knob stays off",
 			script: `o("` + mlLine + `")`,
 			vars:   map[string]Variable{"system.unsafeAllowMultilineSecret": {Value: "1"}},
 			want: Result{
-				Result: "Succeeded",
-				Variables: map[string]Variable{
-					"system.unsafeAllowMultilineSecret": {Value: "1"},
-					"ml":                                {Value: "line-one\nline-two", Secret: true},
-				},
+				Result:    "Failed",
+				Log:       rejected(mlLine, "Secrets cannot contain multiple lines"),
+				Issues:    rejectedIssues(mlLine, "Secrets cannot contain multiple lines"),
+				Errors:    []string{"task.setvariable: Secrets cannot contain multiple lines"},
+				Variables: map[string]Variable{"system.unsafeAllowMultilineSecret": {Value: "1"}},
 			},
+		},
+		{
+			name:   "a CR alone is not a line break to the agent on Linux",
+			script: `o("##vso[task.setvariable variable=cr;issecret=true]cr-one%0Dcr-two")`,
+			want:   Result{Result: "Succeeded", Variables: map[string]Variable{"cr": {Value: "cr-one\rcr-two", Secret: true}}},
 		},
 		{
 			name:   "job flag $True",
@@ -165,10 +170,10 @@ func TestRunCommands(t *testing.T) {
 			},
 		},
 		{
-			name: "flag set through the dotted name, cleared, next multi-line secret rejected",
-			script: `o("##vso[task.setvariable variable=system.unsafeallowmultilinesecret]true");
+			name: "flag set by the task, cleared, next multi-line secret rejected",
+			script: `o("##vso[task.setvariable variable=system_unsafeallowmultilinesecret]true");
 				o("` + mlLine + `");
-				o("##vso[task.setvariable variable=System.UnsafeAllowMultilineSecret]False");
+				o("##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET]False");
 				o("` + ml2Line + `")`,
 			want: Result{
 				Result: "Failed",
@@ -176,7 +181,7 @@ func TestRunCommands(t *testing.T) {
 				Issues: rejectedIssues(ml2Line, "Secrets cannot contain multiple lines"),
 				Errors: []string{"task.setvariable: Secrets cannot contain multiple lines"},
 				Variables: map[string]Variable{
-					"System.UnsafeAllowMultilineSecret": {Value: "False"},
+					"SYSTEM_UNSAFEALLOWMULTILINESECRET": {Value: "False"},
 					"ml":                                {Value: "line-one\nline-two", Secret: true},
 				},
 			},
@@ -661,5 +666,136 @@ func TestPipeHeldOpenByOrphan(t *testing.T) {
 	}
 	if res == nil || res.Result != "Succeeded" || len(res.Raw) != 1 {
 		t.Fatalf("Result = %+v, want the partial result alongside the error", res)
+	}
+}
+
+// TestRunRefusals: the agent's own refusal paths for setvariable and what
+// each leaves registered with the masker, as TaskSetVariableCommand and
+// TaskSetSecretCommand do it.
+func TestRunRefusals(t *testing.T) {
+	const roLine = "##vso[task.setvariable variable=db-pw;issecret=true]ro-value%AZP25x"
+	const roReason = "Overwriting readonly variable 'db-pw' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."
+	tests := []struct {
+		name     string
+		script   string
+		vars     map[string]Variable
+		env      []string
+		settable []string
+		want     Result
+	}{
+		{
+			name:   "read-only job variable: refused, echoed raw, nothing registered",
+			script: `o("` + roLine + `"); o("ro-value%x")`,
+			vars:   map[string]Variable{"DB-PW": {Value: "yaml", ReadOnly: true}},
+			want: Result{
+				Result:    "Failed",
+				Log:       append(rejected(roLine, roReason), "ro-value%x"),
+				Issues:    rejectedIssues(roLine, roReason),
+				Errors:    []string{"task.setvariable: " + roReason},
+				Variables: map[string]Variable{"DB-PW": {Value: "yaml", ReadOnly: true}},
+			},
+		},
+		{
+			name: "read-only job variable: what setsecret registered first masks the echo",
+			script: `o("##vso[task.setsecret]ro-value%AZP25x"); o("##vso[task.setsecret]ro-value%AZP25AZP25x");
+				o("` + roLine + `")`,
+			vars: map[string]Variable{"db-pw": {Value: "yaml", ReadOnly: true}},
+			want: Result{
+				Result:    "Failed",
+				Log:       rejected("##vso[task.setvariable variable=db-pw;issecret=true]***", roReason),
+				Issues:    rejectedIssues("##vso[task.setvariable variable=db-pw;issecret=true]***", roReason),
+				Errors:    []string{"task.setvariable: " + roReason},
+				Variables: map[string]Variable{"db-pw": {Value: "yaml", ReadOnly: true}},
+			},
+		},
+		{
+			name: "isreadonly=true makes a later write throw",
+			script: `o("##vso[task.setvariable variable=pinned;isreadonly=true]one");
+				o("##vso[task.setvariable variable=pinned]two")`,
+			want: Result{
+				Result: "Failed",
+				Log: rejected("##vso[task.setvariable variable=pinned]two",
+					"Overwriting readonly variable 'pinned' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."),
+				Issues: rejectedIssues("##vso[task.setvariable variable=pinned]two",
+					"Overwriting readonly variable 'pinned' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."),
+				Errors:    []string{"task.setvariable: Overwriting readonly variable 'pinned' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."},
+				Variables: map[string]Variable{"pinned": {Value: "one", ReadOnly: true}},
+			},
+		},
+		{
+			name:   "the agent's own read-only variables",
+			script: `o("##vso[task.setvariable variable=System.Debug]false")`,
+			want: Result{
+				Result: "Failed",
+				Log: rejected("##vso[task.setvariable variable=System.Debug]false",
+					"Overwriting readonly variable 'System.Debug' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."),
+				Issues: rejectedIssues("##vso[task.setvariable variable=System.Debug]false",
+					"Overwriting readonly variable 'System.Debug' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."),
+				Errors: []string{"task.setvariable: Overwriting readonly variable 'System.Debug' is not permitted. See https://github.com/microsoft/azure-pipelines-yaml/blob/master/design/readonly-variables.md for details."},
+			},
+		},
+		{
+			name: "settableVariables: a name not allowed warns and is not set; only the escaped form was registered",
+			script: `o("##vso[task.setvariable variable=other;issecret=true]not%3Bset");
+				o("##vso[task.setvariable variable=app-Key;issecret=true]is-set");
+				o("raw not;set, escaped not%3Bset, is-set")`,
+			settable: []string{"APP-*"},
+			want: Result{
+				Result:    "Succeeded",
+				Log:       []string{"##[warning]Setting variable 'other' has been disabled by the task or build definition.", "raw not;set, escaped ***, ***"},
+				Issues:    []Issue{{"warning", "Setting variable 'other' has been disabled by the task or build definition."}},
+				Variables: map[string]Variable{"app-Key": {Value: "is-set", Secret: true}},
+			},
+		},
+		{
+			name: "settableVariables without the flag: the raise is dropped, the multi-line secret refused",
+			script: `o("##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET]true");
+				o("##vso[task.setvariable variable=ml;issecret=true]a%0Ab")`,
+			settable: []string{"ml"},
+			want: Result{
+				Result: "Failed",
+				Log: append([]string{"##[warning]Setting variable 'SYSTEM_UNSAFEALLOWMULTILINESECRET' has been disabled by the task or build definition."},
+					rejected("##vso[task.setvariable variable=ml;issecret=true]a%0Ab", "Secrets cannot contain multiple lines")...),
+				Issues: append([]Issue{{"warning", "Setting variable 'SYSTEM_UNSAFEALLOWMULTILINESECRET' has been disabled by the task or build definition."}},
+					rejectedIssues("##vso[task.setvariable variable=ml;issecret=true]a%0Ab", "Secrets cannot contain multiple lines")...),
+				Errors: []string{"task.setvariable: Secrets cannot contain multiple lines"},
+			},
+		},
+		{
+			name:   "setsecret registers the unescaped data only",
+			script: `o("##vso[task.setsecret]semi%3Bcolon"); o("semi;colon semi%3Bcolon")`,
+			want:   Result{Result: "Succeeded", Log: []string{"*** semi%3Bcolon"}},
+		},
+		{
+			name:   "the multi-line knob from the agent's own environment",
+			script: `o("##vso[task.setvariable variable=ml;issecret=true]a%0Ab")`,
+			env:    []string{"SYSTEM_UNSAFEALLOWMULTILINESECRET=true"},
+			want:   Result{Result: "Succeeded", Variables: map[string]Variable{"ml": {Value: "a\nb", Secret: true}}},
+		},
+		{
+			name: "DECODE_PERCENTS=false: %AZP25 stays, and setsecret registers both forms",
+			script: `o("##vso[task.setvariable variable=p]100%AZP25");
+				o("##vso[task.setsecret]pc%AZP25x"); o("pc%AZP25x pc%x")`,
+			vars: map[string]Variable{"DECODE_PERCENTS": {Value: "false"}},
+			want: Result{
+				Result:    "Succeeded",
+				Log:       []string{"*** ***"},
+				Variables: map[string]Variable{"DECODE_PERCENTS": {Value: "false"}, "p": {Value: "100%AZP25"}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := scriptTask(t, jsPrelude+tt.script)
+			res, err := Run(context.Background(), Options{TaskDir: dir, Variables: tt.vars, Env: tt.env, SettableVariables: tt.settable})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			got := Result{Result: res.Result, Log: res.Log, Issues: res.Issues, Errors: res.Errors, Variables: res.Variables}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Run mismatch (-want +got):\n%s\nraw output:\n%s", diff, strings.Join(res.Raw, "\n"))
+			}
+		})
 	}
 }

@@ -10,6 +10,9 @@ import (
 type Variable struct {
 	Value  string
 	Secret bool
+	// ReadOnly is YAML's readonly: true, or an earlier isreadonly=true:
+	// the agent refuses to overwrite it.
+	ReadOnly bool
 }
 
 // varStore is the agent's variable dictionary: names compare
@@ -37,6 +40,62 @@ func (s *varStore) set(name string, v Variable) {
 	k := strings.ToLower(name)
 	s.spelling[k] = name
 	s.vals[k] = v
+}
+
+// readOnly is Variables.IsReadOnly: marked read-only, or one of the
+// agent's own read-only variables.
+func (s *varStore) readOnly(name string) bool {
+	if v, ok := s.get(name); ok && v.ReadOnly {
+		return true
+	}
+	return agentReadOnly(strings.ToLower(name))
+}
+
+// agentReadOnly reports whether name (lower case) is one of the agent's
+// Constants.Variables.ReadOnlyVariables, as its source spells them: a task
+// may not overwrite them.
+func agentReadOnly(name string) bool {
+	switch name {
+	case "agent.acceptteeeula", "agent.builddirectory", "agent.cainfo", "agent.clean.builddirectory",
+		"agent.clientcert", "agent.clientcertarchive", "agent.clientcertkey",
+		"agent.clientcertpassword", "agent.cloudid", "agent.containerid", "agent.containermapping",
+		"agent.containernetwork", "agent.diagnostic", "agent.gituseschannel", "agent.homedirectory",
+		"agent.id", "agent.isselfhosted", "agent.jobname", "agent.jobstatus", "agent.machinename",
+		"agent.name", "agent.os", "agent.osarchitecture", "agent.osversion", "agent.proxybypasslist",
+		"agent.proxypassword", "agent.proxyurl", "agent.proxyusername", "agent.readonlyvariables",
+		"agent.releasedirectory", "agent.retaindefaultencoding", "agent.rootdirectory",
+		"agent.runmode", "agent.serveromdirectory", "agent.services", "agent.skipcertvalidation",
+		"agent.source.git.lfs", "agent.source.git.shallowfetchdepth", "agent.source.skip",
+		"agent.tempdirectory", "agent.toolsdirectory", "agent.usebasicauthforproxy", "agent.version",
+		"agent.workfolder", "agent.workingdirectory", "build.artifactstagingdirectory",
+		"build.binariesdirectory", "build.buildnumber", "build.clean", "build.definitionname",
+		"build.gated.runci", "build.gated.shelvesetname", "build.repository.clean",
+		"build.repository.git.submodulecheckout", "build.repository.id", "build.repository.localpath",
+		"build.repository.name", "build.repository.provider", "build.repository.tfvc.workspace",
+		"build.repository.uri", "build.sourcebranch", "build.sourcesdirectory",
+		"build.sourcetfvcshelveset", "build.sourceversion", "build.sourceversionauthor",
+		"build.sourceversionmessage", "build.stagingdirectory", "build.syncsources",
+		"build.useserverworkspaces", "common.testresultsdirectory",
+		"fix_possible_git_out_of_memory_problem", "pipeline.repository.name", "pipeline.workspace",
+		"release.artifact.download.buffersize", "release.artifact.download.parallellimit",
+		"release.attemptnumber", "release.definitionid", "release.definitionname",
+		"release.disablerobocopy", "release.environmentname", "release.environmenturi",
+		"release.releasedescription", "release.releaseid", "release.releasename", "release.releaseuri",
+		"release.releaseweburl", "release.requestedfor", "release.requestedforid",
+		"release.robocopymt", "release.skipartifactsdownload", "system.accesstoken",
+		"system.artifactsdirectory", "system.collectionid", "system.culture", "system.debug",
+		"system.defaultworkingdirectory", "system.definitionid", "system.definitionname",
+		"system.enableaccesstoken", "system.hosttype", "system.isazurevm", "system.isdockercontainer",
+		"system.jobattempt", "system.jobdisplayname", "system.jobid", "system.jobname",
+		"system.phaseattempt", "system.phasedisplayname", "system.phasename", "system.planid",
+		"system.prefergitfrompath", "system.pullrequest.targetbranch", "system.selfmanagegitcreds",
+		"system.servertype", "system.sourceversionmessage", "system.stageattempt",
+		"system.stagedisplayname", "system.stagename", "system.teamfoundationserveruri",
+		"system.teamproject", "system.teamprojectid", "system.workfolder", "task.displayname",
+		"task.skiptranslatorforcheckout", "use_git_long_paths", "use_git_single_thread":
+		return true
+	}
+	return false
 }
 
 func (s *varStore) get(name string) (Variable, bool) {

@@ -1,10 +1,12 @@
 // Package publish turns downloaded secrets into secret pipeline variables
-// the way the agent needs them: every line of a multi-line value registered
-// with the masker before the value itself, and the agent's multi-line
-// permission raised only around the one command that needs it.
+// the way the agent needs them: every form of a value that the agent could
+// echo registered with the masker before any command carries it, and the
+// agent's multi-line permission raised only around the one command that
+// needs it.
 package publish
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 
@@ -25,46 +27,115 @@ func MultilineAllowed(value string) bool {
 	return false
 }
 
+// Multiline is the agent's multi-line permission as the task found it.
+type Multiline struct {
+	// On: the agent accepts a multi-line secret without the task raising
+	// the permission.
+	On bool
+	// Restore is the value of the job variable named exactly
+	// SYSTEM_UNSAFEALLOWMULTILINESECRET before the task ran, "" when the
+	// job had none: what the task puts back after raising it.
+	Restore string
+}
+
+// ReadMultiline works out the permission from the task's environment. The
+// agent reads the job variable named exactly SYSTEM_UNSAFEALLOWMULTILINESECRET
+// (in any case), then its own process environment. The task's environment
+// mixes those with job variables of other spellings: a job variable
+// system.unsafeAllowMultilineSecret arrives under the same name but is not
+// what the agent reads. VSTS_PUBLIC_VARIABLES, the names of the job's
+// variables, tells them apart; without it the environment is taken at its
+// word.
+func ReadMultiline(getenv func(string) string) Multiline {
+	v := getenv(MultilineVariable)
+	var names []string
+	if json.Unmarshal([]byte(getenv("VSTS_PUBLIC_VARIABLES")), &names) != nil {
+		return Multiline{On: MultilineAllowed(v), Restore: v}
+	}
+	exact, other := false, false
+	for _, n := range names {
+		switch {
+		case strings.EqualFold(n, MultilineVariable):
+			exact = true
+		case envName(n) == MultilineVariable:
+			other = true
+		}
+	}
+	switch {
+	case exact:
+		return Multiline{On: MultilineAllowed(v), Restore: v}
+	case other:
+		// Another spelling: the agent's permission is whatever its own
+		// environment says, which the task cannot see. Raise it anyway.
+		return Multiline{}
+	default:
+		// Not a job variable: the agent's own environment, read as is.
+		return Multiline{On: MultilineAllowed(v)}
+	}
+}
+
+// envName is how the agent turns a variable name into an environment
+// variable name.
+func envName(name string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", " ", "_").Replace(name))
+}
+
 // Publisher sets secret variables on a vso.Writer. It is safe for concurrent
 // use: publishing one value is atomic with respect to the others, so the
 // multi-line permission is never left raised for someone else's command.
 type Publisher struct {
 	mu sync.Mutex
 	w  *vso.Writer
-	// multiline is the job's value of MultilineVariable before the task ran;
-	// it is what the variable is put back to.
-	multiline  string
-	hadAllowed bool
+	ml Multiline
 }
 
-// New returns a Publisher. multiline is the job's current value of
-// SYSTEM_UNSAFEALLOWMULTILINESECRET ("" when unset).
-func New(w *vso.Writer, multiline string) *Publisher {
-	return &Publisher{w: w, multiline: multiline, hadAllowed: MultilineAllowed(multiline)}
+// New returns a Publisher for a job whose multi-line permission is ml.
+func New(w *vso.Writer, ml Multiline) *Publisher {
+	return &Publisher{w: w, ml: ml}
 }
 
 // Publish sets name to value as a secret variable, byte for byte.
+//
+// The agent registers a setvariable's value with its masker only after its
+// own checks, and a command it refuses (a read-only variable, a multi-line
+// secret it does not allow) is printed back as it was written, masked only
+// by what was registered before. So the value, and each line of a
+// multi-line value, is registered with setsecret first, in the form
+// it has and in the escaped form the command line carries.
 func (p *Publisher) Publish(name, value string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !strings.ContainsAny(value, "\r\n") {
+		p.register(value)
 		p.w.SetVariable(name, value, true)
 		return
 	}
 	// The agent masks line by line, so the whole value registered by
 	// setvariable would never match anything it prints; each line must be
-	// registered on its own, and before the value can be echoed by anyone.
+	// registered on its own.
 	for _, line := range Lines(value) {
 		if strings.TrimSpace(line) != "" {
-			p.w.SetSecret(line)
+			p.register(line)
 		}
 	}
-	if !p.hadAllowed {
+	if !p.ml.On {
 		p.w.SetVariable(MultilineVariable, "true", false)
 	}
 	p.w.SetVariable(name, value, true)
-	if !p.hadAllowed {
-		p.w.SetVariable(MultilineVariable, p.multiline, false)
+	if !p.ml.On {
+		p.w.SetVariable(MultilineVariable, p.ml.Restore, false)
+	}
+}
+
+// register makes the masker know s as it is and as a command's data
+// carries it.
+func (p *Publisher) register(s string) {
+	if s == "" {
+		return
+	}
+	p.w.SetSecret(s)
+	if e := vso.EscapeData(s); e != s {
+		p.w.SetSecret(e)
 	}
 }
 

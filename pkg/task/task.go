@@ -222,7 +222,7 @@ func (r *run) execute(ctx context.Context) int {
 	r.w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", r.o.Version, vaultName, vaultURL, cl.Name)
 
 	waitWarm := kv.Warm(ctx, tenant, cl.VaultResource)
-	pub := publish.New(r.w, r.env.Get(publish.MultilineVariable))
+	pub := publish.New(r.w, publish.ReadMultiline(r.env.Get))
 	var (
 		emptyMu sync.Mutex
 		empty   []string

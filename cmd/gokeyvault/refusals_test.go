@@ -1,0 +1,97 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+)
+
+// The agent refuses some setvariable commands on its own (a read-only
+// variable, a multi-line secret the step may not allow) and prints them
+// back as written, masked only by what it held before. w.run's leak check
+// reads that echo in every form a command carries a value.
+
+func TestRefusedCommandsEchoNoValue(t *testing.T) {
+	const ml = "user=app\npass=100%secret;]\n  token: abc%0A-def\n"
+	tests := []struct {
+		name     string
+		vars     map[string]agentrunner.Variable
+		settable []string
+		want     map[string]agentrunner.Variable // what the job ends up with, besides its own variables
+		wantErr  string                          // the agent's reason, after its echo
+		wantWarn []string
+	}{
+		{
+			name: "read-only job variable of a secret's name",
+			vars: map[string]agentrunner.Variable{"ro-secret": {Value: "from-yaml", ReadOnly: true}},
+			want: map[string]agentrunner.Variable{
+				"other": secretVar("other-value-5678"), "ml-config": secretVar(ml),
+				"SYSTEM_UNSAFEALLOWMULTILINESECRET": {},
+			},
+			wantErr: "Overwriting readonly variable 'ro-secret' is not permitted.",
+		},
+		{
+			name:     "settableVariables without the multi-line flag",
+			settable: []string{"ro-*", "other", "ml-*"},
+			want:     map[string]agentrunner.Variable{"ro-secret": secretVar("ro-value%AZP25 1234"), "other": secretVar("other-value-5678")},
+			wantErr:  "Secrets cannot contain multiple lines",
+			wantWarn: []string{
+				"Setting variable 'SYSTEM_UNSAFEALLOWMULTILINESECRET' has been disabled by the task or build definition.",
+				"Setting variable 'SYSTEM_UNSAFEALLOWMULTILINESECRET' has been disabled by the task or build definition.",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "ro-secret", Value: "ro-value%AZP25 1234"})
+			w.vault.Put(localcloud.Secret{Name: "other", Value: "other-value-5678"})
+			w.vault.Put(localcloud.Secret{Name: "ml-config", Value: ml})
+
+			res := w.run(t, step{variables: tt.vars, settable: tt.settable})
+
+			// The agent fails the step for the command it refused.
+			if res.Result != "Failed" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(tt.want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			errs := issues(res, "error")
+			if len(errs) != 2 || !strings.HasPrefix(errs[0], "Unable to process command '##vso[task.setvariable variable=") || !strings.HasPrefix(errs[1], tt.wantErr) {
+				t.Fatalf("errors %q, want the agent's echo of one command and %q", errs, tt.wantErr)
+			}
+			// The echo carries the command, with its value masked.
+			if !strings.Contains(errs[0], "issecret=true;]***") {
+				t.Errorf("echo %q does not end in a masked value", errs[0])
+			}
+			if diff := cmp.Diff(tt.wantWarn, issues(res, "warning")); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDottedMultilineVariable: a job variable system.unsafeAllowMultilineSecret
+// reaches the task as SYSTEM_UNSAFEALLOWMULTILINESECRET, but the agent's
+// permission reads only the variable of that exact name: the task raises
+// it anyway, and puts back no value of its own.
+func TestDottedMultilineVariable(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "ml", Value: "line-one\nline-two"})
+	vars := map[string]agentrunner.Variable{"system.unsafeAllowMultilineSecret": {Value: "true"}}
+
+	res := w.run(t, step{variables: vars})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	want := map[string]agentrunner.Variable{"ml": secretVar("line-one\nline-two"), "SYSTEM_UNSAFEALLOWMULTILINESECRET": {}}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+}
