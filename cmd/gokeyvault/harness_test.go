@@ -196,12 +196,12 @@ func (w *world) run(t *testing.T, s step) *agentrunner.Result {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := agentrunner.Run(ctx, agentrunner.Options{
-		TaskDir:     taskDir,
-		Stage:       s.stage,
-		Inputs:      inputs,
-		Endpoints:   []agentrunner.Endpoint{w.endpoint(s)},
-		Variables:   vars,
-		Env:         append(append(w.cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()), s.env...),
+		TaskDir:           taskDir,
+		Stage:             s.stage,
+		Inputs:            inputs,
+		Endpoints:         []agentrunner.Endpoint{w.endpoint(s)},
+		Variables:         vars,
+		Env:               append(append(w.cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()), s.env...),
 		Started:           s.started,
 		AccessToken:       s.token,
 		SettableVariables: s.settable,
