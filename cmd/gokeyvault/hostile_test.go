@@ -431,3 +431,86 @@ func TestHostileTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRedirect: Key Vault, Entra ID and the others never redirect.
+// Go would follow a 3xx with the token to the same host on any scheme or
+// port, and re-post a 307's form (with the client secret) to any host; the
+// task follows none, fails that request at once, naming the status and
+// where it pointed (never the Location's query), and does not retry it.
+func TestHostileRedirect(t *testing.T) {
+	const query = "?api-version=2026-04-01&sig=not-for-the-log"
+	tests := []struct {
+		name   string
+		vault  localcloud.Redirect // the vault's 200s become this
+		token  localcloud.Redirect // Entra's token endpoint answers this
+		filter string
+		want   []string
+	}{
+		{name: "get to plain http on the vault's host", filter: "a,b",
+			vault: localcloud.Redirect{Status: 307, Location: "http://kv-e2e.vault.azure.net/secrets/a" + query},
+			want:  []string{"Could not download secrets from vault kv-e2e: ", "kv-e2e.vault.azure.net answered 307 Temporary Redirect, a redirect to http://kv-e2e.vault.azure.net, which Azure never sends"}},
+		{name: "get to another port of the vault", filter: "a,b",
+			vault: localcloud.Redirect{Status: 302, Location: "https://kv-e2e.vault.azure.net:8443/secrets/a" + query},
+			want:  []string{"answered 302 Found, a redirect to https://kv-e2e.vault.azure.net:8443, which Azure never sends"}},
+		{name: "get to another host", filter: "a,b",
+			vault: localcloud.Redirect{Status: 307, Location: "https://" + evilHost + "/secrets/a" + query},
+			want:  []string{"answered 307 Temporary Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
+		{name: "list to another host, relative to the vault", filter: "*",
+			vault: localcloud.Redirect{Status: 308, Location: "//" + evilHost + "/secrets" + query},
+			want:  []string{"Could not list the secrets of vault kv-e2e: ", "answered 308 Permanent Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
+		{name: "token to another host", filter: "*",
+			token: localcloud.Redirect{Status: 307, Location: "https://" + evilHost + "/collect" + query},
+			want:  []string{"could not get a token from Microsoft Entra ID: login.microsoftonline.com answered 307 Temporary Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
+		{name: "token to plain http", filter: "a",
+			token: localcloud.Redirect{Status: 307, Location: "http://login.microsoftonline.com/" + tenantID + "/oauth2/v2.0/token"},
+			want:  []string{"login.microsoftonline.com answered 307 Temporary Redirect, a redirect to http://login.microsoftonline.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			twoSecrets(w)
+			evil := w.cloud.AddVault("evil", tenantID)
+			w.vault.SetHostile(localcloud.Hostile{Redirect: tt.vault})
+			w.cloud.RedirectTokens(tt.token)
+
+			// Plain-http requests go to the proxy, where they are seen.
+			res := w.run(t, step{filter: tt.filter, env: []string{"HTTP_PROXY=" + w.cloud.ProxyURL(), "http_proxy=" + w.cloud.ProxyURL()}})
+
+			msg := failedWith(t, res, tt.want...)
+			if strings.Contains(msg, "not-for-the-log") {
+				t.Errorf("the message quotes the Location's query: %s", msg)
+			}
+			if len(res.Variables) != 0 {
+				t.Errorf("variables set: %v", res.Variables)
+			}
+			if got := evil.Requests(); len(got) != 0 {
+				t.Errorf("the redirect's target got %d request(s)", len(got))
+			}
+			for _, a := range w.cloud.Arrivals() {
+				if a.Scheme != "https" || a.Host != w.vault.Host() && a.Host != "login.microsoftonline.com" {
+					t.Errorf("a request followed the redirect: %+v", a)
+				}
+			}
+			for _, target := range w.cloud.ProxyLog() {
+				if target != hostLogin && target != hostVault {
+					t.Errorf("proxy asked for %s", target)
+				}
+			}
+			// Not retried: one redirected request for the vault; for Entra,
+			// the early token request and the first request's own.
+			redirected := 0
+			for _, r := range w.vault.Requests() {
+				if r.Status >= 300 && r.Status < 400 {
+					redirected++
+				}
+			}
+			if tt.vault.Status != 0 && redirected != 1 {
+				t.Errorf("%d redirected vault requests, want 1", redirected)
+			}
+			if n := w.cloud.TokenRequests(); tt.token.Status != 0 && n > 2 {
+				t.Errorf("%d token requests", n)
+			}
+			checkTokenStaysHome(t, w)
+		})
+	}
+}

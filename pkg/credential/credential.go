@@ -175,11 +175,22 @@ func New(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) (azco
 	}
 	co := azcore.ClientOptions{
 		Cloud:           cloud.Configuration{ActiveDirectoryAuthorityHost: cl.AuthorityHost},
-		Transport:       o.Transport,
+		Transport:       causeTransport{next: o.Transport},
 		Retry:           o.Retry,
 		PerCallPolicies: o.PerCall,
 		Telemetry:       policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
 	}
+	// Building a credential may already ask for a token (managed identity,
+	// the OIDC token): its transport errors keep their type too.
+	slot := &causeSlot{}
+	cred, err := newCredential(context.WithValue(ctx, causeKey{}, slot), c, cl, co, o)
+	if err != nil {
+		return nil, slot.explain(err)
+	}
+	return keepCause{cred: cred}, nil
+}
+
+func newCredential(ctx context.Context, c *endpoint.Connection, cl Cloud, co azcore.ClientOptions, o Options) (azcore.TokenCredential, error) {
 	tenant := Tenant(c, cl)
 	switch {
 	case strings.EqualFold(c.Scheme, SchemeServicePrincipal):

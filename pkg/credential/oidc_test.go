@@ -83,7 +83,7 @@ func TestFederatedTokenFromRequestURI(t *testing.T) {
 		t.Errorf("method %s, X-TFS-FedAuthRedirect %q", r.Method, r.Header.Get("X-TFS-FedAuthRedirect"))
 	}
 	// The subject and issuer come from the token when the connection has none.
-	fc := cred.(*federatedCredential)
+	fc := cred.(keepCause).cred.(*federatedCredential)
 	if fc.subject != "sc://org/proj/conn" || fc.issuer != "https://vstoken.dev.azure.com/org-id" {
 		t.Errorf("subject %q issuer %q", fc.subject, fc.issuer)
 	}

@@ -263,6 +263,10 @@ func explainNetwork(c Context, err error) string {
 	if errors.As(err, &perm) {
 		return perm.Error()
 	}
+	var redirect *transport.RedirectError
+	if errors.As(err, &redirect) {
+		return redirect.Error()
+	}
 	return "network error: " + clip(err.Error())
 }
 

@@ -182,7 +182,12 @@ func (c *Cloud) openIDConfiguration(w http.ResponseWriter, r *http.Request, host
 func (c *Cloud) token(w http.ResponseWriter, r *http.Request, host, tenant string) {
 	c.mu.Lock()
 	c.tokenRequests++
+	redirect := c.hostile.tokenRedirect
 	c.mu.Unlock()
+	if redirect.Status != 0 {
+		redirect.write(w)
+		return
+	}
 
 	if err := r.ParseForm(); err != nil {
 		entraError(w, r, host, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")

@@ -63,6 +63,25 @@ type Hostile struct {
 
 	// TLS serves the vault's host with a bad certificate.
 	TLS TLSFault
+
+	// Redirect answers every request that would have been a 200 (list and
+	// get) with this redirect instead.
+	Redirect Redirect
+}
+
+// Redirect is a 3xx answer: Status (301, 302, 307, 308...) and Location.
+// The zero value redirects nothing.
+type Redirect struct {
+	Status   int
+	Location string
+}
+
+// write sends the redirect with an HTML body, as a web server would.
+func (rd Redirect) write(w http.ResponseWriter) {
+	w.Header().Set("Location", rd.Location)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(rd.Status)
+	_, _ = fmt.Fprintf(w, "<a href=\"%s\">Moved</a>.\n", rd.Location)
 }
 
 // TLSFault is a certificate a client must refuse.
@@ -86,9 +105,20 @@ type hostileState struct {
 // cloudHostile is what the cloud records for hostile tests. Guarded by
 // Cloud.mu.
 type cloudHostile struct {
-	arrivals   []Arrival
-	handshakes map[string]int
-	certs      map[TLSFault]*tls.Certificate
+	tokenRedirect Redirect
+	arrivals      []Arrival
+	handshakes    map[string]int
+	certs         map[TLSFault]*tls.Certificate
+}
+
+// RedirectTokens makes every Entra token endpoint answer with rd (the
+// zero Redirect stops it): what a proxy or a spoofed login host could do
+// to collect a client secret, whose form a client following a 307 would
+// post again.
+func (c *Cloud) RedirectTokens(rd Redirect) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hostile.tokenRedirect = rd
 }
 
 // SetHostile replaces the vault's hostile switches and clears what they
@@ -151,6 +181,8 @@ type Arrival struct {
 	// Audience is the bearer token's audience, when it is a token this
 	// cloud issued.
 	Audience string
+	// Proto is the HTTP version, e.g. "HTTP/1.1" or "HTTP/2.0".
+	Proto string
 }
 
 // Arrivals lists every request in arrival order.
@@ -161,7 +193,7 @@ func (c *Cloud) Arrivals() []Arrival {
 }
 
 func (c *Cloud) arrive(scheme, host string, r *http.Request) {
-	a := Arrival{Scheme: scheme, Host: host, Method: r.Method, Path: r.URL.Path}
+	a := Arrival{Scheme: scheme, Host: host, Method: r.Method, Path: r.URL.Path, Proto: r.Proto}
 	if authz := r.Header.Get("Authorization"); authz != "" {
 		kind, cred, _ := strings.Cut(authz, " ")
 		a.Authorization = kind
@@ -271,6 +303,10 @@ func (v *Vault) hostileReply(r *http.Request, h Hostile, rp *reply) func(http.Re
 	}
 	if rp.status != http.StatusOK {
 		return nil
+	}
+	if h.Redirect.Status != 0 {
+		rp.status = h.Redirect.Status
+		return func(w http.ResponseWriter, _ *http.Request) { h.Redirect.write(w) }
 	}
 	if segs, _ := pathSegments(r.URL); len(segs) == 1 {
 		return v.hostileList(r, h, rp)

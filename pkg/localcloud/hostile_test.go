@@ -256,9 +256,9 @@ func TestArrivals(t *testing.T) {
 		}
 	}
 	want := []localcloud.Arrival{
-		{Scheme: "https", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer", Audience: "https://vault.azure.net"},
-		{Scheme: "https", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer"},
-		{Scheme: "http", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer", Audience: "https://vault.azure.net"},
+		{Scheme: "https", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer", Audience: "https://vault.azure.net", Proto: "HTTP/1.1"},
+		{Scheme: "https", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer", Proto: "HTTP/1.1"},
+		{Scheme: "http", Host: "kv-raw.vault.azure.net", Method: "GET", Path: "/secrets", Authorization: "Bearer", Audience: "https://vault.azure.net", Proto: "HTTP/1.1"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("arrivals (-want +got):\n%s", diff)

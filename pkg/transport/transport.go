@@ -66,26 +66,70 @@ func New(o Options) *Client {
 			return &ProxyError{Proxy: Redact(proxyURL), Target: req.Host, StatusCode: resp.StatusCode, Status: resp.Status, SentCredentials: proxyURL.User != nil}
 		},
 	}
-	return &Client{http: &http.Client{Transport: t}, proxy: proxy}
+	return &Client{rt: t, proxy: proxy}
 }
 
-// Client is an azcore policy.Transporter.
+// Client is an azcore policy.Transporter. It sends each request with the
+// transport itself, not an http.Client: no endpoint the task talks to
+// redirects, and an http.Client would follow a 3xx with the Authorization
+// header to the same host on any scheme or port, and post a 307's body (a
+// client secret) again to any host.
 type Client struct {
-	http  *http.Client
+	rt    *http.Transport
 	proxy func(*http.Request) (*url.URL, error)
 }
 
-// Do sends the request and marks errors that retrying cannot fix.
+// Do sends the request and marks errors that retrying cannot fix. A
+// redirect is one of them.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.http.Do(req)
+	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
 		return nil, c.classify(req, err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		resp.Body.Close()
+		return nil, &RedirectError{Host: req.URL.Host, Status: resp.Status, Location: origin(resp.Header.Get("Location"), req.URL)}
 	}
 	return resp, nil
 }
 
+// RedirectError is a 3xx answer, which no Azure endpoint the task talks to
+// (Key Vault, Entra ID, Azure DevOps, managed identity, Azure Stack Hub)
+// ever gives: something between the agent and Azure, or a server posing as
+// it, wants the request elsewhere.
+type RedirectError struct {
+	Host     string // who answered
+	Status   string // e.g. "307 Temporary Redirect"
+	Location string // the redirect's scheme://host[:port], "" when it had none
+}
+
+func (e *RedirectError) Error() string {
+	to := "without a Location"
+	if e.Location != "" {
+		to = "to " + e.Location
+	}
+	return fmt.Sprintf("%s answered %s, a redirect %s, which Azure never sends: not followed, so neither the request nor its credentials went there (check for a proxy or DNS entry that intercepts %s)", e.Host, e.Status, to, e.Host)
+}
+
+// NonRetriable tells azcore's retry policy not to try again.
+func (e *RedirectError) NonRetriable() {}
+
+// origin renders where a Location points, resolved against the request,
+// as scheme://host[:port]: never its path or query, which may carry
+// anything.
+func origin(location string, base *url.URL) string {
+	if location == "" {
+		return ""
+	}
+	u, err := base.Parse(location)
+	if err != nil || u.Host == "" {
+		return "(a Location that is not a URL)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // CloseIdleConnections releases pooled connections.
-func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() { c.rt.CloseIdleConnections() }
 
 // ProxyError is a proxy's refusal to open a tunnel, or a proxy that cannot
 // be connected to at all (StatusCode 0).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,3 +67,48 @@ func TestProxyFailures(t *testing.T) {
 
 // Client must stay an azcore transporter.
 var _ policy.Transporter = (*Client)(nil)
+
+func TestRedirectsRefused(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect was followed: %s %s", r.Method, r.URL)
+	}))
+	defer target.Close()
+	tests := []struct {
+		status   int
+		location string
+		want     string
+	}{
+		{307, target.URL + "/collect?sig=secret-query", "answered 307 Temporary Redirect, a redirect to " + target.URL + ", which Azure never sends"},
+		{302, "/relative?sig=secret-query", "answered 302 Found, a redirect to http://{origin}, which Azure never sends"},
+		{301, "", "answered 301 Moved Permanently, a redirect without a Location"},
+		{308, "http://[::1", "a redirect to (a Location that is not a URL)"},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.location != "" {
+					w.Header().Set("Location", tt.location)
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer origin.Close()
+			c := New(Options{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }})
+			defer c.CloseIdleConnections()
+			req, _ := http.NewRequest(http.MethodPost, origin.URL+"/token", strings.NewReader("client_secret=s3cret"))
+			req.Header.Set("Authorization", "Bearer token")
+			resp, err := c.Do(req)
+			var re *RedirectError
+			if resp != nil || !errors.As(err, &re) {
+				t.Fatalf("Do = %v, %v; want a RedirectError", resp, err)
+			}
+			want := strings.ReplaceAll(tt.want, "{origin}", strings.TrimPrefix(origin.URL, "http://"))
+			if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret-query") {
+				t.Errorf("error %q\nwant it to contain %q and no query", err, want)
+			}
+			var nr interface{ NonRetriable() }
+			if !errors.As(err, &nr) {
+				t.Errorf("a redirect must not be retried")
+			}
+		})
+	}
+}
