@@ -28,6 +28,21 @@ function binaryPath(platform, arch, dir) {
   return path.join(dir, 'bin', goos + '_' + GOARCH[arch], name);
 }
 
+// Go runtime settings are not passed to the binary: it runs with Go's defaults whatever the
+// agent's environment or a pipeline variable says. GODEBUG=http2debug=2 alone would make Go's
+// HTTP/2 client log every request header, bearer tokens included; GOTRACEBACK changes what a
+// crash prints.
+var GO_RUNTIME_SETTINGS = ['GODEBUG', 'GOTRACEBACK', 'GOGC', 'GOMEMLIMIT', 'GOMAXPROCS'];
+
+// childEnv is env without the Go runtime settings, compared without case as Windows does.
+function childEnv(env) {
+  var out = {};
+  Object.keys(env).forEach(function (k) {
+    if (GO_RUNTIME_SETTINGS.indexOf(k.toUpperCase()) < 0) out[k] = env[k];
+  });
+  return out;
+}
+
 // escapeData escapes a logging command's data the way the agent unescapes it, and
 // neutralises "##vso" so that text such as a path cannot start a second command.
 function escapeData(text) {
@@ -97,6 +112,7 @@ function run(stage) {
     // (even SIGKILL) the OS closes it and the binary, told by --parent-pipe, sees EOF
     // and exits instead of lingering with the agent's log pipe open.
     child = childProcess.spawn(file, ['--stage', stage, '--parent-pipe'], {
+      env: childEnv(process.env),
       stdio: ['pipe', 'inherit', 'inherit'],
       windowsHide: true
     });

@@ -96,6 +96,20 @@ for (const [entry, stage] of [['launcher.js', 'main'], ['prejob.js', 'prejob']])
   });
 }
 
+test('Go runtime settings do not reach the binary; everything else does', POSIX, async (tc) => {
+  const t = makeTask(tc, 'env > "$GKV_MARK/env"\n');
+  const r = await start(t, 'launcher.js', {
+    GODEBUG: 'http2debug=2', godebug: 'http2debug=2', GOTRACEBACK: 'all', GOGC: 'off', GOMEMLIMIT: '1MiB', GOMAXPROCS: '1',
+    GOPATH: '/kept', ENDPOINT_URL_X: 'https://management.azure.com/', GODEBUG_NOT: 'kept',
+  }).done;
+  assert.strictEqual(r.code, 0);
+  const env = fs.readFileSync(path.join(t.mark, 'env'), 'utf8').split('\n');
+  assert.deepStrictEqual(env.filter((l) => /^(GODEBUG|godebug|GOTRACEBACK|GOGC|GOMEMLIMIT|GOMAXPROCS)=/.test(l)), []);
+  for (const kept of ['GOPATH=/kept', 'ENDPOINT_URL_X=https://management.azure.com/', 'GODEBUG_NOT=kept']) {
+    assert.ok(env.includes(kept), kept);
+  }
+});
+
 test('restores the executable bit', POSIX, async (tc) => {
   const t = makeTask(tc, 'exit 0\n');
   assert.strictEqual(fs.statSync(t.bin).mode & 0o777, 0o644);

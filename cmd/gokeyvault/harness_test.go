@@ -94,7 +94,14 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	c, err := localcloud.Start(context.Background(), localcloud.Options{Dir: t.TempDir()})
+	return newWorldWith(t, localcloud.Options{})
+}
+
+// newWorldWith is newWorld on a cloud started with o (its Dir is set here).
+func newWorldWith(t *testing.T, o localcloud.Options) *world {
+	t.Helper()
+	o.Dir = t.TempDir()
+	c, err := localcloud.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -514,3 +514,46 @@ func TestHostileRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestGoDebugSilenced: GODEBUG=http2debug=2, as a pipeline variable or in
+// the agent's own environment, would make Go's HTTP/2 client log every
+// request header, the bearer token included. The launcher does not pass Go
+// runtime settings on, and the binary sends the standard logger nowhere.
+func TestGoDebugSilenced(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]agentrunner.Variable
+		env  []string
+	}{
+		{"pipeline variable", map[string]agentrunner.Variable{"GODEBUG": {Value: "http2debug=2"}}, nil},
+		{"agent environment", nil, []string{"GODEBUG=http2debug=2,tls13=1", "GOTRACEBACK=all"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorldWith(t, localcloud.Options{HTTP2: true})
+			want := twoSecrets(w)
+
+			res := w.run(t, step{variables: tt.vars, env: tt.env})
+
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			// The test means something only if the task spoke HTTP/2.
+			for _, a := range w.cloud.Arrivals() {
+				if a.Host == w.vault.Host() && a.Proto != "HTTP/2.0" {
+					t.Fatalf("the task reached the vault over %s, not HTTP/2", a.Proto)
+				}
+			}
+			// w.run checked that no token is in the output; nothing of
+			// Go's own logging is either.
+			for n, l := range res.Raw {
+				if strings.Contains(l, "http2:") {
+					t.Errorf("output line %d is Go's HTTP/2 debug log: %.120q", n, l)
+				}
+			}
+		})
+	}
+}

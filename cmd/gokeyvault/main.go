@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +25,10 @@ func main() {
 }
 
 func run() (code int) {
+	// Go's standard library logs through the standard logger (net/http's
+	// HTTP/2 client logs request headers, tokens included, under
+	// GODEBUG=http2debug): nothing it prints may reach the agent's log.
+	log.SetOutput(io.Discard)
 	out := vso.NewWriter(os.Stdout)
 	// No panic trace may reach the log: it could quote memory holding a
 	// secret, and it tells the user nothing they can act on. This covers
@@ -53,7 +58,10 @@ func run() (code int) {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (a closed terminal, an agent stopped by its service manager)
+	// ends the run like SIGTERM: dying at once could leave the agent's
+	// multi-line permission raised.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if *parentPipe {
 		// The agent never signals this process, only node; if node dies

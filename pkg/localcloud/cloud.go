@@ -33,6 +33,10 @@ type Options struct {
 	// Logf, when set, gets one line per proxied tunnel and per request.
 	// It never sees secret values, client secrets or tokens.
 	Logf func(format string, args ...any)
+	// HTTP2 offers HTTP/2 as well as HTTP/1.1 on the TLS server, as Azure's
+	// front doors do. Off, every concurrent request needs its own tunnel,
+	// which is what a client's connection handling is measured against.
+	HTTP2 bool
 }
 
 // Cloud is a running fake. Its methods are safe for concurrent use.
@@ -130,14 +134,16 @@ func Start(ctx context.Context, opts Options) (*Cloud, error) {
 		MaxIdleConnsPerHost: 64,
 	}
 
-	// HTTP/1.1 only: every concurrent request then needs its own tunnel, which
-	// is what a client's connection handling is measured against.
 	c.tlsSrv = &http.Server{
 		Handler:           c.guard(http.HandlerFunc(c.serveTLS)),
 		TLSConfig:         &tls.Config{GetCertificate: c.certificate, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(logfWriter(c.logf), "localcloud tls: ", 0),
+	}
+	if opts.HTTP2 {
+		c.tlsSrv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		c.tlsSrv.TLSNextProto = nil // net/http's own HTTP/2 server
 	}
 	c.proxySrv = &http.Server{
 		Handler:           c.guard(http.HandlerFunc(c.serveProxy)),
