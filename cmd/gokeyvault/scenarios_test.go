@@ -290,44 +290,50 @@ func TestLauncherKilledBinaryExits(t *testing.T) {
 	}
 }
 
-// TestSigtermEndsTree: SIGTERM straight to node — the agent's second step
-// when SIGINT was not enough, or a service manager stopping the agent —
-// ends node and the binary well before the SIGKILL the agent sends 2.5 s
-// later.
-func TestSigtermEndsTree(t *testing.T) {
-	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
-	var nodePID atomic.Int64
-	sent := make(chan time.Time, 1)
-	reached := make(chan bool, 1)
-	go func() {
-		reached <- waitFor(func() bool { return nodePID.Load() != 0 && proxied(w, "kv-e2e") })
-		sent <- time.Now()
-		// Never kill(0, ...): that signals the test's own process group.
-		if pid := int(nodePID.Load()); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGTERM)
-		}
-	}()
-	res := w.run(t, step{started: func(pid int) { nodePID.Store(int64(pid)) }})
-	took := time.Since(<-sent)
-	if !<-reached {
-		t.Fatal("the task never reached the vault: nothing was signalled while waiting on it")
-	}
-	if took > 2500*time.Millisecond {
-		t.Errorf("the process tree took %v to end after SIGTERM", took)
-	}
-	// The binary saw the signal, stopped and said so; node passed its
-	// exit code on.
-	if res.ExitCode != 130 {
-		t.Errorf("exit code %d, want 130", res.ExitCode)
-	}
-	mustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
-	if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
-		t.Errorf("node %d still running", nodePID.Load())
-	}
-	if pids := binaryProcesses(t); len(pids) != 0 {
-		t.Errorf("gokeyvault processes left behind: %v", pids)
+// TestSignalEndsTree: SIGTERM straight to node (the agent's second step
+// when SIGINT was not enough, or a service manager stopping the agent) or
+// SIGHUP (the agent's terminal or session going away) ends node and the
+// binary well before the SIGKILL the agent sends 2.5 s later, and the
+// binary ends the run itself: dying at once could leave the multi-line
+// permission raised.
+func TestSignalEndsTree(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			w := newWorld(t)
+			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+			var nodePID atomic.Int64
+			sent := make(chan time.Time, 1)
+			reached := make(chan bool, 1)
+			go func() {
+				reached <- waitFor(func() bool { return nodePID.Load() != 0 && proxied(w, "kv-e2e") })
+				sent <- time.Now()
+				// Never kill(0, ...): that signals the test's own process group.
+				if pid := int(nodePID.Load()); pid > 0 {
+					_ = syscall.Kill(pid, sig)
+				}
+			}()
+			res := w.run(t, step{started: func(pid int) { nodePID.Store(int64(pid)) }})
+			took := time.Since(<-sent)
+			if !<-reached {
+				t.Fatal("the task never reached the vault: nothing was signalled while waiting on it")
+			}
+			if took > 2500*time.Millisecond {
+				t.Errorf("the process tree took %v to end after %v", took, sig)
+			}
+			// The binary saw the signal, stopped and said so; node passed
+			// its exit code on.
+			if res.ExitCode != 130 {
+				t.Errorf("exit code %d, want 130", res.ExitCode)
+			}
+			mustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
+			if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
+				t.Errorf("node %d still running", nodePID.Load())
+			}
+			if pids := binaryProcesses(t); len(pids) != 0 {
+				t.Errorf("gokeyvault processes left behind: %v", pids)
+			}
+		})
 	}
 }
 
