@@ -7,7 +7,9 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+# staticcheck 2025.1.1 under its module version (the module proxy may
+# refuse the release name).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .PHONY: all build build-all test unit launcher-test e2e fuzz-short race demo lint bench package clean
 

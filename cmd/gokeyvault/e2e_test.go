@@ -86,6 +86,7 @@ func TestDownloadAll(t *testing.T) {
 			if !debug && !forceDebug() {
 				wantLog := []string{
 					"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
+					"TLS: trusting the certificates of SSL_CERT_FILE=" + w.cloud.CAFile() + " (instead of the system's CA bundle)",
 					"Downloading every enabled secret",
 					"Found 55 secret(s): 52 enabled and valid, 3 skipped",
 					"  skipped disabled-one: disabled",

@@ -331,9 +331,8 @@ func TestHostileIDs(t *testing.T) {
 		q(base + "escaped%3Bsemicolon"),
 		q(base + strings.Repeat("a", 81) + "..."),
 		q(base + "ok-name/" + strings.Repeat("0", 32) + "/extra"),
-		q("https://kv-e2e.vault.azure.net/keys/a-key"),
-		q("not a url"),
-		q("(an entry without an id)"),
+		// The first ten are named, the rest counted.
+		"Skipped 3 more list entries that are not valid Key Vault secret ids (not shown)",
 	}
 	if diff := cmp.Diff(wantWarnings, issues(res, "warning")); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
@@ -554,6 +553,67 @@ func TestGoDebugSilenced(t *testing.T) {
 					t.Errorf("output line %d is Go's HTTP/2 debug log: %.120q", n, l)
 				}
 			}
+		})
+	}
+}
+
+// TestHostileListBounds: a vault that sends what no Key Vault does (huge
+// nextLinks, pages of thousands, a listing without end, a flood of entries
+// that are not secrets) meets a bound: the run fails with a message that
+// says which, or, for invalid entries, names the first few and counts the
+// rest. Memory stays flat throughout.
+func TestHostileListBounds(t *testing.T) {
+	tests := []struct {
+		name     string
+		hostile  localcloud.Hostile
+		pageSize int
+		want     []string // the error; none: Succeeded
+		warnings int      // warning lines, when Succeeded
+	}{
+		{name: "900 KB nextLinks, endless", hostile: localcloud.Hostile{NextLinkBytes: 900 << 10, EndlessPages: true},
+			want: []string{"Could not list the secrets of vault kv-e2e: the vault's nextLink is 900 KiB long; Key Vault's are a few hundred bytes: stopped listing"}},
+		{name: "pages of 10,000 names", hostile: localcloud.Hostile{ExtraEntries: 10000},
+			want: []string{"Could not list the secrets of vault kv-e2e: a list page from the vault holds 10005 entries; Key Vault sends at most 25: stopped listing"}},
+		{name: "fresh names forever", hostile: localcloud.Hostile{ExtraEntries: 20, EndlessPages: true},
+			want: []string{"Could not list the secrets of vault kv-e2e: the vault listed more than 25000 secrets, more than GoKeyVault reads with '*': stopped listing", "SecretsFilter"}},
+		{name: "100 invalid ids", hostile: localcloud.Hostile{ExtraEntries: 20, ExtraInvalid: true}, pageSize: 1, warnings: 11},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			want := twoSecrets(w)
+			for _, n := range []string{"c", "d", "e"} {
+				w.vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
+				want[n] = secretVar("value-of-" + n)
+			}
+			w.vault.SetFaults(localcloud.Faults{PageSize: tt.pageSize})
+			w.vault.SetHostile(tt.hostile)
+
+			res := w.run(t, step{timeout: 120 * time.Second})
+
+			if len(tt.want) > 0 {
+				failedWith(t, res, tt.want...)
+				subsetOf(t, res.Variables, want)
+			} else {
+				if res.Result != "Succeeded" {
+					t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+				}
+				if diff := cmp.Diff(want, res.Variables); diff != "" {
+					t.Errorf("variables (-want +got):\n%s", diff)
+				}
+				warns := issues(res, "warning")
+				if len(warns) != tt.warnings || !strings.HasPrefix(warns[0], "Skipped a list entry that is not a valid Key Vault secret id: 'https://kv-e2e.vault.azure.net/keys/made-up-1'") {
+					t.Fatalf("warnings %q", warns)
+				}
+				if got := warns[len(warns)-1]; got != "Skipped 90 more list entries that are not valid Key Vault secret ids (not shown)" {
+					t.Errorf("last warning %q", got)
+				}
+			}
+			if rss := peakRSS(t, res); rss > 64 {
+				t.Errorf("peak RSS %.1f MiB", rss)
+			}
+			t.Logf("%d list calls; peak RSS %.1f MiB", listCalls(w.vault), peakRSS(t, res))
+			checkTokenStaysHome(t, w)
 		})
 	}
 }

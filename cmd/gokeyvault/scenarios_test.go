@@ -445,3 +445,74 @@ func waitFor(cond func() bool) bool {
 	}
 	return false
 }
+
+// TestCredentialsLeaveTheEnvironment: what holds a credential (the
+// connection's auth parameters, secret variables, the job's access token
+// when a pipeline maps it as SYSTEM_ACCESSTOKEN) is removed from the
+// binary's environment once read, and the debug log names what was
+// removed (names only). The in-process test in pkg/task checks the
+// removal itself.
+func TestCredentialsLeaveTheEnvironment(t *testing.T) {
+	const mapped = "mapped-job-token-9Kq"
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	vars := map[string]agentrunner.Variable{"agent.proxypassword": {Value: "proxy-pw-unused", Secret: true}}
+
+	res := w.run(t, step{debug: true, variables: vars, env: []string{"SYSTEM_ACCESSTOKEN=" + mapped}, creds: []string{mapped}})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	var removed string
+	for _, l := range res.Log {
+		if r, ok := strings.CutPrefix(l, "##[debug]removed from the environment once read: "); ok {
+			removed = r
+		}
+	}
+	want := strings.Join([]string{
+		"ENDPOINT_AUTH_" + connID,
+		"ENDPOINT_AUTH_PARAMETER_" + connID + "_AUTHENTICATIONTYPE",
+		"ENDPOINT_AUTH_PARAMETER_" + connID + "_SERVICEPRINCIPALID",
+		"ENDPOINT_AUTH_PARAMETER_" + connID + "_SERVICEPRINCIPALKEY",
+		"ENDPOINT_AUTH_PARAMETER_" + connID + "_TENANTID",
+		"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN",
+		"ENDPOINT_AUTH_SYSTEMVSSCONNECTION",
+		"SECRET_AGENT_PROXYPASSWORD",
+		"SYSTEM_ACCESSTOKEN",
+	}, ", ")
+	if removed != want {
+		t.Errorf("removed from the environment:\n got %s\nwant %s", removed, want)
+	}
+}
+
+// TestTrustFromTheEnvironment: SSL_CERT_FILE replaces the system's CA
+// bundle for Go; the log says so in one line, and says nothing when it
+// is not set.
+func TestTrustFromTheEnvironment(t *testing.T) {
+	w := newWorld(t)
+	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	for _, tt := range []struct {
+		name string
+		s    step
+		want []string
+	}{
+		{"SSL_CERT_FILE", step{}, []string{"TLS: trusting the certificates of SSL_CERT_FILE=" + w.cloud.CAFile() + " (instead of the system's CA bundle)"}},
+		{"AGENT_CAINFO only", step{env: []string{"SSL_CERT_FILE="}, variables: map[string]agentrunner.Variable{"agent.cainfo": {Value: w.cloud.CAFile()}}}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := w.run(t, tt.s)
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			var got []string
+			for _, l := range res.Log {
+				if strings.HasPrefix(l, "TLS: ") {
+					got = append(got, l)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("TLS lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -238,6 +238,10 @@ func explainNetwork(c Context, err error) string {
 	if errors.As(err, &fh) {
 		return fmt.Sprintf("%s. The vault (or something between the agent and it) sent a link to another host; no request and no token went there", fh.Error())
 	}
+	var mb *keyvault.MisbehaviorError
+	if errors.As(err, &mb) {
+		return mb.Error()
+	}
 	var tl *keyvault.ReplyTooLargeError
 	if errors.As(err, &tl) {
 		return tl.Error() + "; a proxy or the vault is misbehaving"

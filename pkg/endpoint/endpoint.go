@@ -69,11 +69,25 @@ func (e *Env) Sensitive() []string {
 		add(n)
 	}
 	for up, n := range e.names {
-		if strings.HasPrefix(up, "ENDPOINT_AUTH_") && !strings.HasPrefix(up, "ENDPOINT_AUTH_SCHEME_") || strings.HasPrefix(up, "SECRET_") {
+		if sensitiveName(up) {
 			add(n)
 		}
 	}
 	return out
+}
+
+// sensitiveName says whether an upper-cased variable name holds a
+// credential by its name alone: every endpoint auth parameter (the scheme
+// is not one), every secret variable, and the job's access token when a
+// pipeline maps it into the environment.
+func sensitiveName(up string) bool {
+	switch {
+	case strings.HasPrefix(up, "ENDPOINT_AUTH_SCHEME_"):
+		return false
+	case strings.HasPrefix(up, "ENDPOINT_AUTH_"), strings.HasPrefix(up, "SECRET_"):
+		return true
+	}
+	return up == "SYSTEM_ACCESSTOKEN"
 }
 
 // Connection is the part of an AzureRM service connection the task uses.

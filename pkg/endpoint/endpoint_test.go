@@ -102,11 +102,13 @@ func TestSensitive(t *testing.T) {
 		"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
 		"SECRET_AGENT_PROXYPASSWORD=p",
 		"ENDPOINT_DATA_X_SUBSCRIPTIONID=s",
+		"System_AccessToken=t",
+		"SYSTEM_ACCESSTOKENS=not-it",
 		"PATH=/bin",
 	})
 	got := e.Sensitive()
 	sort.Strings(got)
-	want := []string{"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN", "ENDPOINT_AUTH_X", "SECRET_AGENT_PROXYPASSWORD", "endpoint_auth_parameter_x_serviceprincipalkey"}
+	want := []string{"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN", "ENDPOINT_AUTH_X", "SECRET_AGENT_PROXYPASSWORD", "System_AccessToken", "endpoint_auth_parameter_x_serviceprincipalkey"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Sensitive mismatch (-want +got):\n%s", diff)
 	}

@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -75,9 +76,11 @@ func TestCheckNextLink(t *testing.T) {
 		{"https://kv.vault.azure.net/secrets/name", `the vault's nextLink points at "/secrets/name", not the secret list; refused`},
 		{"https://kv.vault.azure.net/secrets/%zz", "the vault's nextLink does not parse; refused"},
 		{"https://kv.vault.azure.net/secrets\n", "the vault's nextLink does not parse; refused"},
+		{"https://kv.vault.azure.net/secrets?$skiptoken=" + strings.Repeat("x", 8<<10), "the vault's nextLink is 8 KiB long; Key Vault's are a few hundred bytes: stopped listing"},
+		{"https://kv.vault.azure.net/secrets?$skiptoken=" + strings.Repeat("x", 8<<10-47), ""},
 	}
 	for _, tt := range tests {
-		err := checkNextLink(tt.link, vault, map[string]bool{})
+		err := checkNextLink(tt.link, vault, map[[sha256.Size]byte]bool{})
 		got := ""
 		if err != nil {
 			got = err.Error()
@@ -94,7 +97,7 @@ func TestCheckNextLink(t *testing.T) {
 
 func TestCheckNextLinkSeenTwice(t *testing.T) {
 	vault := mustURL(t, "https://kv.vault.azure.net/")
-	seen := map[string]bool{}
+	seen := map[[sha256.Size]byte]bool{}
 	links := []string{
 		"https://kv.vault.azure.net:443/secrets?$skiptoken=1",
 		"https://kv.vault.azure.net:443/secrets?$skiptoken=2",
@@ -482,22 +485,33 @@ func TestListPaging(t *testing.T) {
 		wantErr   string
 		wantLists int
 		wantGets  []string
+		maxListed int // 0: the product's bound
 	}{
 		{"foreign host", 10, func(n int) string {
 			return pageJSON([]string{"a"}, "https://evil.vault.azure.net:443/secrets?$skiptoken=1")
-		}, "refused to send a request to https://evil.vault.azure.net:443/secrets", 1, []string{"a"}},
+		}, "refused to send a request to https://evil.vault.azure.net:443/secrets", 1, []string{"a"}, 0},
 		{"loop", 10, func(n int) string {
 			return pageJSON([]string{"a", "b"}, vault+"&$skiptoken=same")
-		}, "the vault sent the same nextLink twice", 2, []string{"a", "b"}},
+		}, "the vault sent the same nextLink twice", 2, []string{"a", "b"}, 0},
 		{"endless", 5, func(n int) string {
 			return pageJSON([]string{"a", "A", fmt.Sprintf("s%d", n)}, fmt.Sprintf("%s&$skiptoken=%d", vault, n))
-		}, "the vault kept sending pages past 5; stopped listing", 5, []string{"a", "s1", "s2", "s3", "s4", "s5"}},
+		}, "the vault kept sending pages past 5; stopped listing", 5, []string{"a", "s1", "s2", "s3", "s4", "s5"}, 0},
 		{"pages then end", 10, func(n int) string {
 			if n == 3 {
 				return pageJSON([]string{"c", "a"}, "")
 			}
 			return pageJSON([]string{fmt.Sprintf("s%d", n)}, fmt.Sprintf("%s&$skiptoken=%d", vault, n))
-		}, "", 3, []string{"a", "c", "s1", "s2"}},
+		}, "", 3, []string{"a", "c", "s1", "s2"}, 0},
+		{"page over 25 entries", 10, func(n int) string {
+			names := make([]string, 26)
+			for i := range names {
+				names[i] = fmt.Sprintf("s%02d", i)
+			}
+			return pageJSON(names, vault+"&$skiptoken=1")
+		}, "a list page from the vault holds 26 entries; Key Vault sends at most 25: stopped listing", 1, nil, 0},
+		{"more entries than the bound", 100, func(n int) string {
+			return pageJSON([]string{fmt.Sprintf("a%d", n), fmt.Sprintf("b%d", n)}, fmt.Sprintf("%s&$skiptoken=%d", vault, n))
+		}, "the vault listed more than 5 secrets, more than GoKeyVault reads with '*': stopped listing", 3, []string{"a1", "b1", "a2", "b2"}, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,6 +528,9 @@ func TestListPaging(t *testing.T) {
 			}
 			c := newTestClient(t, f)
 			c.maxPages = tt.maxPages
+			if tt.maxListed > 0 {
+				c.maxListed = tt.maxListed
+			}
 			var gotMu sync.Mutex
 			var got []string
 			_, err := c.All(context.Background(), func(v Value) {

@@ -5,6 +5,7 @@ package keyvault
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -49,6 +50,7 @@ type Client struct {
 	now         func() time.Time
 	limiter     *limiter
 	maxPages    int // the most list pages a listing may take: maxPages, lowered by tests
+	maxListed   int // the most entries a listing may bring: maxListed, lowered by tests
 }
 
 // workers is how many gets may be under way, counting those waiting out a
@@ -92,7 +94,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	return &Client{vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages}, nil
+	return &Client{vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages, maxListed: maxListed}, nil
 }
 
 // Value is one downloaded secret.
@@ -118,12 +120,14 @@ type Failure struct {
 // Report summarises a download.
 type Report struct {
 	Listed int // secrets the list returned (0 for named downloads)
-	// Invalid lists, rendered safely, list entries whose id is not a valid
-	// secret id; they are skipped, never turned into variables.
-	Invalid    []string
-	Skipped    []Skip
-	Downloaded int
-	Failures   []Failure
+	// Invalid lists, rendered safely, the first few list entries whose id
+	// is not a valid secret id; they are skipped, never turned into
+	// variables. InvalidCount counts them all.
+	Invalid      []string
+	InvalidCount int
+	Skipped      []Skip
+	Downloaded   int
+	Failures     []Failure
 }
 
 // ListError is a failure of the list call itself.
@@ -207,15 +211,22 @@ func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Valu
 func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 	pager := c.secrets.NewListSecretPropertiesPager(nil)
 	now := c.now()
-	seenLinks := map[string]bool{}
+	seenLinks := map[[sha256.Size]byte]bool{}
 	seenNames := map[string]bool{}
+	entries := 0
 	for pages := 1; pager.More(); pages++ {
 		if pages > c.maxPages {
-			return fmt.Errorf("the vault kept sending pages past %d; stopped listing", c.maxPages)
+			return &MisbehaviorError{What: fmt.Sprintf("the vault kept sending pages past %d; stopped listing", c.maxPages)}
 		}
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return err
+		}
+		if n := len(page.Value); n > maxPageItems {
+			return &MisbehaviorError{What: fmt.Sprintf("a list page from the vault holds %d entries; Key Vault sends at most %d: stopped listing", n, maxPageItems)}
+		}
+		if entries += len(page.Value); entries > c.maxListed {
+			return &MisbehaviorError{What: fmt.Sprintf("the vault listed more than %d secrets, more than GoKeyVault reads with '*': stopped listing. If the vault really holds that many, name the secrets the pipeline needs in SecretsFilter", c.maxListed)}
 		}
 		var fetch []inputs.Secret
 		for _, item := range page.Value {

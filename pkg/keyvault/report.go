@@ -20,7 +20,10 @@ func (t *tally) addListed(name, skip string) {
 func (t *tally) addInvalid(id string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rep.Invalid = append(t.rep.Invalid, id)
+	t.rep.InvalidCount++
+	if len(t.rep.Invalid) < maxInvalidShown {
+		t.rep.Invalid = append(t.rep.Invalid, id)
+	}
 }
 
 func (t *tally) addFailure(f Failure) {

@@ -30,6 +30,14 @@ type Hostile struct {
 	// EndlessPages ends every list page with a fresh nextLink: after the
 	// real pages, empty pages forever.
 	EndlessPages bool
+	// NextLinkBytes > 0 pads every nextLink, with a query parameter, to
+	// this many bytes.
+	NextLinkBytes int
+	// ExtraEntries > 0 adds this many made-up entries to every list page,
+	// with names never listed before: disabled secrets, or with
+	// ExtraInvalid, ids that are not secret ids.
+	ExtraEntries int
+	ExtraInvalid bool
 
 	// HugeValue > 0 answers every get with a 200 whose body is this many
 	// bytes (a JSON secret bundle with a padded value), streamed.
@@ -100,6 +108,7 @@ type hostileState struct {
 	Hostile
 	written int64 // body bytes the hostile replies got onto the connection
 	endless int   // nextLinks EndlessPages made up
+	madeUp  int   // entries ExtraEntries made up
 }
 
 // cloudHostile is what the cloud records for hostile tests. Guarded by
@@ -358,6 +367,7 @@ func (v *Vault) hostileList(r *http.Request, h Hostile, rp *reply) func(http.Res
 			items = append(items, it)
 		}
 	}
+	items = append(items, v.madeUpEntries(h)...)
 	next := page.NextLink
 	apiVersion := url.QueryEscape(q.Get("api-version"))
 	switch {
@@ -378,8 +388,29 @@ func (v *Vault) hostileList(r *http.Request, h Hostile, rp *reply) func(http.Res
 		link := h.NextLink
 		next = &link
 	}
+	if next != nil && len(*next) < h.NextLinkBytes {
+		link := *next + "&pad=" + strings.Repeat("p", h.NextLinkBytes-len(*next)-5)
+		next = &link
+	}
 	rp.body = listPage{items, next}
 	return nil
+}
+
+// madeUpEntries returns ExtraEntries list entries named as never before.
+func (v *Vault) madeUpEntries(h Hostile) []secretItem {
+	items := make([]secretItem, 0, h.ExtraEntries)
+	for range h.ExtraEntries {
+		v.mu.Lock()
+		v.hostile.madeUp++
+		n := v.hostile.madeUp
+		v.mu.Unlock()
+		if h.ExtraInvalid {
+			items = append(items, secretItem{ID: fmt.Sprintf("https://%s/keys/made-up-%d", v.host, n), Attributes: attributes{Enabled: true}})
+			continue
+		}
+		items = append(items, secretItem{ID: fmt.Sprintf("https://%s/secrets/made-up-%d", v.host, n), Attributes: attributes{Enabled: false}})
+	}
+	return items
 }
 
 // firstItem is the list entry of the vault's first secret by name.

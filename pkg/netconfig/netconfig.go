@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"golang.org/x/net/http/httpproxy"
@@ -41,6 +42,9 @@ type Config struct {
 	// Warnings are for the step log: settings that lower security or that
 	// could not be honoured.
 	Warnings []string
+	// Trust, when not empty, is a line for the step log: the environment
+	// replaces the system's trust store.
+	Trust string
 
 	proxyURL *url.URL // the agent proxy, nil when HTTPS_PROXY/NO_PROXY apply
 	bypass   []*regexp.Regexp
@@ -91,11 +95,33 @@ func FromEnv(e *endpoint.Env) (*Config, error) {
 		}
 		c.Transport.RootCAs, c.caFile, c.caCount = pool, file, n
 	}
+	c.Trust = trustLine(e, runtime.GOOS)
 	if inputs.Bool(e.Get("AGENT_SKIPCERTVALIDATION")) {
 		c.Transport.InsecureSkipVerify = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}
 	return c, nil
+}
+
+// trustLine says where TLS trust comes from when SSL_CERT_FILE or
+// SSL_CERT_DIR replace the system's CA bundle or certificate directories,
+// which Go honours on Linux and the other Unix systems but not on macOS or
+// Windows.
+func trustLine(e *endpoint.Env, goos string) string {
+	if goos == "darwin" || goos == "ios" || goos == "windows" {
+		return ""
+	}
+	var parts []string
+	if f := strings.TrimSpace(e.Get("SSL_CERT_FILE")); f != "" {
+		parts = append(parts, "SSL_CERT_FILE="+f+" (instead of the system's CA bundle)")
+	}
+	if d := strings.TrimSpace(e.Get("SSL_CERT_DIR")); d != "" {
+		parts = append(parts, "SSL_CERT_DIR="+d+" (instead of the system's certificate directories)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "TLS: trusting the certificates of " + strings.Join(parts, " and ")
 }
 
 // Proxy returns the proxy used for u, nil for a direct connection.

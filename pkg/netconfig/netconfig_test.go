@@ -168,3 +168,25 @@ func TestDescribeHidesThePassword(t *testing.T) {
 		t.Errorf("Describe = %q, want %q", got, want)
 	}
 }
+
+func TestTrustLine(t *testing.T) {
+	tests := []struct {
+		env  []string
+		goos string
+		want string
+	}{
+		{nil, "linux", ""},
+		{[]string{"SSL_CERT_FILE=/etc/corp/ca.pem"}, "linux", "TLS: trusting the certificates of SSL_CERT_FILE=/etc/corp/ca.pem (instead of the system's CA bundle)"},
+		{[]string{"SSL_CERT_DIR=/a:/b"}, "freebsd", "TLS: trusting the certificates of SSL_CERT_DIR=/a:/b (instead of the system's certificate directories)"},
+		{[]string{"SSL_CERT_FILE=/f", "SSL_CERT_DIR=/d"}, "linux",
+			"TLS: trusting the certificates of SSL_CERT_FILE=/f (instead of the system's CA bundle) and SSL_CERT_DIR=/d (instead of the system's certificate directories)"},
+		// Go uses the platform's verifier there: the variables change nothing.
+		{[]string{"SSL_CERT_FILE=/f"}, "darwin", ""},
+		{[]string{"SSL_CERT_FILE=/f"}, "windows", ""},
+	}
+	for _, tt := range tests {
+		if got := trustLine(endpoint.NewEnv(tt.env), tt.goos); got != tt.want {
+			t.Errorf("trustLine(%v, %s) = %q, want %q", tt.env, tt.goos, got, tt.want)
+		}
+	}
+}

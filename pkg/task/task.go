@@ -126,7 +126,8 @@ func (r *run) execute(ctx context.Context) int {
 	if err != nil {
 		return r.fail(err.Error())
 	}
-	for _, n := range r.env.Sensitive() {
+	removed := r.env.Sensitive()
+	for _, n := range removed {
 		r.o.Unsetenv(n)
 	}
 	cl, err := credential.ResolveCloud(conn)
@@ -202,6 +203,8 @@ func (r *run) execute(ctx context.Context) int {
 	if r.debug {
 		r.w.Debug(nc.Describe())
 		r.w.Debug(credential.Describe(conn, cl))
+		sort.Strings(removed)
+		r.w.Debug("removed from the environment once read: " + strings.Join(removed, ", "))
 	}
 	vaultURL := "https://" + vaultName + "." + cl.VaultSuffix + "/"
 	kv, err := keyvault.New(keyvault.Options{
@@ -220,6 +223,9 @@ func (r *run) execute(ctx context.Context) int {
 	}
 
 	r.w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", r.o.Version, vaultName, vaultURL, cl.Name)
+	if nc.Trust != "" {
+		r.w.Println(nc.Trust)
+	}
 
 	waitWarm := kv.Warm(ctx, tenant, cl.VaultResource)
 	pub := publish.New(r.w, publish.ReadMultiline(r.env.Get))
@@ -271,6 +277,9 @@ func (r *run) execute(ctx context.Context) int {
 	for _, id := range rep.Invalid {
 		// id is already rendered safely (control characters escaped).
 		r.w.Warning(fmt.Sprintf("Skipped a list entry that is not a valid Key Vault secret id: '%s'", id))
+	}
+	if more := rep.InvalidCount - len(rep.Invalid); more > 0 {
+		r.w.Warning(fmt.Sprintf("Skipped %d more list entries that are not valid Key Vault secret ids (not shown)", more))
 	}
 	sort.Strings(empty)
 	for _, n := range empty {

@@ -43,6 +43,7 @@ func environ(extra ...string) []string {
 		"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=job-token",
 		"ENDPOINT_AUTH_SYSTEMVSSCONNECTION=" + `{"parameters":{"AccessToken":"job-token"},"scheme":"OAuth"}`,
 		"SECRET_AGENT_PROXYPASSWORD=proxy-password",
+		"SYSTEM_ACCESSTOKEN=job-token",
 		"SYSTEM_DEBUG=true",
 		"PATH=/usr/bin",
 	}
@@ -59,6 +60,7 @@ var sensitive = []string{
 	"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN",
 	"ENDPOINT_AUTH_SYSTEMVSSCONNECTION",
 	"SECRET_AGENT_PROXYPASSWORD",
+	"SYSTEM_ACCESSTOKEN",
 	"endpoint_auth_parameter_" + connID + "_serviceprincipalkey",
 }
 

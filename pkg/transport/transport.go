@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,9 @@ type Client struct {
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
+		// As http.Client reports it: the method and the URL, which say
+		// which of the task's hosts failed.
+		err = &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
 		return nil, c.classify(req, err)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
