@@ -485,3 +485,210 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// errorCase is a value Convert must refuse, and the message it must give.
+type errorCase struct {
+	name, value, contentType string
+	format                   certformat.Format
+	want                     string
+}
+
+func TestConvertErrors(t *testing.T) {
+	fx := newFixture(t, ecdsaKey)
+	other := newKey(t, ecdsaKey)
+	tests := append(pfxErrorCases(t, fx, other), pemErrorCases(t, fx, other)...)
+	tests = append(tests,
+		errorCase{"unknown format", "dmFsdWU=", "", certformat.Format("jks"), `unknown file format "jks": use raw, pem or pfx`},
+		errorCase{"neither PEM nor base64", "correct horse battery staple", "", certformat.PFX, "the value is neither PEM nor a base64 PFX"},
+		errorCase{"neither PEM nor a PFX, but base64", "c2VjcmV0LXZhbHVlLWhlcmU=", "text/plain", certformat.PEM,
+			"the value is neither PEM nor a base64 PFX (it is base64, 17 bytes decoded, but not a PKCS#12 file)"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := certformat.Convert(tt.value, tt.contentType, tt.format)
+			msg, leaked := redact(errText(err), tt.value)
+			if leaked {
+				t.Errorf("error holds bytes of the value: %q", msg)
+			}
+			if diff := cmp.Diff(tt.want, msg); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if out != nil {
+				t.Errorf("Convert gave %d bytes with its error", len(out))
+			}
+		})
+	}
+}
+
+func pfxErrorCases(t *testing.T, fx *fixture, other crypto.Signer) []errorCase {
+	password := b64(fx.exportPFX(t, "password", "-inkey", "k.pem", "-passout", "pass:hunter2-pw"))
+	certsOnly := b64(fx.exportPFX(t, "certs", "-nokeys", "-passout", "pass:"))
+	mismatched, err := pkcs12.LegacyDES.Encode(other, fx.leaf, []*x509.Certificate{fx.ca}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("only some text that was once base64-encoded")
+	notBase64 := "the value is not base64 (a PFX must be base64-encoded, as Key Vault stores certificates)"
+	passwordErr := "the PFX is protected by a password; Key Vault certificates have none"
+	return []errorCase{
+		{"not base64", "%%% this/is*not~b64 %%%", pkcs12Type, certformat.PEM, notBase64},
+		{"PEM stored as a PFX", fx.keyVaultPEM(t), pkcs12Type, certformat.PFX, notBase64},
+		{"empty", " \r\n", pkcs12Type, certformat.PEM, "the value is empty (a PFX must be base64-encoded, as Key Vault stores certificates)"},
+		{"base64 of text", b64(text), pkcs12Type, certformat.PFX,
+			"the value is base64 (" + itoa(len(text)) + " bytes decoded) but not a PKCS#12 file: its ASN.1 structure is not that of a DER-encoded PFX"},
+		{"base64 of a certificate", b64(fx.leaf.Raw), pkcs12Type, certformat.PEM,
+			"the value is base64 (" + itoa(len(fx.leaf.Raw)) + " bytes decoded) but not a PKCS#12 file: its ASN.1 structure is not that of a DER-encoded PFX"},
+		{"password", password, pkcs12Type, certformat.PEM, passwordErr},
+		{"password, checked for a passthrough", password, pkcs12Type, certformat.PFX, passwordErr},
+		{"password, no content type", password, "", certformat.PEM, passwordErr},
+		{"PFX without a key", certsOnly, pkcs12Type, certformat.PEM, "the PFX holds no private key (as when a Key Vault certificate's key is not exportable)"},
+		{"PFX whose key is another's", b64(mismatched), pkcs12Type, certformat.PEM, "the private key matches none of the certificates"},
+	}
+}
+
+func pemErrorCases(t *testing.T, fx *fixture, other crypto.Signer) []errorCase {
+	key, leaf, ca := pemBlock("PRIVATE KEY", pkcs8(t, fx.key)), pemBlock("CERTIFICATE", fx.leaf.Raw), pemBlock("CERTIFICATE", fx.ca.Raw)
+	encrypted := pemBlock("ENCRYPTED PRIVATE KEY", []byte("opaque ciphertext of a PKCS#8 key"))
+	traditional := string(pem.EncodeToMemory(&pem.Block{
+		Type:    "EC PRIVATE KEY",
+		Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"},
+		Bytes:   []byte("opaque ciphertext of a SEC1 key"),
+	}))
+	encryptedErr := "the PEM's private key is encrypted; a PFX written here has no password, so the key must be stored decrypted"
+	noBlock := "the value holds no complete PEM block (a BEGIN line, base64, then the matching END line)"
+	return []errorCase{
+		{"PEM without a key", leaf + ca, pemType, certformat.PFX, "the PEM holds no private key (found 2 CERTIFICATE blocks); a PFX needs the key"},
+		{"PEM without a key, other blocks", leaf + pemBlock("PUBLIC KEY", []byte("public")) + pemBlock("MYSECRETLABEL", []byte("hidden")), "", certformat.PFX,
+			"the PEM holds no private key (found 1 CERTIFICATE block, 1 PUBLIC KEY block and 1 block of another type); a PFX needs the key"},
+		{"key without a certificate", key, pemType, certformat.PFX, "the PEM holds a private key but no certificate"},
+		{"another's key", pemBlock("PRIVATE KEY", pkcs8(t, other)) + leaf + ca, pemType, certformat.PFX, "the private key matches none of the certificates"},
+		{"two keys", key + pemBlock("PRIVATE KEY", pkcs8(t, other)) + leaf, pemType, certformat.PFX, "the PEM holds 2 private keys; a PFX holds one"},
+		{"encrypted PKCS#8 key", encrypted + leaf + ca, pemType, certformat.PFX, encryptedErr},
+		{"encrypted PKCS#8 key, no content type", leaf + encrypted, "", certformat.PFX, encryptedErr},
+		{"traditionally encrypted SEC1 key", traditional + leaf, pemType, certformat.PFX, encryptedErr},
+		{"malformed certificate", key + pemBlock("CERTIFICATE", []byte("not DER at all")), pemType, certformat.PFX,
+			"the PEM's block 2 (CERTIFICATE) is not an X.509 certificate"},
+		{"malformed PKCS#8 key", pemBlock("PRIVATE KEY", []byte("not DER at all")) + leaf, pemType, certformat.PFX,
+			"the PEM's block 1 (PRIVATE KEY) is not a PKCS#8 private key of a type Go reads (RSA, ECDSA, Ed25519, X25519)"},
+		{"PKCS#8 key labelled SEC1", pemBlock("EC PRIVATE KEY", pkcs8(t, fx.key)) + leaf, pemType, certformat.PFX,
+			"the PEM's block 1 (EC PRIVATE KEY) is not a SEC1 EC private key"},
+		{"OpenSSH key", pemBlock("OPENSSH PRIVATE KEY", []byte("openssh-key-v1")) + leaf, pemType, certformat.PFX,
+			"the PEM's block 1 holds a private key in a form this task cannot read (it reads PRIVATE KEY, RSA PRIVATE KEY and EC PRIVATE KEY blocks)"},
+		{"PFX stored as PEM", b64(fx.modernPFX(t)), pemType, certformat.PEM, noBlock},
+		{"PEM cut short", strings.TrimSuffix(leaf, "-----END CERTIFICATE-----\n"), "", certformat.PEM, noBlock},
+	}
+}
+
+func itoa(n int) string { return big.NewInt(int64(n)).String() }
+
+// redact replaces in msg every run of bytes that holds 6 bytes in a row of
+// value's secret parts (secretParts) with "<value>", and reports whether
+// there were any: a failing test shows where the value was, not the value.
+func redact(msg, value string) (string, bool) {
+	covered := make([]bool, len(msg))
+	leaked := false
+	for _, part := range secretParts(value) {
+		for i := 0; i+6 <= len(part); i++ {
+			for at := 0; ; at++ {
+				j := strings.Index(msg[at:], part[i:i+6])
+				if j < 0 {
+					break
+				}
+				at += j
+				leaked = true
+				for k := at; k < at+6; k++ {
+					covered[k] = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	for i := range msg {
+		switch {
+		case !covered[i]:
+			b.WriteByte(msg[i])
+		case i == 0 || !covered[i-1]:
+			b.WriteString("<value>")
+		}
+	}
+	return b.String(), leaked
+}
+
+// secretParts are the parts of a value no message may quote: all of it,
+// but for a PEM value's armour, which is fixed public text a message may
+// name: the BEGIN and END lines (except for a type the package does not
+// name, which is the value's own) and an encrypted key's headers.
+func secretParts(value string) []string {
+	var parts []string
+	for _, line := range strings.Split(value, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if typ, ok := armourType(line); ok {
+			if !publicBlockType(typ) {
+				parts = append(parts, typ)
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "Proc-Type: ") || strings.HasPrefix(line, "DEK-Info: ") {
+			continue
+		}
+		parts = append(parts, line)
+	}
+	return parts
+}
+
+func armourType(line string) (string, bool) {
+	for _, prefix := range []string{"-----BEGIN ", "-----END "} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.CutSuffix(rest, "-----")
+		}
+	}
+	return "", false
+}
+
+func publicBlockType(typ string) bool {
+	switch typ {
+	case "CERTIFICATE", "PUBLIC KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY":
+		return true
+	}
+	return false
+}
+
+func FuzzConvert(f *testing.F) {
+	fx := newFixture(f, ecdsaKey)
+	modern, legacy := b64(fx.modernPFX(f)), b64(fx.legacyPFX(f))
+	password := b64(fx.exportPFX(f, "password", "-inkey", "k.pem", "-passout", "pass:hunter2-pw"))
+	keyVaultPEM := fx.keyVaultPEM(f)
+	certs := pemBlock("CERTIFICATE", fx.leaf.Raw) + pemBlock("CERTIFICATE", fx.ca.Raw)
+	encrypted := pemBlock("ENCRYPTED PRIVATE KEY", []byte("opaque")) + certs
+	seeds := []struct {
+		value, contentType string
+		format             byte
+	}{
+		{modern, pkcs12Type, 1}, {modern, pkcs12Type, 2}, {legacy, "", 1}, {legacy, "text/plain", 2},
+		{"\n" + wrap(modern, 64) + "\n", pkcs12Type, 1}, {password, pkcs12Type, 1},
+		{keyVaultPEM, pemType, 2}, {keyVaultPEM, "", 2}, {keyVaultPEM, pemType, 1},
+		{certs, pemType, 2}, {encrypted, "", 2}, {pemBlock("PRIVATE KEY", pkcs8(f, fx.key)), pemType, 2},
+		{"plain secret value", "", 0}, {"plain secret value", "", 1}, {"%%% not base64 %%%", pkcs12Type, 2},
+		{"c2VjcmV0LXZhbHVlLWhlcmU=", "text/plain", 2}, {"", pkcs12Type, 1}, {"v", "", 3},
+	}
+	for _, s := range seeds {
+		f.Add(s.value, s.contentType, s.format)
+	}
+	formats := []certformat.Format{certformat.Raw, certformat.PEM, certformat.PFX, "bogus"}
+	f.Fuzz(func(t *testing.T, value, contentType string, format byte) {
+		out, err := certformat.Convert(value, contentType, formats[int(format)%len(formats)])
+		if err == nil {
+			if out == nil && value != "" {
+				t.Fatalf("Convert gave neither bytes nor an error")
+			}
+			return
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "panicked") {
+			t.Fatalf("go-pkcs12 panicked: %s", msg)
+		}
+		if len(value) >= 8 && strings.Contains(msg, value) {
+			t.Fatalf("error holds the value (%d bytes): %q", len(value), strings.ReplaceAll(msg, value, "<value>"))
+		}
+	})
+}
