@@ -10,6 +10,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/microsoft/azure-devops-go-api/azuredevops/v7 v7.1.1-0.20241014080628-3045bdf43455
 	golang.org/x/net v0.58.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (
