@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 const (

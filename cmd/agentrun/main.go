@@ -1,5 +1,5 @@
 // Command agentrun runs a task folder the way the Azure Pipelines agent
-// would (see pkg/agentrunner): it streams the masked step log, then prints
+// would (see pkg/testbed/agentrunner): it streams the masked step log, then prints
 // the job's variables after the step and the step result.
 //
 //	agentrun -task task -input azureSubscription=<id> -input KeyVaultName=kv \
@@ -22,7 +22,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 func secretVar(v string) agentrunner.Variable { return agentrunner.Variable{Value: v, Secret: true} }

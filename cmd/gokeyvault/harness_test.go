@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 // The e2e tests run the real task folder — task.json, the Node launcher and

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/agentrunner"
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 // The agent refuses some setvariable commands on its own (a read-only

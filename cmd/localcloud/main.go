@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 // config is the JSON file format; the sample flags build the same thing.

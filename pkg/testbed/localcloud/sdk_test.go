@@ -19,7 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 const (

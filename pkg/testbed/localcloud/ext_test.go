@@ -26,7 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 func selfSigned(t *testing.T, cn string) (*x509.Certificate, *rsa.PrivateKey) {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
 type response struct {
