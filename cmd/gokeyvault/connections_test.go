@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -292,14 +293,21 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 			if len(tokens) != 1 {
 				t.Fatalf("%d OIDC tokens issued, want 1", len(tokens))
 			}
-			// The token is registered before anything else is printed, and
-			// appears nowhere but in that registration.
-			if len(res.Raw) == 0 || res.Raw[0] != "##vso[task.setsecret]"+tokens[0] {
-				t.Errorf("first output line %q, want the OIDC token's task.setsecret", strings.ReplaceAll(first(res.Raw), tokens[0], "<token>"))
+			// The token is registered the moment it arrives: before it
+			// only the debug lines of the request that brought it, and
+			// nowhere after but in that registration.
+			at := slices.Index(res.Raw, "##vso[task.setsecret]"+tokens[0])
+			if at < 0 {
+				t.Fatalf("the OIDC token was never registered with task.setsecret")
 			}
-			for i, l := range res.Raw[1:] {
+			for i, l := range res.Raw[:at] {
+				if !strings.HasPrefix(l, "##vso[task.debug]") || !strings.Contains(l, " https://dev.azure.com/") {
+					t.Errorf("output line %d, before the token's task.setsecret: %q", i, l)
+				}
+			}
+			for i, l := range res.Raw[at+1:] {
 				if strings.Contains(l, tokens[0]) {
-					t.Errorf("OIDC token in output line %d", i+1)
+					t.Errorf("OIDC token in output line %d", at+1+i)
 				}
 			}
 			if !res.Masked(tokens[0]) {
@@ -334,13 +342,6 @@ func banner(res *agentrunner.Result) string {
 		}
 	}
 	return ""
-}
-
-func first(lines []string) string {
-	if len(lines) == 0 {
-		return ""
-	}
-	return lines[0]
 }
 
 // ------------------------------------------------------------ managed identity

@@ -324,12 +324,12 @@ func TestHostileIDs(t *testing.T) {
 		q(base + "semi;colon"),
 		q(base + "close]bracket"),
 		q(base + "has space"),
-		q(base + `line\x0afeed`),
+		q(base + "line feed"),
 		// The agent would run "##vso[" anywhere in a line.
 		q(base + "**vso[task.setvariable variable=PATH]x"),
 		q(base + "%23%23vso%5Btask.setvariable%20variable=PATH%5Dx"),
 		q(base + "escaped%3Bsemicolon"),
-		q(base + strings.Repeat("a", 81) + "..."),
+		q(base + strings.Repeat("a", 78) + "..."),
 		q(base + "ok-name/" + strings.Repeat("0", 32) + "/extra"),
 		// The first ten are named, the rest counted.
 		"Skipped 3 more list entries that are not valid Key Vault secret ids (not shown)",
@@ -459,7 +459,7 @@ func TestHostileRedirect(t *testing.T) {
 			want:  []string{"Could not list the secrets of vault kv-e2e: ", "answered 308 Permanent Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
 		{name: "token to another host", filter: "*",
 			token: localcloud.Redirect{Status: 307, Location: "https://" + evilHost + "/collect" + query},
-			want:  []string{"could not get a token from Microsoft Entra ID: login.microsoftonline.com answered 307 Temporary Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
+			want:  []string{"Could not list the secrets of vault kv-e2e: login.microsoftonline.com answered 307 Temporary Redirect, a redirect to https://evil.vault.azure.net, which Azure never sends"}},
 		{name: "token to plain http", filter: "a",
 			token: localcloud.Redirect{Status: 307, Location: "http://login.microsoftonline.com/" + tenantID + "/oauth2/v2.0/token"},
 			want:  []string{"login.microsoftonline.com answered 307 Temporary Redirect, a redirect to http://login.microsoftonline.com"}},

@@ -26,6 +26,9 @@ type CertificateError struct {
 	Problem      string
 }
 
+// Explained marks the message as saying what to do.
+func (e *CertificateError) Explained() {}
+
 func (e *CertificateError) Error() string {
 	return fmt.Sprintf("service connection %s: the service principal certificate %s", e.ConnectionID, e.Problem)
 }

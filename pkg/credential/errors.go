@@ -3,6 +3,7 @@ package credential
 import (
 	"fmt"
 
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -28,6 +29,9 @@ type OIDCError struct {
 }
 
 func (e *OIDCError) Unwrap() error { return e.Err }
+
+// Explained marks the message as saying what to do.
+func (e *OIDCError) Explained() {}
 
 func (e *OIDCError) Error() string {
 	what := fmt.Sprintf("could not get the workload identity federation token for service connection %s from Azure DevOps (%s, POST %s)", e.ConnectionID, e.Route, e.URL)
@@ -80,8 +84,25 @@ type ManagedIdentityError struct {
 
 func (e *ManagedIdentityError) Unwrap() error { return e.Err }
 
-func (e *ManagedIdentityError) Error() string {
-	return fmt.Sprintf("managed identity token request to %s failed: %s", e.Endpoint, oneLine(e.Err.Error()))
-}
+// Explained marks the message as saying what to do.
+func (e *ManagedIdentityError) Explained() {}
 
-func oneLine(s string) string { return vso.Clip(s, 300) }
+func (e *ManagedIdentityError) Error() string {
+	who := "the system-assigned managed identity"
+	if e.ClientID != "" {
+		who = fmt.Sprintf("the user-assigned managed identity %s (the service connection's managed identity client ID)", e.ClientID)
+	}
+	switch e.Kind {
+	case ManagedIdentityUnreachable:
+		return fmt.Sprintf("this agent has no managed identity: nothing answered at %s (%s). Managed identity connections work only on agents that run on an Azure VM or virtual machine scale set with the identity assigned; on other agents use a service connection with workload identity federation or a service principal", e.Endpoint, transport.RootCause(e.Err))
+	case ManagedIdentityTimedOut:
+		return fmt.Sprintf("the managed identity endpoint %s issued no token within %s: check %s on the agent's machine, and that no proxy setting captures the endpoint", e.Endpoint, e.Timeout, who)
+	case ManagedIdentityNotAssigned:
+		if e.ClientID != "" {
+			return fmt.Sprintf("%s is not assigned to this agent's machine (%s answered 400): assign it to the VM or scale set (az vm identity assign --identities <identity resource ID>, or az vmss identity assign) or fix the client ID in the service connection", who, e.Endpoint)
+		}
+		return fmt.Sprintf("this agent's machine has no system-assigned managed identity (%s answered 400): enable it (az vm identity assign, or az vmss identity assign) and grant it access to the vault, or set a user-assigned identity's client ID in the service connection", e.Endpoint)
+	default:
+		return fmt.Sprintf("%s could not get a token from %s: %s", who, e.Endpoint, vso.Clip(e.Err.Error(), 300))
+	}
+}

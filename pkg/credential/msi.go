@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 )
 
@@ -33,7 +33,7 @@ const imdsName = "the Azure Instance Metadata Service (169.254.169.254)"
 // SDK's minute of IMDS retries: a connection that cannot be made (refused,
 // unreachable, or not accepted within the try timeout) is final, and each
 // token request has an overall deadline.
-func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, cl Cloud, co azcore.ClientOptions, o Options) (azcore.TokenCredential, error) {
+func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, cl cloud.Cloud, co azcore.ClientOptions, o Options) (azcore.TokenCredential, error) {
 	probe := &dialProbe{}
 	co.PerRetryPolicies = append(co.PerRetryPolicies, probe)
 	// Per try: a link-local IMDS or loopback endpoint answers in
@@ -53,7 +53,7 @@ func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, c
 		cred:     cred,
 		probe:    probe,
 		clientID: clientID,
-		endpoint: managedIdentityEndpoint(os.Getenv),
+		endpoint: managedIdentityEndpoint(o.Getenv),
 		timeout:  o.ManagedIdentityTimeout,
 	}
 	o.Logf(fmt.Sprintf("managed identity endpoint: %s", m.endpoint))

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
 // TestManagedIdentityIMDS drives the Instance Metadata Service source
@@ -65,10 +67,10 @@ func TestManagedIdentityIMDS(t *testing.T) {
 			ft := &fakeTransport{handle: tt.handle}
 			// MSAL caches managed identity tokens process-wide: a resource
 			// per case keeps the cases apart.
-			cl := Cloud{Name: "AzureCloud", AuthorityHost: "https://login.microsoftonline.com/", VaultSuffix: "vault.azure.net", VaultResource: fmt.Sprintf("https://vault%d.azure.net", i)}
+			cl := cloud.Cloud{Name: "AzureCloud", AuthorityHost: "https://login.microsoftonline.com/", VaultSuffix: "vault.azure.net", VaultResource: fmt.Sprintf("https://vault%d.azure.net", i)}
 			conn := &endpoint.Connection{ID: "c", Scheme: "ManagedServiceIdentity", MSIClientID: tt.clientID}
 			start := time.Now()
-			cred, err := New(context.Background(), conn, cl, Options{Transport: ft, ManagedIdentityTimeout: 300 * time.Millisecond})
+			cred, err := New(context.Background(), conn, cl, Options{HTTP: transport.Pipeline{Transport: ft}, ManagedIdentityTimeout: 300 * time.Millisecond})
 			took := time.Since(start)
 			if took > 3*time.Second {
 				t.Errorf("took %v", took)
@@ -110,10 +112,10 @@ func TestManagedIdentityRunCanceled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	cl := Cloud{Name: "AzureCloud", AuthorityHost: "https://login.microsoftonline.com/", VaultResource: "https://vault-canceled.azure.net"}
-	_, err := New(ctx, &endpoint.Connection{ID: "c", Scheme: "ManagedServiceIdentity"}, cl, Options{Transport: &fakeTransport{handle: func(r *http.Request) (*http.Response, error) {
+	cl := cloud.Cloud{Name: "AzureCloud", AuthorityHost: "https://login.microsoftonline.com/", VaultResource: "https://vault-canceled.azure.net"}
+	_, err := New(ctx, &endpoint.Connection{ID: "c", Scheme: "ManagedServiceIdentity"}, cl, Options{HTTP: transport.Pipeline{Transport: &fakeTransport{handle: func(r *http.Request) (*http.Response, error) {
 		return nil, r.Context().Err()
-	}}})
+	}}}})
 	var mie *ManagedIdentityError
 	if err == nil || errors.As(err, &mie) {
 		t.Fatalf("error %v: a canceled run is not the identity's fault", err)

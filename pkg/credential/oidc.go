@@ -25,6 +25,7 @@ import (
 	devopstask "github.com/microsoft/azure-devops-go-api/azuredevops/v7/task"
 
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // oidcAPIVersion is what azidentity's AzurePipelinesCredential asks for.
@@ -51,14 +52,11 @@ func newFederatedCredential(ctx context.Context, c *endpoint.Connection, tenant 
 			return nil, fmt.Errorf("service connection %s: the distributed task OIDC route needs the connection's GUID, not its name; use an agent that sets SYSTEM_OIDCREQUESTURI", c.ID)
 		}
 	}
+	pipelineOptions := o.HTTP.ClientOptions()
 	src := &oidcSource{
-		connID: c.ID,
-		job:    o.Job,
-		pl: runtime.NewPipeline("gokeyvault", "", runtime.PipelineOptions{}, &policy.ClientOptions{
-			Transport: o.Transport,
-			Retry:     o.Retry,
-			Telemetry: policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
-		}),
+		connID:  c.ID,
+		job:     o.Job,
+		pl:      runtime.NewPipeline("gokeyvault", "", runtime.PipelineOptions{}, &pipelineOptions),
 		onToken: o.OnSecret,
 		logf:    o.Logf,
 	}
@@ -264,7 +262,7 @@ func clipMessage(m *string) string {
 	if m == nil {
 		return ""
 	}
-	return oneLine(*m)
+	return vso.Clip(*m, 300)
 }
 
 // devOpsMessage extracts Azure DevOps' error message ({"message": ...}).
@@ -273,7 +271,7 @@ func devOpsMessage(body []byte) string {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		return oneLine(e.Message)
+		return vso.Clip(e.Message, 300)
 	}
 	return ""
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
 const (
@@ -53,12 +55,11 @@ func TestFederatedTokenFromRequestURI(t *testing.T) {
 		return reply(200, `{"oidcToken":"`+token+`"}`), nil
 	}}
 	var registered []string
-	cl, _ := ResolveCloud(&endpoint.Connection{})
+	cl, _ := cloud.Resolve(wifConnection())
 	cred, err := New(context.Background(), wifConnection(), cl, Options{
-		Transport: ft,
-		Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond},
-		Job:       endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", AccessToken: "system-token"},
-		OnSecret:  func(s string) { registered = append(registered, s) },
+		HTTP:     transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond}},
+		Job:      endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", AccessToken: "system-token"},
+		OnSecret: func(s string) { registered = append(registered, s) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,12 +106,11 @@ func TestFederatedTokenFromDistributedTaskAPI(t *testing.T) {
 		return reply(404, `{"message":"no"}`), nil
 	}}
 	var registered []string
-	cl, _ := ResolveCloud(&endpoint.Connection{})
+	cl, _ := cloud.Resolve(wifConnection())
 	_, err := New(context.Background(), wifConnection(), cl, Options{
-		Transport: ft,
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-		Job:       endpoint.Job{CollectionURI: "https://dev.azure.com/" + org + "/", ProjectID: testProject, HostType: "build", PlanID: testPlan, JobID: testJob, AccessToken: "system-token"},
-		OnSecret:  func(s string) { registered = append(registered, s) },
+		HTTP:     transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}},
+		Job:      endpoint.Job{CollectionURI: "https://dev.azure.com/" + org + "/", ProjectID: testProject, HostType: "build", PlanID: testPlan, JobID: testJob, AccessToken: "system-token"},
+		OnSecret: func(s string) { registered = append(registered, s) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,13 +177,12 @@ func TestFederatedTokenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cl, _ := ResolveCloud(&endpoint.Connection{})
+			cl, _ := cloud.Resolve(wifConnection())
 			registered := 0
 			_, err := New(context.Background(), wifConnection(), cl, Options{
-				Transport: &fakeTransport{handle: tt.handle},
-				Retry:     policy.RetryOptions{MaxRetries: -1},
-				Job:       tt.job,
-				OnSecret:  func(string) { registered++ },
+				HTTP:     transport.Pipeline{Transport: &fakeTransport{handle: tt.handle}, Retry: policy.RetryOptions{MaxRetries: -1}},
+				Job:      tt.job,
+				OnSecret: func(string) { registered++ },
 			})
 			var oe *OIDCError
 			if !errors.As(err, &oe) {

@@ -1,9 +1,14 @@
-// Package diagnose turns Azure failures into one-line messages that say what
-// went wrong and what to change, quoting Azure's request id so that support
-// can find the request. It never prints a token, a secret or a service
-// principal id (the agent would mask that id anyway, leaving "***" in the
-// middle of a sentence); a user-assigned managed identity is named by its
-// client id, which the user needs to find it.
+// Package diagnose turns Azure's answers into one-line messages that say
+// what went wrong and what to change, quoting Azure's request id so that
+// support can find the request. It never prints a token, a secret or a
+// service principal id (the agent would mask that id anyway, leaving "***"
+// in the middle of a sentence).
+//
+// The rule for remediation text: an error of GoKeyVault's own says what to
+// do in its message, and marks itself Explained; diagnose adds the fix only
+// to what Azure answered (Key Vault's error bodies, Entra ID's AADSTS codes),
+// which reach the task as the Azure SDK's types, and to the standard
+// library's (a deadline).
 package diagnose
 
 import (
@@ -20,8 +25,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
-	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
-	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -83,24 +86,36 @@ func Secret(c Context, name string, err error) string {
 	return fmt.Sprintf("Secret '%s': %s", name, Explain(c, err, "get"))
 }
 
-// Setup explains a failure to build the credential: the connection's
-// certificate, the OIDC token, a managed identity, Azure Stack Hub's
-// metadata; other setup errors already say what to fix and are kept.
+// Setup explains a failure to connect: finding the cloud, building the
+// credential. What Explain would call a network error is there one of
+// GoKeyVault's own checks of the connection, whose message says what to
+// fix.
 func Setup(c Context, err error) string {
-	if msg, ok := explainCredential(c, err); ok {
-		return msg
-	}
-	if msg, ok := explainAuth(c, err); ok {
-		return msg
+	var own Explained
+	if _, ok := FromError(err); ok || errors.As(err, &own) || isAuth(err) {
+		return Explain(c, err, "get")
 	}
 	return err.Error()
 }
 
-// Explain explains any failure of the task: Entra, Key Vault or network.
-// op is the Key Vault operation ("get" or "list") for permission messages.
+func isAuth(err error) bool {
+	var afe *azidentity.AuthenticationFailedError
+	return errors.As(err, &afe)
+}
+
+// Explained is an error whose message already says what to do.
+type Explained interface {
+	error
+	Explained()
+}
+
+// Explain explains any failure of the task: its own, Entra's, Key Vault's
+// or the network's. op is the Key Vault operation ("get" or "list") for
+// permission messages.
 func Explain(c Context, err error, op string) string {
-	if msg, ok := explainCredential(c, err); ok {
-		return msg
+	var own Explained
+	if errors.As(err, &own) {
+		return own.Error()
 	}
 	if msg, ok := explainAuth(c, err); ok {
 		return msg
@@ -108,7 +123,7 @@ func Explain(c Context, err error, op string) string {
 	if p, ok := FromError(err); ok {
 		return explainVault(c, p, op)
 	}
-	return explainNetwork(c, err)
+	return explainOther(c, err)
 }
 
 func withID(msg, requestID string) string {
@@ -214,9 +229,9 @@ func explainAuth(c Context, err error) (string, bool) {
 		return fmt.Sprintf("Microsoft Entra ID rejected the certificate of %s (AADSTS700027): the certificate is not registered on the app registration, or its signature does not verify. Upload the certificate (its public part, e.g. cert.cer) to the app registration under Certificates & secrets, or update the connection with the certificate that is registered", ref), true
 	case "":
 		// No Entra error code: the reply came from something else on the
-		// way (a proxy, a gateway), or there was none. explainNetwork
+		// way (a proxy, a gateway), or there was none. explainOther
 		// looks through the whole chain for the cause.
-		return fmt.Sprintf("could not get a token from Microsoft Entra ID: %s; check %s", explainNetwork(c, err), ref), true
+		return fmt.Sprintf("could not get a token from Microsoft Entra ID: %s; check %s", explainOther(c, err), ref), true
 	default:
 		return fmt.Sprintf("Microsoft Entra ID refused the token request (AADSTS%s): check %s; details: https://login.microsoftonline.com/error?code=%s", code, ref, code), true
 	}
@@ -226,105 +241,24 @@ func explainAuth(c Context, err error) (string, bool) {
 // tenant the credential was not made for.
 var foreignTenant = regexp.MustCompile(`configured to acquire tokens for tenant "([^"]+)"`)
 
-func explainNetwork(c Context, err error) string {
-	if err == nil {
+// explainOther explains what neither GoKeyVault nor Azure explained: the
+// SDK's own refusals, deadlines, the network.
+func explainOther(c Context, err error) string {
+	var own Explained
+	switch {
+	case err == nil:
 		return "unknown error"
-	}
-	var tm *keyvault.TenantMismatchError
-	if errors.As(err, &tm) {
-		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, tm.VaultTenant, tm.ConnectionTenant)
-	}
-	var fh *keyvault.ForeignHostError
-	if errors.As(err, &fh) {
-		return fmt.Sprintf("%s. The vault (or something between the agent and it) sent a link to another host; no request and no token went there", fh.Error())
-	}
-	var mb *keyvault.MisbehaviorError
-	if errors.As(err, &mb) {
-		return mb.Error()
-	}
-	var tl *keyvault.ReplyTooLargeError
-	if errors.As(err, &tl) {
-		return tl.Error() + "; a proxy or the vault is misbehaving"
-	}
-	var ce *keyvault.ChallengeError
-	if errors.As(err, &ce) {
-		return ce.Error() + "; check that KeyVaultName names a real Azure Key Vault and that no proxy rewrites its replies"
-	}
-	if m := foreignTenant.FindStringSubmatch(err.Error()); m != nil {
+	case errors.As(err, &own):
+		return own.Error()
+	case foreignTenant.MatchString(err.Error()):
+		m := foreignTenant.FindStringSubmatch(err.Error())
 		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, m[1], c.TenantID)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for Azure: check the agent's network, proxy and firewall"
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		return "canceled"
-	}
-	var pe *transport.ProxyError
-	if errors.As(err, &pe) {
-		return pe.Error()
-	}
-	var perm *transport.PermanentError
-	if errors.As(err, &perm) {
-		return perm.Error()
-	}
-	var redirect *transport.RedirectError
-	if errors.As(err, &redirect) {
-		return redirect.Error()
 	}
 	return "network error: " + clip(err.Error())
 }
 
 func clip(s string) string { return vso.Clip(s, 300) }
-
-// explainCredential explains failures that happen before or around Entra:
-// the connection's certificate, the OIDC token from Azure DevOps, a managed
-// identity, Azure Stack Hub's metadata.
-func explainCredential(c Context, err error) (string, bool) {
-	var mie *credential.ManagedIdentityError
-	if errors.As(err, &mie) {
-		return explainManagedIdentity(mie), true
-	}
-	var oe *credential.OIDCError
-	if errors.As(err, &oe) {
-		if oe.StatusCode == 0 && oe.Err != nil {
-			detail := *oe
-			detail.Err = errors.New(explainNetwork(c, oe.Err))
-			return detail.Error(), true
-		}
-		return oe.Error(), true
-	}
-	var ce *credential.CertificateError
-	if errors.As(err, &ce) {
-		return ce.Error(), true
-	}
-	var me *credential.AzureStackMetadataError
-	if errors.As(err, &me) {
-		if me.Err != nil {
-			detail := *me
-			detail.Err = errors.New(explainNetwork(c, me.Err))
-			return detail.Error(), true
-		}
-		return me.Error(), true
-	}
-	return "", false
-}
-
-func explainManagedIdentity(e *credential.ManagedIdentityError) string {
-	who := "the system-assigned managed identity"
-	if e.ClientID != "" {
-		who = fmt.Sprintf("the user-assigned managed identity %s (the service connection's managed identity client ID)", e.ClientID)
-	}
-	switch e.Kind {
-	case credential.ManagedIdentityUnreachable:
-		return fmt.Sprintf("this agent has no managed identity: nothing answered at %s (%s). Managed identity connections work only on agents that run on an Azure VM or virtual machine scale set with the identity assigned; on other agents use a service connection with workload identity federation or a service principal", e.Endpoint, transport.RootCause(e.Err))
-	case credential.ManagedIdentityTimedOut:
-		return fmt.Sprintf("the managed identity endpoint %s issued no token within %s: check %s on the agent's machine, and that no proxy setting captures the endpoint", e.Endpoint, e.Timeout, who)
-	case credential.ManagedIdentityNotAssigned:
-		if e.ClientID != "" {
-			return fmt.Sprintf("%s is not assigned to this agent's machine (%s answered 400): assign it to the VM or scale set (az vm identity assign --identities <identity resource ID>, or az vmss identity assign) or fix the client ID in the service connection", who, e.Endpoint)
-		}
-		return fmt.Sprintf("this agent's machine has no system-assigned managed identity (%s answered 400): enable it (az vm identity assign, or az vmss identity assign) and grant it access to the vault, or set a user-assigned identity's client ID in the service connection", e.Endpoint)
-	default:
-		return fmt.Sprintf("%s could not get a token from %s: %s", who, e.Endpoint, clip(e.Err.Error()))
-	}
-}

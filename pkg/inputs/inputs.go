@@ -6,58 +6,27 @@ package inputs
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
-// ValidateVaultName checks Key Vault's naming rules.
+// ValidateVaultName checks Key Vault's naming rules for the KeyVaultName
+// input.
 func ValidateVaultName(name string) error {
-	const rule = "a vault name is 3-24 characters of letters, digits and '-', starts with a letter, ends with a letter or digit and has no '--'"
-	fail := func(why string) error {
-		return fmt.Errorf("input KeyVaultName %q is not a valid Key Vault name: %s (%s); use the name of the vault, not its URL", clip(name), why, rule)
+	if name == "" {
+		return fmt.Errorf("input KeyVaultName is empty: set it to the name of the vault (%s)", vaultref.VaultRule)
 	}
-	switch {
-	case name == "":
-		return fmt.Errorf("input KeyVaultName is empty: set it to the name of the vault (%s)", rule)
-	case strings.Contains(name, "://") || strings.Contains(name, "."):
-		return fail("it looks like a URL or host name")
-	case len(name) < 3 || len(name) > 24:
-		return fail(fmt.Sprintf("it is %d characters long", len(name)))
-	}
-	for i := 0; i < len(name); i++ {
-		if !isAlnum(name[i]) && name[i] != '-' {
-			return fail(fmt.Sprintf("character %q is not allowed", rune(name[i])))
-		}
-	}
-	switch {
-	case !isLetter(name[0]):
-		return fail("it does not start with a letter")
-	case name[len(name)-1] == '-':
-		return fail("it ends with '-'")
-	case strings.Contains(name, "--"):
-		return fail("it contains '--'")
+	if err := vaultref.CheckVault(name); err != nil {
+		return fmt.Errorf("input KeyVaultName %q is not a valid Key Vault name: %v (%s); use the name of the vault, not its URL", clip(name), err, vaultref.VaultRule)
 	}
 	return nil
 }
 
-// Secret is one entry of SecretsFilter: a name, optionally pinned to a
-// version.
-type Secret struct {
-	Name    string
-	Version string // "" means the latest version
-}
-
-// String renders the entry the way the user wrote it, which is also the
-// name of the variable it sets.
-func (s Secret) String() string {
-	if s.Version == "" {
-		return s.Name
-	}
-	return s.Name + "/" + s.Version
-}
-
 // Filter is the parsed SecretsFilter input.
 type Filter struct {
-	All     bool     // '*': every enabled, currently valid secret of the vault
-	Secrets []Secret // otherwise the named entries, in input order, without duplicates
+	All     bool              // '*': every enabled, currently valid secret of the vault
+	Secrets []vaultref.Secret // otherwise the named entries, in input order, without duplicates
 }
 
 // ParseFilter parses SecretsFilter: entries separated by ',', trimmed, empty
@@ -100,62 +69,22 @@ func ParseFilter(s string) (Filter, error) {
 	return f, nil
 }
 
-func parseEntry(item string) (Secret, error) {
+func parseEntry(item string) (vaultref.Secret, error) {
 	name, version, pinned := strings.Cut(item, "/")
-	if err := ValidateSecretName(name); err != nil {
-		return Secret{}, fmt.Errorf("input SecretsFilter entry %q: %w", clip(item), err)
+	if err := vaultref.CheckName(name); err != nil {
+		return vaultref.Secret{}, fmt.Errorf("input SecretsFilter entry %q: %w", clip(item), err)
 	}
 	if !pinned {
-		return Secret{Name: name}, nil
+		return vaultref.Secret{Name: name}, nil
 	}
-	if !isVersion(version) {
-		return Secret{}, fmt.Errorf("input SecretsFilter entry %q: the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. db-password/0123456789abcdef0123456789abcdef)", clip(item))
+	if !vaultref.IsVersion(version) {
+		return vaultref.Secret{}, fmt.Errorf("input SecretsFilter entry %q: the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. db-password/0123456789abcdef0123456789abcdef)", clip(item))
 	}
-	return Secret{Name: name, Version: strings.ToLower(version)}, nil
+	return vaultref.Secret{Name: name, Version: strings.ToLower(version)}, nil
 }
-
-// ValidateSecretName checks Key Vault's secret naming rules: 1-127 letters,
-// digits and '-'. Names from list replies are checked too, because a name
-// becomes a variable name inside a logging command.
-func ValidateSecretName(name string) error {
-	if name == "" {
-		return fmt.Errorf("the secret name is empty")
-	}
-	if len(name) > 127 {
-		return fmt.Errorf("the secret name is %d characters long; Key Vault allows at most 127", len(name))
-	}
-	for i := 0; i < len(name); i++ {
-		if !isAlnum(name[i]) && name[i] != '-' {
-			return fmt.Errorf("character %q is not allowed in a secret name (only letters, digits and '-')", rune(name[i]))
-		}
-	}
-	return nil
-}
-
-func isVersion(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-func isAlnum(c byte) bool  { return isLetter(c) || '0' <= c && c <= '9' }
 
 // clip keeps user text in messages short and on one line.
-func clip(s string) string {
-	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
-	if len([]rune(s)) > 80 {
-		return string([]rune(s)[:77]) + "..."
-	}
-	return s
-}
+func clip(s string) string { return vso.Clip(s, 80) }
 
 // Bool parses a boolean input the way the agent's task library does: only
 // "true", in any case, is true.

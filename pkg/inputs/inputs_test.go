@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 func TestParseFilter(t *testing.T) {
@@ -17,14 +19,14 @@ func TestParseFilter(t *testing.T) {
 		{in: "*", want: Filter{All: true}},
 		{in: " * ", want: Filter{All: true}},
 		{in: "*,", want: Filter{All: true}},
-		{in: "a", want: Filter{Secrets: []Secret{{Name: "a"}}}},
-		{in: " db-password , api-key ", want: Filter{Secrets: []Secret{{Name: "db-password"}, {Name: "api-key"}}}},
-		{in: "a,,b,", want: Filter{Secrets: []Secret{{Name: "a"}, {Name: "b"}}}},
-		{in: "a,A,a", want: Filter{Secrets: []Secret{{Name: "a"}}}},
-		{in: "cert/" + v1, want: Filter{Secrets: []Secret{{Name: "cert", Version: v1}}}},
-		{in: "cert/" + strings.ToUpper(v1), want: Filter{Secrets: []Secret{{Name: "cert", Version: v1}}}},
-		{in: "cert/" + v1 + ",cert", want: Filter{Secrets: []Secret{{Name: "cert", Version: v1}, {Name: "cert"}}}},
-		{in: strings.Repeat("x", 127), want: Filter{Secrets: []Secret{{Name: strings.Repeat("x", 127)}}}},
+		{in: "a", want: Filter{Secrets: []vaultref.Secret{{Name: "a"}}}},
+		{in: " db-password , api-key ", want: Filter{Secrets: []vaultref.Secret{{Name: "db-password"}, {Name: "api-key"}}}},
+		{in: "a,,b,", want: Filter{Secrets: []vaultref.Secret{{Name: "a"}, {Name: "b"}}}},
+		{in: "a,A,a", want: Filter{Secrets: []vaultref.Secret{{Name: "a"}}}},
+		{in: "cert/" + v1, want: Filter{Secrets: []vaultref.Secret{{Name: "cert", Version: v1}}}},
+		{in: "cert/" + strings.ToUpper(v1), want: Filter{Secrets: []vaultref.Secret{{Name: "cert", Version: v1}}}},
+		{in: "cert/" + v1 + ",cert", want: Filter{Secrets: []vaultref.Secret{{Name: "cert", Version: v1}, {Name: "cert"}}}},
+		{in: strings.Repeat("x", 127), want: Filter{Secrets: []vaultref.Secret{{Name: strings.Repeat("x", 127)}}}},
 		{in: "", wantErr: "input SecretsFilter is empty"},
 		{in: " , ", wantErr: "input SecretsFilter is empty"},
 		{in: "*,a", wantErr: "mixes '*'"},
@@ -126,10 +128,10 @@ func FuzzParseFilter(f *testing.F) {
 			t.Fatalf("ParseFilter(%q) = %+v: exactly one of All and Secrets must be set", s, got)
 		}
 		for _, sec := range got.Secrets {
-			if ValidateSecretName(sec.Name) != nil {
+			if vaultref.CheckName(sec.Name) != nil {
 				t.Fatalf("ParseFilter(%q) accepted invalid name %q", s, sec.Name)
 			}
-			if sec.Version != "" && !isVersion(sec.Version) {
+			if sec.Version != "" && !vaultref.IsVersion(sec.Version) {
 				t.Fatalf("ParseFilter(%q) accepted invalid version %q", s, sec.Version)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Limits on what the vault may send. A value is at most 25 KB; its JSON
@@ -43,6 +45,9 @@ type MisbehaviorError struct{ What string }
 
 func (e *MisbehaviorError) Error() string { return e.What }
 
+// Explained marks the message as saying what to do.
+func (e *MisbehaviorError) Explained() {}
+
 // NonRetriable stops the SDK's retries.
 func (e *MisbehaviorError) NonRetriable() {}
 
@@ -62,8 +67,11 @@ type guardPolicy struct {
 type ForeignHostError struct{ URL string }
 
 func (e *ForeignHostError) Error() string {
-	return fmt.Sprintf("refused to send a request to %s: only the vault itself may receive its token", e.URL)
+	return fmt.Sprintf("refused to send a request to %s: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there", e.URL)
 }
+
+// Explained marks the message as saying what to do.
+func (e *ForeignHostError) Explained() {}
 
 // NonRetriable stops the SDK's retries: the answer will not change.
 func (e *ForeignHostError) NonRetriable() {}
@@ -72,8 +80,11 @@ func (e *ForeignHostError) NonRetriable() {}
 type ReplyTooLargeError struct{ Limit int64 }
 
 func (e *ReplyTooLargeError) Error() string {
-	return fmt.Sprintf("the vault's reply is larger than %d KiB, more than Key Vault ever sends; refused", e.Limit>>10)
+	return fmt.Sprintf("the vault's reply is larger than %d KiB, more than Key Vault ever sends; refused: a proxy or the vault is misbehaving", e.Limit>>10)
 }
+
+// Explained marks the message as saying what to do.
+func (e *ReplyTooLargeError) Explained() {}
 
 // NonRetriable stops the SDK's retries.
 func (e *ReplyTooLargeError) NonRetriable() {}
@@ -85,8 +96,11 @@ type ChallengeError struct {
 }
 
 func (e *ChallengeError) Error() string {
-	return fmt.Sprintf("the vault's authentication challenge was refused: %s (authorization %q)", e.Reason, clipText(e.Authorization, 120))
+	return fmt.Sprintf("the vault's authentication challenge was refused: %s (authorization %q); check that KeyVaultName names a real Azure Key Vault and that no proxy rewrites its replies", e.Reason, vso.Clip(e.Authorization, 120))
 }
+
+// Explained marks the message as saying what to do.
+func (e *ChallengeError) Explained() {}
 
 // NonRetriable stops the SDK's retries.
 func (e *ChallengeError) NonRetriable() {}
@@ -159,24 +173,28 @@ func (g guardPolicy) checkChallenge(h string) error {
 	}
 	if r, err := url.Parse(resource); resource != "" && (err != nil || r.Hostname() == "" ||
 		!strings.HasSuffix(strings.ToLower(g.vault.Hostname()), "."+strings.ToLower(r.Hostname()))) {
-		return &ChallengeError{Authorization: auth, Reason: fmt.Sprintf("it names the resource %q, which is not Key Vault's", clipText(resource, 120))}
+		return &ChallengeError{Authorization: auth, Reason: fmt.Sprintf("it names the resource %q, which is not Key Vault's", vso.Clip(resource, 120))}
 	}
 	// The authority's host is not compared: real vaults name aliases such
 	// as login.windows.net, and azidentity uses its own configured
 	// authority anyway; only the tenant is taken from the challenge.
 	if g.tenant != "" && !strings.EqualFold(seg, g.tenant) {
-		return &TenantMismatchError{VaultTenant: seg, ConnectionTenant: g.tenant}
+		vault, _, _ := strings.Cut(g.vault.Hostname(), ".")
+		return &TenantMismatchError{Vault: vault, VaultTenant: seg, ConnectionTenant: g.tenant}
 	}
 	return nil
 }
 
 // TenantMismatchError is a vault that belongs to another tenant than the
 // service connection.
-type TenantMismatchError struct{ VaultTenant, ConnectionTenant string }
+type TenantMismatchError struct{ Vault, VaultTenant, ConnectionTenant string }
 
 func (e *TenantMismatchError) Error() string {
-	return fmt.Sprintf("the vault belongs to tenant %s, but the service connection is for tenant %s", clipText(e.VaultTenant, 64), e.ConnectionTenant)
+	return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", e.Vault, vso.Clip(e.VaultTenant, 64), e.ConnectionTenant)
 }
+
+// Explained marks the message as saying what to do.
+func (e *TenantMismatchError) Explained() {}
 
 // NonRetriable stops the SDK's retries.
 func (e *TenantMismatchError) NonRetriable() {}
@@ -272,7 +290,7 @@ func checkNextLink(link string, vault *url.URL, seen map[[sha256.Size]byte]bool)
 		return &ForeignHostError{URL: u.Scheme + "://" + u.Host + u.Path}
 	}
 	if strings.TrimSuffix(u.Path, "/") != "/secrets" {
-		return &MisbehaviorError{What: fmt.Sprintf("the vault's nextLink points at %q, not the secret list; refused", clipText(u.Path, 80))}
+		return &MisbehaviorError{What: fmt.Sprintf("the vault's nextLink points at %q, not the secret list; refused", vso.Clip(u.Path, 80))}
 	}
 	sum := sha256.Sum256([]byte(link))
 	if seen[sum] {
@@ -280,22 +298,4 @@ func checkNextLink(link string, vault *url.URL, seen map[[sha256.Size]byte]bool)
 	}
 	seen[sum] = true
 	return nil
-}
-
-// clipText renders untrusted text short, on one line, with control
-// characters escaped.
-func clipText(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= n {
-			b.WriteString("...")
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

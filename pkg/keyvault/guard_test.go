@@ -19,7 +19,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -67,11 +68,11 @@ func TestCheckNextLink(t *testing.T) {
 	}{
 		{"https://kv.vault.azure.net:443/secrets?api-version=2026-04-01&$skiptoken=abc", ""},
 		{"https://kv.vault.azure.net/secrets/?$skiptoken=abc", ""},
-		{"https://evil.vault.azure.net:443/secrets?$skiptoken=abc", "refused to send a request to https://evil.vault.azure.net:443/secrets: only the vault itself may receive its token"},
-		{"http://kv.vault.azure.net/secrets", "refused to send a request to http://kv.vault.azure.net/secrets: only the vault itself may receive its token"},
-		{"https://kv.vault.azure.net:8443/secrets", "refused to send a request to https://kv.vault.azure.net:8443/secrets: only the vault itself may receive its token"},
-		{"https://kv.vault.azure.net@evil.example/secrets", "refused to send a request to https://evil.example/secrets: only the vault itself may receive its token"},
-		{"/secrets?$skiptoken=abc", "refused to send a request to :///secrets: only the vault itself may receive its token"},
+		{"https://evil.vault.azure.net:443/secrets?$skiptoken=abc", "refused to send a request to https://evil.vault.azure.net:443/secrets: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there"},
+		{"http://kv.vault.azure.net/secrets", "refused to send a request to http://kv.vault.azure.net/secrets: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there"},
+		{"https://kv.vault.azure.net:8443/secrets", "refused to send a request to https://kv.vault.azure.net:8443/secrets: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there"},
+		{"https://kv.vault.azure.net@evil.example/secrets", "refused to send a request to https://evil.example/secrets: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there"},
+		{"/secrets?$skiptoken=abc", "refused to send a request to :///secrets: only the vault itself may receive its token. The vault (or something between the agent and it) sent a link to another host; no request and no token went there"},
 		{"https://kv.vault.azure.net/keys?$skiptoken=abc", `the vault's nextLink points at "/keys", not the secret list; refused`},
 		{"https://kv.vault.azure.net/secrets/name", `the vault's nextLink points at "/secrets/name", not the secret list; refused`},
 		{"https://kv.vault.azure.net/secrets/%zz", "the vault's nextLink does not parse; refused"},
@@ -329,9 +330,9 @@ func TestCheckChallenge(t *testing.T) {
 		{"no resource: the SDK reports it", tenant, `Bearer authorization="` + login + tenant + `"`, nil},
 		{"AD FS", "adfs", ch("https://adfs.local.azurestack.external/adfs", "https://vault.azure.net"), nil},
 		{"any tenant", "", ch(login+other, "https://vault.azure.net"), nil},
-		{"foreign tenant", tenant, ch(login+other, "https://vault.azure.net"), &TenantMismatchError{VaultTenant: other, ConnectionTenant: tenant}},
+		{"foreign tenant", tenant, ch(login+other, "https://vault.azure.net"), &TenantMismatchError{Vault: "kv-e2e", VaultTenant: other, ConnectionTenant: tenant}},
 		{"AD FS challenge to an Entra connection", tenant, ch("https://adfs.local.azurestack.external/adfs", "https://vault.azure.net"),
-			&TenantMismatchError{VaultTenant: "adfs", ConnectionTenant: tenant}},
+			&TenantMismatchError{Vault: "kv-e2e", VaultTenant: "adfs", ConnectionTenant: tenant}},
 		{"foreign resource", tenant, ch(login+tenant, "https://evil.example"),
 			&ChallengeError{Authorization: login + tenant, Reason: `it names the resource "https://evil.example", which is not Key Vault's`}},
 		{"resource that extends the vault's domain", tenant, ch(login+tenant, "https://vault.azure.net.evil.example"),
@@ -361,7 +362,7 @@ func TestCheckChallenge(t *testing.T) {
 	}
 	// What the user reads: one line, untrusted text clipped and escaped.
 	err := g.checkChallenge(ch("https://login.microsoftonline.com/%zz\n"+strings.Repeat("y", 200), "https://vault.azure.net"))
-	if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || len(msg) > 250 {
+	if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || len(msg) > 350 {
 		t.Errorf("message not clipped to one line: %q", msg)
 	}
 }
@@ -448,7 +449,7 @@ func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore
 
 func newTestClient(t *testing.T, f *fakeVault) *Client {
 	t.Helper()
-	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{}, Transport: f, Retry: policy.RetryOptions{MaxRetries: -1}, Concurrency: 2})
+	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{}, HTTP: transport.Pipeline{Transport: f, Retry: policy.RetryOptions{MaxRetries: -1}}, Concurrency: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,12 +602,12 @@ func TestGetCapped(t *testing.T) {
 		mu.Unlock()
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, ContentLength: -1, Body: b, Request: r}
 	}}
-	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{}, Transport: f,
-		Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond}})
+	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{},
+		HTTP: transport.Pipeline{Transport: f, Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := c.Named(context.Background(), []inputs.Secret{{Name: "huge"}}, func(Value) { t.Error("value delivered") })
+	rep, err := c.Named(context.Background(), []vaultref.Secret{{Name: "huge"}}, func(Value) { t.Error("value delivered") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,7 +630,7 @@ func TestGetCapped(t *testing.T) {
 func TestSinkPanic(t *testing.T) {
 	f := &fakeVault{get: okGet}
 	c := newTestClient(t, f)
-	rep, err := c.Named(context.Background(), []inputs.Secret{{Name: "a"}, {Name: "b"}}, func(v Value) {
+	rep, err := c.Named(context.Background(), []vaultref.Secret{{Name: "a"}, {Name: "b"}}, func(v Value) {
 		if v.Name == "b" {
 			panic("sink")
 		}

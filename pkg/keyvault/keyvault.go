@@ -16,24 +16,26 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Options configures a Client.
 type Options struct {
 	VaultURL   string // https://<name>.<suffix>
 	Credential azcore.TokenCredential
-	Transport  policy.Transporter
-	Retry      policy.RetryOptions
+	// HTTP is the transport and the policies every try goes through (the
+	// debug log); its retry policy applies to every request.
+	HTTP transport.Pipeline
 	// APIVersion overrides the SDK's Key Vault API version, for clouds that
 	// lag behind the public one.
 	APIVersion string
 	// Concurrency bounds the gets in flight.
 	Concurrency int
-	// PerRetry policies run on every try (debug logging, guards).
-	PerRetry []policy.Policy
 	// Now is the clock used for exp and nbf; nil means time.Now.
 	Now func() time.Time
 	// TenantID is the service connection's tenant: a vault challenge naming
@@ -74,23 +76,18 @@ func New(o Options) (*Client, error) {
 		o.Now = time.Now
 	}
 	lim := newLimiter(o.Concurrency, o.Now)
-	next := o.Transport
-	if next == nil {
-		next = http.DefaultClient
+	co := o.HTTP.ClientOptions()
+	if co.Transport == nil {
+		co.Transport = http.DefaultClient
 	}
-	co := &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport:       capTransport{next: next},
-		Retry:           o.Retry,
-		APIVersion:      o.APIVersion,
-		PerCallPolicies: []policy.Policy{attemptsPolicy{}},
-		// The guard goes last, nearest the wire, so that nothing added
-		// after it can send where it would not.
-		PerRetryPolicies: append(append([]policy.Policy{lim.policy()}, o.PerRetry...),
-			guardPolicy{vault: u, tenant: o.TenantID}),
-		Telemetry: policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
-	}}
+	co.Transport = capTransport{next: co.Transport}
+	co.APIVersion = o.APIVersion
+	co.PerCallPolicies = []policy.Policy{attemptsPolicy{}}
+	// The guard goes last, nearest the wire, so that nothing added after
+	// it can send where it would not.
+	co.PerRetryPolicies = append(append([]policy.Policy{lim.policy()}, co.PerRetryPolicies...), guardPolicy{vault: u, tenant: o.TenantID})
 	cred := &serialCredential{cred: o.Credential}
-	sc, err := azsecrets.NewClient(o.VaultURL, cred, co)
+	sc, err := azsecrets.NewClient(o.VaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
@@ -128,6 +125,10 @@ type Report struct {
 	Skipped      []Skip
 	Downloaded   int
 	Failures     []Failure
+	// Shared, when not nil, is the one cause of every failure: the token
+	// was refused, or nothing reached the vault. Reported once, it stands
+	// for all of them.
+	Shared error
 }
 
 // ListError is a failure of the list call itself.
@@ -172,9 +173,36 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 	return t.report(), nil
 }
 
+// sharedCause is the one cause behind all of fs, if there is one: no
+// failure got an answer from the vault about its secret, and either the
+// token was refused (it would be for every secret) or there is more than
+// one (the network, not the secret). If any secret got an answer of its
+// own (a 403, a 404), each failure stands on its own.
+func sharedCause(fs []Failure) error {
+	var auth error
+	for _, f := range fs {
+		var afe *azidentity.AuthenticationFailedError
+		switch {
+		case errors.As(f.Err, &afe):
+			if auth == nil {
+				auth = f.Err
+			}
+		case VaultAnswered(f.Err):
+			return nil
+		}
+	}
+	switch {
+	case auth != nil:
+		return auth
+	case len(fs) > 1:
+		return fs[0].Err
+	}
+	return nil
+}
+
 // Named downloads the given secrets directly, without listing, so that an
 // identity with Get but no List permission works.
-func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Value)) (Report, error) {
+func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Value)) (Report, error) {
 	var t tally
 	if len(want) == 0 {
 		return t.report(), nil
@@ -189,7 +217,7 @@ func (c *Client) Named(ctx context.Context, want []inputs.Secret, sink func(Valu
 	if rep := t.report(); len(rep.Failures) == 1 && !VaultAnswered(rep.Failures[0].Err) {
 		// The vault never answered about the first secret: the token, the
 		// network or the TLS handshake failed, and would fail the same
-		// way for each of the others. Report them with that cause rather
+		// way for each of the others. They fail with that cause rather
 		// than repeat the failure (and a token request) per secret.
 		for _, s := range want[1:] {
 			t.addFailure(Failure{Name: s.Name, Version: s.Version, Err: rep.Failures[0].Err})
@@ -228,15 +256,15 @@ func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 		if entries += len(page.Value); entries > c.maxListed {
 			return &MisbehaviorError{What: fmt.Sprintf("the vault listed more than %d secrets, more than GoKeyVault reads with '*': stopped listing. If the vault really holds that many, name the secrets the pipeline needs in SecretsFilter", c.maxListed)}
 		}
-		var fetch []inputs.Secret
+		var fetch []vaultref.Secret
 		for _, item := range page.Value {
 			if item == nil || item.ID == nil {
 				rep.addInvalid("(an entry without an id)")
 				continue
 			}
-			name, ok := SecretName(string(*item.ID))
+			name, ok := vaultref.NameFromID(string(*item.ID))
 			if !ok {
-				rep.addInvalid(clipText(string(*item.ID), 120))
+				rep.addInvalid(vso.Clip(string(*item.ID), 120))
 				continue
 			}
 			// Key Vault names are case-insensitive; a name listed twice is
@@ -250,7 +278,7 @@ func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
 			if skip != "" {
 				continue
 			}
-			fetch = append(fetch, inputs.Secret{Name: name})
+			fetch = append(fetch, vaultref.Secret{Name: name})
 		}
 		more := page.NextLink != nil && *page.NextLink != ""
 		jobs.pushPage(fetch, !more)
@@ -318,7 +346,7 @@ func deliver(sink func(Value), v Value) (err error) {
 	return nil
 }
 
-func (c *Client) get(ctx context.Context, s inputs.Secret) (v Value, err error) {
+func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error) {
 	// A panic inside the SDK on one hostile reply must not take down the
 	// run, nor print a stack trace: it becomes this secret's failure.
 	defer func() {
@@ -334,24 +362,6 @@ func (c *Client) get(ctx context.Context, s inputs.Secret) (v Value, err error) 
 		return Value{Name: s.Name, Version: s.Version}, nil
 	}
 	return Value{Name: s.Name, Version: s.Version, Value: *resp.Value}, nil
-}
-
-// SecretName extracts the name from a secret id such as
-// https://v.vault.azure.net/secrets/name[/version], refusing anything that is
-// not a valid Key Vault secret name instead of panicking like the SDK does.
-func SecretName(id string) (string, bool) {
-	u, err := url.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] != "secrets" {
-		return "", false
-	}
-	if inputs.ValidateSecretName(parts[1]) != nil {
-		return "", false
-	}
-	return parts[1], true
 }
 
 // VaultAnswered reports whether err carries a reply from the vault about

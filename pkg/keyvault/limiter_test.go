@@ -272,26 +272,3 @@ func TestLimiterListNeedsNoSlot(t *testing.T) {
 		t.Fatalf("list waited for a get slot: %v", err)
 	}
 }
-
-func TestSecretName(t *testing.T) {
-	tests := []struct {
-		id   string
-		want string
-		ok   bool
-	}{
-		{"https://v.vault.azure.net/secrets/db-password", "db-password", true},
-		{"https://v.vault.azure.net:443/secrets/db-password/0123456789abcdef0123456789abcdef", "db-password", true},
-		{"https://v.vault.azure.net/keys/db-password", "", false},
-		{"https://v.vault.azure.net/secrets/", "", false},
-		{"https://v.vault.azure.net/secrets/a%0Ab", "", false},
-		{"https://v.vault.azure.net/secrets/a;b", "", false},
-		{"https://v.vault.azure.net/secrets/a/b/c/d", "", false},
-		{"::not a url", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := SecretName(tt.id)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("SecretName(%q) = %q, %v; want %q, %v", tt.id, got, ok, tt.want, tt.ok)
-		}
-	}
-}

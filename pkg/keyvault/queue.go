@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 // queue is an unbounded FIFO between the lister and the workers. A bounded
@@ -22,7 +22,7 @@ import (
 // held back.
 type queue struct {
 	mu     sync.Mutex
-	items  []inputs.Secret
+	items  []vaultref.Secret
 	closed bool
 	wake   chan struct{} // signalled (non-blocking) when items or closed change
 
@@ -53,7 +53,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (q *queue) push(s inputs.Secret) {
+func (q *queue) push(s vaultref.Secret) {
 	q.mu.Lock()
 	q.items = append(q.items, s)
 	q.mu.Unlock()
@@ -63,7 +63,7 @@ func (q *queue) push(s inputs.Secret) {
 // pushPage queues one list page's items and measures the list's pace. The
 // last page closes the queue in the same step, so that none of its items
 // is held back as if more pages were coming.
-func (q *queue) pushPage(items []inputs.Secret, last bool) {
+func (q *queue) pushPage(items []vaultref.Secret, last bool) {
 	q.mu.Lock()
 	q.closed = q.closed || last
 	now := q.now()
@@ -93,12 +93,12 @@ func (q *queue) signal() {
 
 // pop returns the next item, waiting for one and then for its release
 // time; ok is false once the queue is closed and drained.
-func (q *queue) pop(ctx context.Context) (s inputs.Secret, ok bool) {
+func (q *queue) pop(ctx context.Context) (s vaultref.Secret, ok bool) {
 	for {
 		q.mu.Lock()
 		if len(q.items) > 0 {
 			s = q.items[0]
-			q.items[0] = inputs.Secret{}
+			q.items[0] = vaultref.Secret{}
 			q.items = q.items[1:]
 			more := len(q.items) > 0 || q.closed
 			wait := q.releaseLocked()
@@ -115,7 +115,7 @@ func (q *queue) pop(ctx context.Context) (s inputs.Secret, ok bool) {
 		if q.closed {
 			q.mu.Unlock()
 			q.signal()
-			return inputs.Secret{}, false
+			return vaultref.Secret{}, false
 		}
 		q.mu.Unlock()
 		<-q.wake

@@ -8,13 +8,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
-func secrets(prefix string, n int) []inputs.Secret {
-	s := make([]inputs.Secret, n)
+func secrets(prefix string, n int) []vaultref.Secret {
+	s := make([]vaultref.Secret, n)
 	for i := range s {
-		s[i] = inputs.Secret{Name: fmt.Sprintf("%s%d", prefix, i)}
+		s[i] = vaultref.Secret{Name: fmt.Sprintf("%s%d", prefix, i)}
 	}
 	return s
 }

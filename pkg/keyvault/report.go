@@ -38,8 +38,11 @@ func (t *tally) addDownloaded() {
 	t.rep.Downloaded++
 }
 
+// report is the report so far, with the failures' shared cause decided.
 func (t *tally) report() Report {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.rep
+	r := t.rep
+	r.Shared = sharedCause(r.Failures)
+	return r
 }

@@ -11,7 +11,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 // TestThrottledGetRetries: a get refused with 429s is retried until it
@@ -39,13 +40,13 @@ func TestThrottledGetRetries(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: h, ContentLength: -1, Request: r,
 			Body: io.NopCloser(strings.NewReader(`{"error":{"code":"Throttled","message":"Request was not processed because too many requests were received."}}`))}
 	}}
-	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{}, Transport: f,
-		Retry: policy.RetryOptions{MaxRetries: 5, RetryDelay: delay, MaxRetryDelay: time.Second}})
+	c, err := New(Options{VaultURL: "https://kv.vault.azure.net", Credential: staticToken{},
+		HTTP: transport.Pipeline{Transport: f, Retry: policy.RetryOptions{MaxRetries: 5, RetryDelay: delay, MaxRetryDelay: time.Second}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []Value
-	rep, err := c.Named(context.Background(), []inputs.Secret{{Name: "s"}}, func(v Value) { got = append(got, v) })
+	rep, err := c.Named(context.Background(), []vaultref.Secret{{Name: "s"}}, func(v Value) { got = append(got, v) })
 	if err != nil || len(rep.Failures) != 0 {
 		t.Fatalf("err %v, failures %+v", err, rep.Failures)
 	}

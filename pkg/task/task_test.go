@@ -3,18 +3,12 @@ package task
 import (
 	"bytes"
 	"context"
-	"errors"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 )
 
 const (
@@ -134,34 +128,4 @@ func distinct(names []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func TestSharedCause(t *testing.T) {
-	auth := &azidentity.AuthenticationFailedError{}
-	network := errors.New("dial tcp: connection refused")
-	notFound := &azcore.ResponseError{StatusCode: http.StatusNotFound, ErrorCode: "SecretNotFound"}
-	tests := []struct {
-		name string
-		errs []error
-		want error // nil: each failure on its own
-	}{
-		{"token refused", []error{auth}, auth},
-		{"token refused for every secret", []error{network, auth, auth}, auth},
-		{"no answer for several", []error{network, network}, network},
-		{"no answer for one: its own message", []error{network}, nil},
-		{"a secret the vault answered for", []error{auth, notFound}, nil},
-		{"network, and a secret the vault answered for", []error{network, network, notFound}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var fs []keyvault.Failure
-			for i, err := range tt.errs {
-				fs = append(fs, keyvault.Failure{Name: string(rune('a' + i)), Err: err})
-			}
-			got, ok := sharedCause(fs)
-			if ok != (tt.want != nil) || got != tt.want {
-				t.Errorf("sharedCause = %v, %v; want %v", got, ok, tt.want)
-			}
-		})
-	}
 }

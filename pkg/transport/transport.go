@@ -76,9 +76,14 @@ func New(o Options) *Client {
 // header to the same host on any scheme or port, and post a 307's body (a
 // client secret) again to any host.
 type Client struct {
-	rt    *http.Transport
-	proxy func(*http.Request) (*url.URL, error)
+	rt    http.RoundTripper
+	proxy func(*http.Request) (*url.URL, error) // nil: not known
 }
+
+// Over returns a Client that sends with rt, whatever it is (a test's
+// connection to a fake cloud), with the same redirect refusal and error
+// classification.
+func Over(rt http.RoundTripper) *Client { return &Client{rt: rt} }
 
 // Do sends the request and marks errors that retrying cannot fix. A
 // redirect is one of them.
@@ -118,6 +123,9 @@ func (e *RedirectError) Error() string {
 // NonRetriable tells azcore's retry policy not to try again.
 func (e *RedirectError) NonRetriable() {}
 
+// Explained marks the message as saying what to do.
+func (e *RedirectError) Explained() {}
+
 // origin renders where a Location points, resolved against the request,
 // as scheme://host[:port]: never its path or query, which may carry
 // anything.
@@ -133,7 +141,11 @@ func origin(location string, base *url.URL) string {
 }
 
 // CloseIdleConnections releases pooled connections.
-func (c *Client) CloseIdleConnections() { c.rt.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	if ci, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
 
 // ProxyError is a proxy's refusal to open a tunnel, or a proxy that cannot
 // be connected to at all (StatusCode 0).
@@ -170,6 +182,9 @@ func (e *ProxyError) NonRetriable() {}
 
 func (e *ProxyError) Unwrap() error { return e.Err }
 
+// Explained marks the message as saying what to do.
+func (e *ProxyError) Explained() {}
+
 // RootCause is the innermost error's message, e.g. "connection refused":
 // what a person can act on, without the layers of wrapping around it.
 func RootCause(err error) string {
@@ -204,6 +219,9 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 // NonRetriable marks the error for azcore's retry policy.
 func (e *PermanentError) NonRetriable() {}
 
+// Explained marks the message as saying what to do.
+func (e *PermanentError) Explained() {}
+
 func (c *Client) classify(req *http.Request, err error) error {
 	var pe *ProxyError
 	if errors.As(err, &pe) {
@@ -213,8 +231,10 @@ func (c *Client) classify(req *http.Request, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "proxyconnect" && req.Context().Err() == nil {
 		proxy := "(unknown)"
-		if u, perr := c.proxy(req); perr == nil && u != nil {
-			proxy = Redact(u)
+		if c.proxy != nil {
+			if u, perr := c.proxy(req); perr == nil && u != nil {
+				proxy = Redact(u)
+			}
 		}
 		return &ProxyError{Proxy: proxy, Target: req.URL.Host, Err: op.Err}
 	}

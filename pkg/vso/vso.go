@@ -85,15 +85,23 @@ func foldPrefix(s, word string) int {
 	return n
 }
 
-// Clip puts text on one line, with each run of white space made a single
-// space, and cuts it to max runes (the last three "...") so that a message
-// quoting Azure or the user stays readable.
+// Clip renders untrusted text (Azure's messages, a user's input, an id a
+// vault listed) for a one-line message: each run of white space becomes a
+// single space, other control characters show as \xNN, and the text is
+// cut to max runes (the last three "...").
 func Clip(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(s), " ") {
+		if r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if r := []rune(b.String()); len(r) > max {
 		return string(r[:max-3]) + "..."
 	}
-	return s
+	return b.String()
 }
 
 // Property is one key=value pair of a command's header.

@@ -133,6 +133,8 @@ func TestClip(t *testing.T) {
 		{"abcdefghij", 10, "abcdefghij"},
 		{"abcdefghijk", 10, "abcdefg..."},
 		{"ééééééé", 6, "ééé..."},
+		{"nul\x00 and del\x7f", 30, `nul\x00 and del\x7f`},
+		{"line\u2028sep\u0085nel", 30, "line sep nel"},
 	} {
 		if got := vso.Clip(tt.in, tt.max); got != tt.want {
 			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)

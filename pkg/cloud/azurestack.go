@@ -1,4 +1,4 @@
-package credential
+package cloud
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // metadataAPIVersion is the version Azure Stack Hub's Resource Manager
@@ -28,13 +29,16 @@ type AzureStackMetadataError struct {
 
 func (e *AzureStackMetadataError) Unwrap() error { return e.Err }
 
+// Explained marks the message as saying what to do.
+func (e *AzureStackMetadataError) Explained() {}
+
 func (e *AzureStackMetadataError) Error() string {
 	msg := "could not read the Azure Stack Hub endpoints from " + e.URL
 	switch {
 	case e.StatusCode != 0:
 		msg += fmt.Sprintf(" (%d)", e.StatusCode)
 	case e.Err != nil:
-		msg += ": " + oneLine(e.Err.Error())
+		msg += ": " + vso.Clip(e.Err.Error(), 300)
 	}
 	if e.Problem != "" {
 		msg += ": " + e.Problem
@@ -49,11 +53,12 @@ func (e *AzureStackMetadataError) Error() string {
 // derived from the Resource Manager URL like azure-arm-rest does
 // (management.<region>.<fqdn> -> vault.<region>.<fqdn>). Any other cloud is
 // returned unchanged, without a request.
-func Discover(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) (Cloud, error) {
+//
+// logf, when not nil, gets a debug line about what was found.
+func Discover(ctx context.Context, c *endpoint.Connection, cl Cloud, p transport.Pipeline, logf func(string)) (Cloud, error) {
 	if !cl.needsMetadata {
 		return cl, nil
 	}
-	o.defaults()
 	base := strings.TrimSpace(c.URL)
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
@@ -63,12 +68,8 @@ func Discover(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) 
 	fail := func(status int, problem string, err error) (Cloud, error) {
 		return Cloud{}, &AzureStackMetadataError{URL: shown, StatusCode: status, Problem: problem, Err: err}
 	}
-	pl := runtime.NewPipeline("gokeyvault", "", runtime.PipelineOptions{}, &policy.ClientOptions{
-		Transport:       o.Transport,
-		Retry:           o.Retry,
-		PerCallPolicies: o.PerCall,
-		Telemetry:       policy.TelemetryOptions{ApplicationID: "GoKeyVault"},
-	})
+	co := p.ClientOptions()
+	pl := runtime.NewPipeline("gokeyvault", "", runtime.PipelineOptions{}, &co)
 	req, err := runtime.NewRequest(ctx, http.MethodGet, metaURL)
 	if err != nil {
 		return fail(0, "", err)
@@ -117,8 +118,10 @@ func Discover(ctx context.Context, c *endpoint.Connection, cl Cloud, o Options) 
 			return fail(0, "the Key Vault DNS suffix cannot be derived from the URL; set it in the connection's data", nil)
 		}
 	}
-	out.finish(c.EnableADFS)
-	o.Logf(fmt.Sprintf("Azure Stack Hub metadata from %s: login endpoint %s (AD FS %v), audience %s, vault suffix %s", shown, out.AuthorityHost, out.ADFS, out.ARMAudience, out.VaultSuffix))
+	out.finish(c)
+	if logf != nil {
+		logf(fmt.Sprintf("Azure Stack Hub metadata from %s: login endpoint %s (AD FS %v), audience %s, vault suffix %s", shown, out.AuthorityHost, out.ADFS, out.ARMAudience, out.VaultSuffix))
+	}
 	return out, nil
 }
 

@@ -1,4 +1,4 @@
-package credential
+package cloud
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
 func TestDiscoverAzureStack(t *testing.T) {
@@ -28,7 +29,7 @@ func TestDiscoverAzureStack(t *testing.T) {
 			name: "AD FS, suffix derived from the management URL",
 			conn: endpoint.Connection{Environment: "AzureStack", URL: "https://management.local.azurestack.external/"},
 			body: adfsMeta,
-			want: Cloud{Name: "AzureStack", AuthorityHost: "https://adfs.local.azurestack.external/", VaultSuffix: "vault.local.azurestack.external", VaultResource: "https://vault.local.azurestack.external", ADFS: true, ARMAudience: "https://management.adfs.azurestack.local/4de154de"},
+			want: Cloud{Name: "AzureStack", AuthorityHost: "https://adfs.local.azurestack.external/", VaultSuffix: "vault.local.azurestack.external", VaultResource: "https://vault.local.azurestack.external", ADFS: true, Tenant: "adfs", ARMAudience: "https://management.adfs.azurestack.local/4de154de"},
 		},
 		{
 			name: "Microsoft Entra ID, suffix from the metadata",
@@ -40,7 +41,7 @@ func TestDiscoverAzureStack(t *testing.T) {
 			name: "connection data wins",
 			conn: endpoint.Connection{Environment: "AzureStack", URL: "https://management.local.azurestack.external/", VaultDNSSuffix: "kv.example", VaultResource: "https://kv.example/"},
 			body: adfsMeta,
-			want: Cloud{Name: "AzureStack", AuthorityHost: "https://adfs.local.azurestack.external/", VaultSuffix: "kv.example", VaultResource: "https://kv.example", ADFS: true, ARMAudience: "https://management.adfs.azurestack.local/4de154de"},
+			want: Cloud{Name: "AzureStack", AuthorityHost: "https://adfs.local.azurestack.external/", VaultSuffix: "kv.example", VaultResource: "https://kv.example", ADFS: true, Tenant: "adfs", ARMAudience: "https://management.adfs.azurestack.local/4de154de"},
 		},
 		{
 			name:    "not found",
@@ -57,7 +58,7 @@ func TestDiscoverAzureStack(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cl, err := ResolveCloud(&tt.conn)
+			cl, err := Resolve(&tt.conn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func TestDiscoverAzureStack(t *testing.T) {
 				}
 				return reply(200, tt.body), nil
 			}}
-			got, err := Discover(context.Background(), &tt.conn, cl, Options{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}})
+			got, err := Discover(context.Background(), &tt.conn, cl, transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}}, nil)
 			if len(ft.requests) != 1 {
 				t.Fatalf("%d requests, want 1", len(ft.requests))
 			}
@@ -97,8 +98,8 @@ func TestDiscoverAzureStack(t *testing.T) {
 }
 
 func TestDiscoverLeavesOtherCloudsAlone(t *testing.T) {
-	cl, _ := ResolveCloud(&endpoint.Connection{Environment: "AzureUSGovernment"})
-	got, err := Discover(context.Background(), &endpoint.Connection{Environment: "AzureUSGovernment"}, cl, Options{Transport: failTransport(t)})
+	cl, _ := Resolve(&endpoint.Connection{Environment: "AzureUSGovernment"})
+	got, err := Discover(context.Background(), &endpoint.Connection{Environment: "AzureUSGovernment"}, cl, transport.Pipeline{Transport: failTransport(t)}, nil)
 	if err != nil || got != cl {
 		t.Fatalf("Discover = %+v, %v; want the cloud unchanged", got, err)
 	}

@@ -1,0 +1,110 @@
+package task
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+)
+
+// Session is a run's way to its vault: the cloud the connection is in,
+// and the vault client with its credential.
+type Session struct {
+	Cloud cloud.Cloud
+	URL   string // the vault's
+	Vault *keyvault.Client
+	// Describe is the debug line about the connection and its cloud.
+	Describe string
+
+	warm      func() // waits for the early token request
+	transport *transport.Client
+}
+
+// Close waits for what the session started and releases its connections.
+func (s *Session) Close() {
+	s.warm()
+	s.transport.CloseIdleConnections()
+}
+
+// connectOptions is what Connect takes from the run rather than the job.
+type connectOptions struct {
+	Transport http.RoundTripper // nil: from the job's network settings
+	Now       func() time.Time
+	// OnSecret registers a credential obtained at run time (the OIDC
+	// token) with the agent's masker before anything else can print it.
+	OnSecret func(string)
+	Debugf   func(string) // nil: no debug lines
+}
+
+// credentialRetry is for Entra ID, Azure DevOps and Azure Stack Hub's
+// metadata: few retries, a second apart, each try bounded.
+func credentialRetry() policy.RetryOptions {
+	return policy.RetryOptions{MaxRetries: 3, TryTimeout: 20 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second}
+}
+
+// Connect finds the connection's cloud (reading Azure Stack Hub's metadata
+// if need be), builds its credential (fetching the OIDC token, or a managed
+// identity's first token) and the vault's client, and starts the vault's
+// token on its way.
+func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
+	cl, err := cloud.Resolve(job.Conn)
+	if err != nil {
+		return nil, err
+	}
+	tr := newTransport(job, o.Transport)
+	var perTry []policy.Policy
+	if o.Debugf != nil {
+		perTry = []policy.Policy{transport.DebugPolicy(o.Debugf)}
+	}
+	pipeline := transport.Pipeline{Transport: tr, Retry: credentialRetry(), PerTry: perTry}
+	if cl, err = cloud.Discover(ctx, job.Conn, cl, pipeline, o.Debugf); err != nil {
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	cred, err := credential.New(ctx, job.Conn, cl, credential.Options{
+		HTTP:     pipeline,
+		Getenv:   job.Getenv,
+		Job:      job.DevOps,
+		OnSecret: o.OnSecret,
+		Logf:     o.Debugf,
+	})
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, err
+	}
+	s := &Session{Cloud: cl, URL: cl.VaultURL(job.Vault), Describe: credential.Describe(job.Conn, cl), transport: tr}
+	pipeline.Retry = kvRetry(job.Budget)
+	s.Vault, err = keyvault.New(keyvault.Options{
+		VaultURL:    s.URL,
+		Credential:  cred,
+		HTTP:        pipeline,
+		Concurrency: getsInFlight,
+		Now:         o.Now,
+		APIVersion:  job.APIVersion,
+		TenantID:    cl.Tenant,
+	})
+	if err != nil {
+		tr.CloseIdleConnections()
+		return nil, fmt.Errorf("connect to vault %s: %w", job.Vault, err)
+	}
+	s.warm = s.Vault.Warm(ctx, cl.Tenant, cl.VaultResource)
+	return s, nil
+}
+
+// newTransport is the one transport of the run: the given one, or one
+// that follows the agent's proxy and TLS settings.
+func newTransport(job Job, rt http.RoundTripper) *transport.Client {
+	if rt != nil {
+		return transport.Over(rt)
+	}
+	o := job.Network.Transport
+	o.MaxConnsPerHost = connsPerHost
+	return transport.New(o)
+}

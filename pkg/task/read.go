@@ -1,0 +1,144 @@
+package task
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
+	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// Job is everything the agent gives a run, read and checked before any
+// request.
+type Job struct {
+	// Skip, when not empty, says why this stage has nothing to do: the
+	// task runs in the other stage (RunAsPreJob). Nothing else is read.
+	Skip string
+
+	Vault  string        // KeyVaultName
+	Filter inputs.Filter // SecretsFilter
+	Conn   *endpoint.Connection
+	// DevOps is the job's identity to Azure DevOps, for workload identity
+	// federation's OIDC token.
+	DevOps endpoint.Job
+	// ConnectionPage is where the user edits the service connection, when
+	// the job's variables say.
+	ConnectionPage string
+
+	Debug      bool          // system.debug
+	Budget     time.Duration // the whole run's, GoKeyVault.Timeout
+	APIVersion string        // GoKeyVault.ApiVersion: "" for the SDK's
+	Multiline  publish.Multiline
+	Network    *netconfig.Config
+	// Getenv reads the agent's environment, for what the SDK looks up
+	// there itself (managed identity endpoints).
+	Getenv func(string) string
+
+	// Warnings are the settings read that the run does not honour as
+	// given, for the log.
+	Warnings []string
+}
+
+// Read reads the job from the task's environment. An error is bad input:
+// its message names the input and what to do.
+func Read(env *endpoint.Env, stage Stage) (Job, error) {
+	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
+	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
+		where := "as a step"
+		if preJob {
+			where = "before the job's steps (RunAsPreJob is true)"
+		}
+		j.Skip = "GoKeyVault runs " + where + "; nothing to do in this stage"
+		return j, nil
+	}
+	j.Vault = strings.TrimSpace(env.Get("INPUT_KEYVAULTNAME"))
+	if err := inputs.ValidateVaultName(j.Vault); err != nil {
+		return j, err
+	}
+	filter, err := inputs.ParseFilter(env.Get("INPUT_SECRETSFILTER"))
+	if err != nil {
+		return j, err
+	}
+	j.Filter = filter
+	connID := env.Get("INPUT_AZURESUBSCRIPTION")
+	if connID == "" {
+		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
+	}
+	if j.Conn, err = endpoint.Read(env, connID); err != nil {
+		return j, err
+	}
+	j.DevOps = endpoint.ReadJob(env)
+	j.ConnectionPage = connectionPage(env, j.Conn.ID)
+	j.Budget, j.Warnings = readBudget(env)
+	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
+	j.Multiline = publish.ReadMultiline(env.Get)
+	// The agent's proxy, bypass list and CA settings apply to every request:
+	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
+	if j.Network, err = netconfig.FromEnv(env); err != nil {
+		return j, err
+	}
+	return j, nil
+}
+
+// readBudget reads GoKeyVault.Timeout, a number of seconds.
+func readBudget(env *endpoint.Env) (time.Duration, []string) {
+	s := strings.TrimSpace(env.Get("GOKEYVAULT_TIMEOUT"))
+	if s == "" {
+		return defaultBudget, nil
+	}
+	if d, err := time.ParseDuration(s + "s"); err == nil && d > 0 {
+		return d, nil
+	}
+	return defaultBudget, []string{fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", vso.Clip(s, 40), defaultBudget)}
+}
+
+// connectionPage links to the service connection's settings page, where a
+// user can fix a wrong or expired secret.
+func connectionPage(env *endpoint.Env, id string) string {
+	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
+	project := env.Get("SYSTEM_TEAMPROJECT")
+	if project == "" {
+		project = env.Get("SYSTEM_TEAMPROJECTID")
+	}
+	if coll == "" || project == "" {
+		return ""
+	}
+	return coll + "/" + url.PathEscape(project) + "/_settings/adminservices?resourceId=" + url.QueryEscape(id)
+}
+
+// warnings are the job's own and its network settings', in that order.
+func (j Job) warnings() []string {
+	return append(append([]string(nil), j.Warnings...), j.Network.Warnings...)
+}
+
+// debugf is where debug lines go: the log when system.debug is on.
+func (j Job) debugf(w *vso.Writer) func(string) {
+	if !j.Debug {
+		return nil
+	}
+	return w.Debug
+}
+
+// diagnoseContext is what messages about this job may mention; cl is the
+// cloud once known.
+func (j Job) diagnoseContext(cl *cloud.Cloud) diagnose.Context {
+	c := diagnose.Context{Vault: j.Vault, TenantID: j.Conn.TenantID, ConnectionPage: j.ConnectionPage}
+	if cl != nil {
+		c.TenantID = cl.Tenant
+	}
+	return c
+}
+
+func joinSorted(names []string) string {
+	s := append([]string(nil), names...)
+	sort.Strings(s)
+	return strings.Join(s, ", ")
+}
