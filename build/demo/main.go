@@ -18,13 +18,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
-)
-
-const (
-	tenantID     = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	clientID     = "0b7a3c2e-5f4d-4e6a-9c8b-1d2e3f4a5b6c"
-	clientSecret = "demo-client-secret"
-	connID       = "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 func main() {
@@ -43,13 +37,12 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 
-	cloud, err := localcloud.Start(ctx, localcloud.Options{Dir: dir})
+	world, err := testworld.Start(ctx, testworld.Options{Dir: dir, Vault: "demo-vault", ClientSecret: "demo-client-secret"})
 	if err != nil {
 		return fmt.Errorf("start the local cloud: %w", err)
 	}
-	defer cloud.Close()
-	cloud.AddApp(tenantID, clientID, clientSecret)
-	vault := cloud.AddVault("demo-vault", tenantID)
+	defer world.Close()
+	vault := world.Vault
 	now := time.Now()
 	for _, s := range []localcloud.Secret{
 		{Name: "db-password", Value: "p@ss;word]100%"},
@@ -64,22 +57,12 @@ func run() error {
 		vault.Put(s)
 	}
 
-	fmt.Println("==> local cloud: Entra ID and vault demo-vault.vault.azure.net behind proxy", cloud.ProxyURL())
+	fmt.Println("==> local cloud: Entra ID and vault demo-vault.vault.azure.net behind proxy", world.Cloud.ProxyURL())
 	fmt.Println("==> running task/ as the agent would: GoKeyVault@1 KeyVaultName=demo-vault SecretsFilter=*")
 	fmt.Println("---- step log (masked) ----")
-	res, err := agentrunner.Run(ctx, agentrunner.Options{
-		TaskDir: "task",
-		Inputs:  map[string]string{"azureSubscription": connID, "KeyVaultName": "demo-vault", "SecretsFilter": "*"},
-		Endpoints: []agentrunner.Endpoint{{
-			ID:     connID,
-			URL:    "https://management.azure.com/",
-			Scheme: "ServicePrincipal",
-			Params: map[string]string{"tenantid": tenantID, "serviceprincipalid": clientID, "authenticationType": "spnKey", "serviceprincipalkey": clientSecret},
-			Data:   map[string]string{"subscriptionId": "c0ffee00-1111-2222-3333-444455556666", "environment": "AzureCloud"},
-		}},
-		Env:    append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir),
-		Output: os.Stdout,
-	})
+	opts := world.Options("task", "*", dir)
+	opts.Output = os.Stdout
+	res, err := agentrunner.Run(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("run the task: %w", err)
 	}

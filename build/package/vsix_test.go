@@ -19,6 +19,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // repoRoot is the repository, seen from this package's folder.
@@ -51,14 +52,12 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 		t.Fatalf("extracted binary is executable (%v): the test must start as the agent does, without the bit", fi.Mode())
 	}
 
-	cloud, err := localcloud.Start(context.Background(), localcloud.Options{Dir: t.TempDir()})
+	world, err := testworld.Start(context.Background(), testworld.Options{Dir: t.TempDir(), Vault: "kv-vsix", ClientSecret: "vsix-client-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cloud.Close() })
-	const tenant, client, secret, conn = "72f988bf-86f1-41af-91ab-2d7cd011db47", "0b7a3c2e-5f4d-4e6a-9c8b-1d2e3f4a5b6c", "vsix-client-secret", "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
-	cloud.AddApp(tenant, client, secret)
-	vault := cloud.AddVault("kv-vsix", tenant)
+	t.Cleanup(func() { world.Close() })
+	vault := world.Vault
 	values := map[string]string{
 		"db-password":  "p@ss;word]100%",
 		"app-settings": "{\n  \"feature\": true\n}",
@@ -105,25 +104,14 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inputs := map[string]string{"azureSubscription": conn, "KeyVaultName": "kv-vsix"}
+			opts := world.Options(taskDir, "*", t.TempDir())
+			opts.Stage = tt.stage
 			for k, v := range tt.inputs {
-				inputs[k] = v
+				opts.Inputs[k] = v
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			res, err := agentrunner.Run(ctx, agentrunner.Options{
-				TaskDir: taskDir,
-				Stage:   tt.stage,
-				Inputs:  inputs,
-				Endpoints: []agentrunner.Endpoint{{
-					ID:     conn,
-					URL:    "https://management.azure.com/",
-					Scheme: "ServicePrincipal",
-					Params: map[string]string{"tenantid": tenant, "serviceprincipalid": client, "authenticationType": "spnKey", "serviceprincipalkey": secret},
-					Data:   map[string]string{"subscriptionId": "c0ffee00-1111-2222-3333-444455556666", "environment": "AzureCloud"},
-				}},
-				Env: append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir()),
-			})
+			res, err := agentrunner.Run(ctx, opts)
 			if err != nil {
 				t.Fatalf("run the extracted task: %v", err)
 			}
@@ -134,7 +122,7 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
 			for _, l := range res.Raw {
-				if strings.Contains(l, secret) {
+				if strings.Contains(l, world.Secret) {
 					t.Errorf("the client secret reached the output: %q", l)
 				}
 			}

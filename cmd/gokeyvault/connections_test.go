@@ -21,6 +21,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // Every service connection shape, cloud and network path, end to end: the
@@ -56,7 +57,7 @@ const (
 func proxiedHosts(w *world) []string {
 	seen := map[string]bool{}
 	out := []string{}
-	for _, h := range w.cloud.ProxyLog() {
+	for _, h := range w.Cloud.ProxyLog() {
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, h)
@@ -75,7 +76,7 @@ func checkRun(t *testing.T, w *world, res *agentrunner.Result, wantHosts []strin
 	if diff := cmp.Diff(want, proxiedHosts(w)); diff != "" {
 		t.Errorf("hosts asked of the proxy (-want +got):\n%s", diff)
 	}
-	creds = append(creds, w.cloud.AccessTokens()...)
+	creds = append(creds, w.Cloud.AccessTokens()...)
 	for n, l := range res.Raw {
 		for i, c := range creds {
 			if c != "" && strings.Contains(l, c) {
@@ -90,32 +91,6 @@ func checkRun(t *testing.T, w *world, res *agentrunner.Result, wantHosts []strin
 			t.Errorf("credential #%d (%d bytes) visible in the step log", i, len(c))
 		}
 	}
-}
-
-func succeeded(t *testing.T, res *agentrunner.Result, want map[string]string) {
-	t.Helper()
-	if res.Result != "Succeeded" {
-		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
-	}
-	for name, v := range want {
-		if got := res.Variables[name]; got != secretVar(v) {
-			t.Errorf("variable %s = %+v, want %q", name, got, v)
-		}
-	}
-}
-
-func failedWith(t *testing.T, res *agentrunner.Result, parts ...string) string {
-	t.Helper()
-	if res.Result != "Failed" {
-		t.Fatalf("result %s, want Failed; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
-	}
-	errs := issues(res, "error")
-	if len(errs) != 1 {
-		t.Fatalf("want one error, got %q", errs)
-	}
-	mustContain(t, errs[0], parts...)
-	t.Logf("error: %s", errs[0])
-	return errs[0]
 }
 
 func debugVars(extra map[string]agentrunner.Variable) map[string]agentrunner.Variable {
@@ -196,14 +171,14 @@ func TestCertificateConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.cloud.AddCertApp(tenantID, clientID, good.cert)
-			w.vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-cert-123"})
+			w.Cloud.AddCertApp(tenantID, clientID, good.cert)
+			w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-cert-123"})
 			start := time.Now()
-			res := w.run(t, step{debug: true, conn: certConnection(tenantID, tt.pem, nil), creds: append(good.keyLines, other.keyLines...)})
+			res := w.Run(step{Debug: true, Conn: certConnection(tenantID, tt.pem, nil), Creds: append(good.keyLines, other.keyLines...)})
 			if len(tt.wantErr) == 0 {
-				succeeded(t, res, map[string]string{"db-password": "pw-cert-123"})
+				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-cert-123"})
 			} else {
-				failedWith(t, res, tt.wantErr...)
+				testworld.FailedWith(t, res, tt.wantErr...)
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("failing took %v", took)
 				}
@@ -269,10 +244,10 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // the retried 503s wait a second each
 			w := newWorld(t)
-			if _, err := w.cloud.EnableDevOps("gokeyvault-e2e", systemToken); err != nil {
+			if _, err := w.Cloud.EnableDevOps("gokeyvault-e2e", systemToken); err != nil {
 				t.Fatal(err)
 			}
-			w.cloud.AddPipelineConnection(connID, wifIssuer, wifSubject)
+			w.Cloud.AddPipelineConnection(connID, wifIssuer, wifSubject)
 			appSubject, appIssuer := wifSubject, wifIssuer
 			if tt.appSubject != "" {
 				appSubject = tt.appSubject
@@ -280,16 +255,16 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 			if tt.appIssuer != "" {
 				appIssuer = tt.appIssuer
 			}
-			w.cloud.AddFederatedApp(tenantID, wifClientID, appIssuer, appSubject)
-			w.cloud.FailOIDCRequests(tt.fail503)
-			w.vault.Put(localcloud.Secret{Name: "api-key", Value: "key-federated-1"})
+			w.Cloud.AddFederatedApp(tenantID, wifClientID, appIssuer, appSubject)
+			w.Cloud.FailOIDCRequests(tt.fail503)
+			w.Vault.Put(localcloud.Secret{Name: "api-key", Value: "key-federated-1"})
 			vars := debugVars(jobVars)
 			if tt.requestURI {
-				vars["system.oidcRequestUri"] = agentrunner.Variable{Value: w.cloud.OIDCRequestURI(projectID, "build", planID, jobID)}
+				vars["system.oidcRequestUri"] = agentrunner.Variable{Value: w.Cloud.OIDCRequestURI(projectID, "build", planID, jobID)}
 			}
-			res := w.run(t, step{conn: wifConnection(wifSubject, wifIssuer), variables: vars, token: systemToken})
+			res := w.Run(step{Conn: wifConnection(wifSubject, wifIssuer), Variables: vars, Token: systemToken})
 
-			tokens := w.cloud.OIDCTokens()
+			tokens := w.Cloud.OIDCTokens()
 			if len(tokens) != 1 {
 				t.Fatalf("%d OIDC tokens issued, want 1", len(tokens))
 			}
@@ -314,7 +289,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 				t.Errorf("OIDC token visible in the step log")
 			}
 			var devops []string
-			for _, r := range w.cloud.HostRequests() {
+			for _, r := range w.Cloud.HostRequests() {
 				if r.Host == localcloud.DevOpsHost {
 					devops = append(devops, r.Method+" "+r.Path+" "+strconv.Itoa(r.Status))
 				}
@@ -325,9 +300,9 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 				}
 			}
 			if len(tt.wantErr) == 0 {
-				succeeded(t, res, map[string]string{"api-key": "key-federated-1"})
+				testworld.Succeeded(t, res, map[string]string{"api-key": "key-federated-1"})
 			} else {
-				failedWith(t, res, tt.wantErr...)
+				testworld.FailedWith(t, res, tt.wantErr...)
 			}
 			checkRun(t, w, res, []string{hostDevOps, hostLogin, hostVault}, systemToken)
 		})
@@ -377,28 +352,28 @@ func TestManagedIdentityConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			env, err := w.cloud.EnableManagedIdentity()
+			env, err := w.Cloud.EnableManagedIdentity()
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.cloud.AddManagedIdentity(tenantID, miSystem, false)
-			w.cloud.AddManagedIdentity(tenantID, miUser, true)
+			w.Cloud.AddManagedIdentity(tenantID, miSystem, false)
+			w.Cloud.AddManagedIdentity(tenantID, miUser, true)
 			header := strings.TrimPrefix(env[1], "IDENTITY_HEADER=")
 			if tt.noEndpoint {
 				env = []string{"IDENTITY_ENDPOINT=http://127.0.0.1:1/msi/token", "IDENTITY_HEADER=" + header}
 			}
-			w.vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-identity-1"})
+			w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-identity-1"})
 			start := time.Now()
-			res := w.run(t, step{conn: miConnection(tt.msiClientID), variables: debugVars(nil), env: env, creds: []string{header}})
+			res := w.Run(step{Conn: miConnection(tt.msiClientID), Variables: debugVars(nil), Env: env, Creds: []string{header}})
 			took := time.Since(start)
 
 			var asked []string
-			for _, r := range w.cloud.HostRequests() {
+			for _, r := range w.Cloud.HostRequests() {
 				q, _ := url.ParseQuery(r.Query)
 				asked = append(asked, q.Get("client_id")+" "+strconv.Itoa(r.Status))
 			}
 			if len(tt.wantErr) == 0 {
-				succeeded(t, res, map[string]string{"db-password": "pw-identity-1"})
+				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-identity-1"})
 				// One token, fetched once; no Entra request at all.
 				if diff := cmp.Diff([]string{tt.wantClientID + " 200"}, asked); diff != "" {
 					t.Errorf("identity requests (-want +got):\n%s", diff)
@@ -406,7 +381,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 				checkRun(t, w, res, []string{hostVault}, header)
 				return
 			}
-			failedWith(t, res, tt.wantErr...)
+			testworld.FailedWith(t, res, tt.wantErr...)
 			if took > 4*time.Second {
 				t.Errorf("failing took %v; an agent without an identity must fail in seconds", took)
 			}
@@ -434,15 +409,15 @@ func TestSovereignClouds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.cloud.AddVault(tt.vaultHost, tenantID).Put(localcloud.Secret{Name: "sovereign", Value: "value-" + tt.cloud})
-			conn := w.endpoint(step{})
+			w.Cloud.AddVault(tt.vaultHost, tenantID).Put(localcloud.Secret{Name: "sovereign", Value: "value-" + tt.cloud})
+			conn := w.Endpoint()
 			conn.Data = map[string]string{"subscriptionId": "c0ffee00-1111-2222-3333-444455556666", "scopeLevel": "Subscription"}
 			for k, v := range tt.data {
 				conn.Data[k] = v
 			}
-			res := w.run(t, step{conn: &conn, variables: debugVars(nil)})
-			succeeded(t, res, map[string]string{"sovereign": "value-" + tt.cloud})
-			mustContain(t, banner(res), "vault kv-e2e (https://"+tt.vaultHost+"/), cloud "+tt.cloud)
+			res := w.Run(step{Conn: &conn, Variables: debugVars(nil)})
+			testworld.Succeeded(t, res, map[string]string{"sovereign": "value-" + tt.cloud})
+			testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+tt.vaultHost+"/), cloud "+tt.cloud)
 			checkRun(t, w, res, []string{tt.login + ":443", tt.vaultHost + ":443"})
 		})
 	}
@@ -485,16 +460,16 @@ func TestAzureStack(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.cloud.EnableAzureStack(localcloud.AzureStackOptions{ADFS: tt.adfs})
+			w.Cloud.EnableAzureStack(localcloud.AzureStackOptions{ADFS: tt.adfs})
 			tenant := "adfs"
 			if !tt.adfs {
 				tenant = tt.tenant
 			}
-			w.cloud.AddApp(tenant, clientID, clientSecret)
+			w.Cloud.AddApp(tenant, clientID, clientSecret)
 			if tt.auth["authenticationType"] == "spnCertificate" {
-				w.cloud.AddCertApp(tenant, clientID, cert.cert)
+				w.Cloud.AddCertApp(tenant, clientID, cert.cert)
 			}
-			v := w.cloud.AddVault(stackVault, tenant)
+			v := w.Cloud.AddVault(stackVault, tenant)
 			v.Put(localcloud.Secret{Name: "stack-secret", Value: "value-on-the-stack"})
 			conn := stackConnection(tt.auth, tt.data)
 			if tt.tenant != "" {
@@ -504,12 +479,12 @@ func TestAzureStack(t *testing.T) {
 			if tt.apiVersion != "" {
 				vars["GoKeyVault.ApiVersion"] = agentrunner.Variable{Value: tt.apiVersion}
 			}
-			res := w.run(t, step{conn: conn, variables: vars, creds: cert.keyLines})
+			res := w.Run(step{Conn: conn, Variables: vars, Creds: cert.keyLines})
 			if len(tt.wantErr) > 0 {
-				failedWith(t, res, tt.wantErr...)
+				testworld.FailedWith(t, res, tt.wantErr...)
 			} else {
-				succeeded(t, res, map[string]string{"stack-secret": "value-on-the-stack"})
-				mustContain(t, banner(res), "vault kv-e2e (https://"+stackVault+"/), cloud AzureStack")
+				testworld.Succeeded(t, res, map[string]string{"stack-secret": "value-on-the-stack"})
+				testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+stackVault+"/), cloud AzureStack")
 				for _, r := range v.Requests() {
 					if r.APIVersion != tt.apiVersion {
 						t.Errorf("vault request %s with api-version %q", r.Path, r.APIVersion)
@@ -582,10 +557,10 @@ func TestAgentNetwork(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			if tt.auth {
-				w.cloud.RequireProxyAuth(proxyUser, proxyPass)
+				w.Cloud.RequireProxyAuth(proxyUser, proxyPass)
 			}
-			w.vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-network-1"})
-			expand := strings.NewReplacer("{proxy}", w.cloud.ProxyURL(), "{ca}", w.cloud.CAFile())
+			w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-network-1"})
+			expand := strings.NewReplacer("{proxy}", w.Cloud.ProxyURL(), "{ca}", w.Cloud.CAFile())
 			vars := debugVars(nil)
 			for k, v := range tt.vars {
 				vars[k] = agentrunner.Variable{Value: expand.Replace(v)}
@@ -594,17 +569,17 @@ func TestAgentNetwork(t *testing.T) {
 				vars[k] = agentrunner.Variable{Value: v, Secret: true}
 			}
 			start := time.Now()
-			res := w.run(t, step{variables: vars, env: tt.env, creds: []string{proxyPass, "not-" + proxyPass}})
+			res := w.Run(step{Variables: vars, Env: tt.env, Creds: []string{proxyPass, "not-" + proxyPass}})
 			if len(tt.wantErr) > 0 {
-				failedWith(t, res, tt.wantErr...)
+				testworld.FailedWith(t, res, tt.wantErr...)
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("failing took %v", took)
 				}
 			} else {
-				succeeded(t, res, map[string]string{"db-password": "pw-network-1"})
+				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-network-1"})
 			}
 			if tt.wantWarn != "" {
-				mustContain(t, strings.Join(issues(res, "warning"), "\n"), tt.wantWarn)
+				testworld.MustContain(t, strings.Join(testworld.Issues(res, "warning"), "\n"), tt.wantWarn)
 			}
 			checkRun(t, w, res, tt.wantHosts, proxyPass, "not-"+proxyPass)
 		})
@@ -623,34 +598,34 @@ func TestEntraErrorsLinkTheConnection(t *testing.T) {
 		s     step
 		want  []string
 	}{
-		{"wrong client secret", nil, step{secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", page}},
-		{"expired client secret", func(w *world) { w.cloud.ExpireSecret(tenantID, clientID) }, step{}, []string{"AADSTS7000222", "expired", page}},
-		{"app not in tenant", func(w *world) { w.cloud.AddVault("kv-other", "11111111-2222-3333-4444-555555555555") },
-			step{vault: "kv-other", tenant: "11111111-2222-3333-4444-555555555555"}, []string{"AADSTS700016", "not found in tenant 11111111-2222-3333-4444-555555555555", page}},
+		{"wrong client secret", nil, step{Secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", page}},
+		{"expired client secret", func(w *world) { w.Cloud.ExpireSecret(tenantID, clientID) }, step{}, []string{"AADSTS7000222", "expired", page}},
+		{"app not in tenant", func(w *world) { w.Cloud.AddVault("kv-other", "11111111-2222-3333-4444-555555555555") },
+			step{Vault: "kv-other", Tenant: "11111111-2222-3333-4444-555555555555"}, []string{"AADSTS700016", "not found in tenant 11111111-2222-3333-4444-555555555555", page}},
 		{"tenant unknown to Entra", func(w *world) {
-			w.cloud.AddVault("kv-gone", goneTenant)
-			w.cloud.RemoveTenant(goneTenant)
-		}, step{vault: "kv-gone", tenant: goneTenant}, []string{"tenant " + goneTenant + " was not found at login.microsoftonline.com (AADSTS90002)", "environment", page}},
-		{"vault in another tenant than the connection", func(w *world) { w.cloud.AddApp(otherTenant, clientID, clientSecret) },
-			step{tenant: otherTenant}, []string{"vault kv-e2e belongs to tenant " + tenantID + ", but the service connection is for tenant " + otherTenant}},
+			w.Cloud.AddVault("kv-gone", goneTenant)
+			w.Cloud.RemoveTenant(goneTenant)
+		}, step{Vault: "kv-gone", Tenant: goneTenant}, []string{"tenant " + goneTenant + " was not found at login.microsoftonline.com (AADSTS90002)", "environment", page}},
+		{"vault in another tenant than the connection", func(w *world) { w.Cloud.AddApp(otherTenant, clientID, clientSecret) },
+			step{Tenant: otherTenant}, []string{"vault kv-e2e belongs to tenant " + tenantID + ", but the service connection is for tenant " + otherTenant}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 			if tt.setup != nil {
 				tt.setup(w)
 			}
 			s := tt.s
-			s.debug = true
-			s.variables = map[string]agentrunner.Variable{"system.collectionUri": {Value: collection}, "system.teamProject": {Value: projectName}}
-			res := w.run(t, s)
-			failedWith(t, res, tt.want...)
+			s.Debug = true
+			s.Variables = map[string]agentrunner.Variable{"system.collectionUri": {Value: collection}, "system.teamProject": {Value: projectName}}
+			res := w.Run(s)
+			testworld.FailedWith(t, res, tt.want...)
 			vaultHost := "kv-e2e.vault.azure.net:443"
-			if s.vault != "" {
-				vaultHost = s.vault + ".vault.azure.net:443"
+			if s.Vault != "" {
+				vaultHost = s.Vault + ".vault.azure.net:443"
 			}
-			checkRun(t, w, res, []string{hostLogin, vaultHost}, s.secret)
+			checkRun(t, w, res, []string{hostLogin, vaultHost}, s.Secret)
 		})
 	}
 }

@@ -10,9 +10,8 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
-
-func secretVar(v string) agentrunner.Variable { return agentrunner.Variable{Value: v, Secret: true} }
 
 // edgeValues are the values users have seen AzureKeyVault@2 mangle.
 func edgeValues() map[string]string {
@@ -38,17 +37,17 @@ func TestDownloadAll(t *testing.T) {
 			w := newWorld(t)
 			want := map[string]agentrunner.Variable{}
 			for name, v := range edgeValues() {
-				w.vault.Put(localcloud.Secret{Name: name, Value: v})
-				want[name] = secretVar(v)
+				w.Vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = testworld.SecretVar(v)
 			}
-			w.vault.Put(localcloud.Secret{Name: "empty", Value: ""})
-			want["empty"] = secretVar("")
+			w.Vault.Put(localcloud.Secret{Name: "empty", Value: ""})
+			want["empty"] = testworld.SecretVar("")
 			// Enough secrets for several list pages.
 			for i := 0; i < 40; i++ {
 				name := fmt.Sprintf("filler-%02d", i)
 				v := fmt.Sprintf("filler-value-%02d", i)
-				w.vault.Put(localcloud.Secret{Name: name, Value: v})
-				want[name] = secretVar(v)
+				w.Vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = testworld.SecretVar(v)
 			}
 			now := time.Now()
 			never := []localcloud.Secret{
@@ -57,12 +56,12 @@ func TestDownloadAll(t *testing.T) {
 				{Name: "future-one", Value: "value-of-future", NotBefore: now.Add(time.Hour)},
 			}
 			for _, s := range never {
-				w.vault.Put(s)
+				w.Vault.Put(s)
 			}
 			// The multi-line flag is put back to what the job had: unset.
 			want["SYSTEM_UNSAFEALLOWMULTILINESECRET"] = agentrunner.Variable{}
 
-			res := w.run(t, step{debug: debug})
+			res := w.Run(step{Debug: debug})
 
 			if res.Result != "Succeeded" {
 				t.Fatalf("result %s, log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -70,7 +69,7 @@ func TestDownloadAll(t *testing.T) {
 			if diff := cmp.Diff(want, res.Variables); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
-			gets := secretGets(w.vault)
+			gets := testworld.SecretGets(w.Vault)
 			for _, s := range never {
 				if gets[s.Name] > 0 {
 					t.Errorf("value of %s was requested", s.Name)
@@ -83,10 +82,10 @@ func TestDownloadAll(t *testing.T) {
 			}
 			// w.run has checked that no value of the vault (these
 			// included) reached the log.
-			if !debug && !forceDebug() {
+			if !debug && !testworld.ForceDebug() {
 				wantLog := []string{
 					"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
-					"TLS: trusting the certificates of SSL_CERT_FILE=" + w.cloud.CAFile() + " (instead of the system's CA bundle)",
+					"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)",
 					"Downloading every enabled secret",
 					"Found 55 secret(s): 52 enabled and valid, 3 skipped",
 					"  skipped disabled-one: disabled",
@@ -96,7 +95,7 @@ func TestDownloadAll(t *testing.T) {
 					"Downloaded 52 secret(s) in X s",
 					"Downloaded 52 secret(s) from kv-e2e",
 				}
-				if diff := cmp.Diff(wantLog, normalLog(res)); diff != "" {
+				if diff := cmp.Diff(wantLog, testworld.NormalLog(res)); diff != "" {
 					t.Errorf("log (-want +got):\n%s", diff)
 				}
 			}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // A hostile cloud: the vault, or whatever answers in its name, tries to
@@ -28,34 +27,10 @@ const (
 // then gets a third of it.
 var shortBudget = map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "3"}}
 
-// checkTokenStaysHome asserts that every request that carried credentials
-// went to the vault over https, with a token for Key Vault.
-func checkTokenStaysHome(t *testing.T, w *world) {
-	t.Helper()
-	for _, a := range w.cloud.Arrivals() {
-		if a.Authorization == "" {
-			continue
-		}
-		if a.Scheme != "https" || a.Host != w.vault.Host() || a.Audience != vaultAudience {
-			t.Errorf("credentials (%s, audience %q) sent to %s://%s%s", a.Authorization, a.Audience, a.Scheme, a.Host, a.Path)
-		}
-	}
-}
-
-// subsetOf asserts that every variable set is one of want, with its value.
-func subsetOf(t *testing.T, got, want map[string]agentrunner.Variable) {
-	t.Helper()
-	for name, v := range got {
-		if w, ok := want[name]; !ok || w != v {
-			t.Errorf("unexpected variable %q = %+v", name, v)
-		}
-	}
-}
-
 func twoSecrets(w *world) map[string]agentrunner.Variable {
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-of-a"})
-	w.vault.Put(localcloud.Secret{Name: "b", Value: "value-of-b"})
-	return map[string]agentrunner.Variable{"a": secretVar("value-of-a"), "b": secretVar("value-of-b")}
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-of-a"})
+	w.Vault.Put(localcloud.Secret{Name: "b", Value: "value-of-b"})
+	return map[string]agentrunner.Variable{"a": testworld.SecretVar("value-of-a"), "b": testworld.SecretVar("value-of-b")}
 }
 
 // TestHostileNextLink: a nextLink that leaves the vault's scheme, host or
@@ -84,33 +59,33 @@ func TestHostileNextLink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			want := twoSecrets(w)
-			evil := w.cloud.AddVault("evil", tenantID)
+			evil := w.Cloud.AddVault("evil", tenantID)
 			evil.Put(localcloud.Secret{Name: "a", Value: "evil-value-of-a"})
-			w.vault.SetHostile(localcloud.Hostile{NextLink: tt.link})
+			w.Vault.SetHostile(localcloud.Hostile{NextLink: tt.link})
 
 			// A plain-http request would reach the proxy, and be seen,
 			// rather than the network.
-			res := w.run(t, step{env: []string{"HTTP_PROXY=" + w.cloud.ProxyURL(), "http_proxy=" + w.cloud.ProxyURL()}})
+			res := w.Run(step{Env: []string{"HTTP_PROXY=" + w.Cloud.ProxyURL(), "http_proxy=" + w.Cloud.ProxyURL()}})
 
-			failedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
-			subsetOf(t, res.Variables, want)
-			if n := listCalls(w.vault); n != 1 {
+			testworld.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			testworld.SubsetOf(t, res.Variables, want)
+			if n := testworld.ListCalls(w.Vault); n != 1 {
 				t.Errorf("%d list calls, want 1", n)
 			}
 			if got := evil.Requests(); len(got) != 0 {
 				t.Errorf("the other vault got %d request(s): %+v", len(got), got)
 			}
-			for _, a := range w.cloud.Arrivals() {
-				if a.Host != w.vault.Host() && a.Host != "login.microsoftonline.com" || a.Scheme != "https" || a.Path == "/secrets" && a.Host != w.vault.Host() {
+			for _, a := range w.Cloud.Arrivals() {
+				if a.Host != w.Vault.Host() && a.Host != "login.microsoftonline.com" || a.Scheme != "https" || a.Path == "/secrets" && a.Host != w.Vault.Host() {
 					t.Errorf("request followed the nextLink: %+v", a)
 				}
 			}
-			for _, target := range w.cloud.ProxyLog() {
+			for _, target := range w.Cloud.ProxyLog() {
 				if target != hostLogin && target != hostVault {
 					t.Errorf("proxy asked for %s", target)
 				}
 			}
-			checkTokenStaysHome(t, w)
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -121,66 +96,47 @@ func TestHostilePaging(t *testing.T) {
 	t.Run("loop", func(t *testing.T) {
 		w := newWorld(t)
 		want := twoSecrets(w)
-		w.vault.SetHostile(localcloud.Hostile{NextLinkLoop: true})
+		w.Vault.SetHostile(localcloud.Hostile{NextLinkLoop: true})
 
-		res := w.run(t, step{})
+		res := w.Run(step{})
 
-		failedWith(t, res, "Could not list the secrets of vault kv-e2e: ", "the vault sent the same nextLink twice; stopped listing rather than loop")
-		subsetOf(t, res.Variables, want)
-		if n := listCalls(w.vault); n != 2 {
+		testworld.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: ", "the vault sent the same nextLink twice; stopped listing rather than loop")
+		testworld.SubsetOf(t, res.Variables, want)
+		if n := testworld.ListCalls(w.Vault); n != 2 {
 			t.Errorf("%d list calls, want 2 (the first page, then the looping link once)", n)
 		}
-		for name, n := range secretGets(w.vault) {
+		for name, n := range testworld.SecretGets(w.Vault) {
 			if n > 1 {
 				t.Errorf("secret %s fetched %d times", name, n)
 			}
 		}
-		checkTokenStaysHome(t, w)
+		testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 	})
 	t.Run("endless", func(t *testing.T) {
 		w := newWorld(t)
 		want := twoSecrets(w)
-		w.vault.SetHostile(localcloud.Hostile{EndlessPages: true})
+		w.Vault.SetHostile(localcloud.Hostile{EndlessPages: true})
 
 		start := time.Now()
-		res := w.run(t, step{variables: shortBudget})
+		res := w.Run(step{Variables: shortBudget})
 		took := time.Since(start)
 
-		failedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 2 secret(s) set",
+		testworld.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 2 secret(s) set",
 			"the secret list did not finish", "GoKeyVault.Timeout")
 		if diff := cmp.Diff(want, res.Variables); diff != "" {
 			t.Errorf("variables (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(map[string]int{"a": 1, "b": 1}, secretGets(w.vault)); diff != "" {
+		if diff := cmp.Diff(map[string]int{"a": 1, "b": 1}, testworld.SecretGets(w.Vault)); diff != "" {
 			t.Errorf("gets (-want +got):\n%s", diff)
 		}
-		if n := listCalls(w.vault); n < 10 {
+		if n := testworld.ListCalls(w.Vault); n < 10 {
 			t.Errorf("only %d list calls: the vault's endless pages were not followed", n)
 		}
 		if took > 6*time.Second {
 			t.Errorf("the run took %v with a 3 s budget", took)
 		}
-		checkTokenStaysHome(t, w)
+		testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 	})
-}
-
-var peakRSSRE = regexp.MustCompile(`resources: peak RSS ([0-9.]+) MiB`)
-
-// peakRSS is the binary's own measure of its peak memory, from the debug
-// line every run writes.
-func peakRSS(t *testing.T, res *agentrunner.Result) float64 {
-	t.Helper()
-	for _, l := range res.Raw {
-		if m := peakRSSRE.FindStringSubmatch(l); m != nil {
-			f, err := strconv.ParseFloat(m[1], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatal("no peak RSS line in the output")
-	return 0
 }
 
 // TestHostileReplySize: a reply larger than Key Vault ever sends is refused
@@ -205,18 +161,18 @@ func TestHostileReplySize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "big", Value: "the-real-value"})
-			w.vault.SetHostile(tt.hostile)
+			w.Vault.Put(localcloud.Secret{Name: "big", Value: "the-real-value"})
+			w.Vault.SetHostile(tt.hostile)
 
-			res := w.run(t, step{filter: tt.filter})
+			res := w.Run(step{Filter: tt.filter})
 
-			failedWith(t, res, tt.want...)
+			testworld.FailedWith(t, res, tt.want...)
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
 			// Refused at once, not retried.
 			tries := 0
-			for _, r := range w.vault.Requests() {
+			for _, r := range w.Vault.Requests() {
 				if r.Status == 200 {
 					tries++
 				}
@@ -228,14 +184,14 @@ func TestHostileReplySize(t *testing.T) {
 			// most the cap and a byte), plus what the kernel buffers of
 			// the two hops through the proxy hold, which grow to several
 			// MiB on loopback. Reading the reply whole would be all of it.
-			if n := w.vault.HostileBytes(); n > huge/4 {
+			if n := w.Vault.HostileBytes(); n > huge/4 {
 				t.Errorf("the server wrote %d MiB of %d before the task hung up", n>>20, huge>>20)
 			}
-			if rss := peakRSS(t, res); rss > 40 {
+			if rss := testworld.PeakRSS(t, res); rss > 40 {
 				t.Errorf("peak RSS %.1f MiB", rss)
 			}
-			t.Logf("server wrote %d KiB; peak RSS %.1f MiB", w.vault.HostileBytes()>>10, peakRSS(t, res))
-			checkTokenStaysHome(t, w)
+			t.Logf("server wrote %d KiB; peak RSS %.1f MiB", w.Vault.HostileBytes()>>10, testworld.PeakRSS(t, res))
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -257,27 +213,27 @@ func TestHostileSlowReplies(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			twoSecrets(w)
-			w.vault.SetHostile(tt.hostile)
+			w.Vault.SetHostile(tt.hostile)
 
 			start := time.Now()
-			res := w.run(t, step{variables: shortBudget})
+			res := w.Run(step{Variables: shortBudget})
 			took := time.Since(start)
 
-			failedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set; 2 not downloaded: a, b. ")
+			testworld.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set; 2 not downloaded: a, b. ")
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
 			// Each try is cut at a third of the budget, so each secret
 			// is tried again before the budget ends.
 			for _, name := range []string{"a", "b"} {
-				if n := secretGets(w.vault)[name]; n < 2 {
+				if n := testworld.SecretGets(w.Vault)[name]; n < 2 {
 					t.Errorf("secret %s tried %d time(s): the per-try timeout did not cut the first try", name, n)
 				}
 			}
 			if took > 6*time.Second {
 				t.Errorf("the run took %v with a 3 s budget", took)
 			}
-			checkTokenStaysHome(t, w)
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -289,13 +245,13 @@ func TestHostileIDs(t *testing.T) {
 	w := newWorld(t)
 	want := map[string]agentrunner.Variable{}
 	for _, n := range []string{"alpha", "beta", "gamma", "delta", "PATH-like"} {
-		w.vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
-		want[n] = secretVar("value-of-" + n)
+		w.Vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
+		want[n] = testworld.SecretVar("value-of-" + n)
 	}
-	w.vault.SetFaults(localcloud.Faults{PageSize: 2})
-	w.vault.SetHostile(localcloud.Hostile{BadIDs: true})
+	w.Vault.SetFaults(localcloud.Faults{PageSize: 2})
+	w.Vault.SetHostile(localcloud.Hostile{BadIDs: true})
 
-	res := w.run(t, step{})
+	res := w.Run(step{})
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -303,7 +259,7 @@ func TestHostileIDs(t *testing.T) {
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]int{"alpha": 1, "beta": 1, "gamma": 1, "delta": 1, "PATH-like": 1}, secretGets(w.vault)); diff != "" {
+	if diff := cmp.Diff(map[string]int{"alpha": 1, "beta": 1, "gamma": 1, "delta": 1, "PATH-like": 1}, testworld.SecretGets(w.Vault)); diff != "" {
 		t.Errorf("gets (-want +got):\n%s", diff)
 	}
 	if len(res.Errors) != 0 {
@@ -334,11 +290,11 @@ func TestHostileIDs(t *testing.T) {
 		// The first ten are named, the rest counted.
 		"Skipped 3 more list entries that are not valid Key Vault secret ids (not shown)",
 	}
-	if diff := cmp.Diff(wantWarnings, issues(res, "warning")); diff != "" {
+	if diff := cmp.Diff(wantWarnings, testworld.Issues(res, "warning")); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
-	mustContain(t, strings.Join(res.Log, "\n"), "Found 5 secret(s): 5 enabled and valid, 0 skipped")
-	checkTokenStaysHome(t, w)
+	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Found 5 secret(s): 5 enabled and valid, 0 skipped")
+	testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 }
 
 // TestHostileChallenge: a challenge that names another tenant or resource,
@@ -364,26 +320,26 @@ func TestHostileChallenge(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			twoSecrets(w)
-			w.vault.SetHostile(tt.hostile)
+			w.Vault.SetHostile(tt.hostile)
 
-			res := w.run(t, step{})
+			res := w.Run(step{})
 
-			failedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			testworld.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
 			// Only the token the connection is for was ever issued.
-			for _, tok := range w.cloud.IssuedTokens() {
+			for _, tok := range w.Cloud.IssuedTokens() {
 				if tok != (localcloud.IssuedToken{Tenant: tenantID, Audience: vaultAudience}) {
 					t.Errorf("token issued for %+v", tok)
 				}
 			}
-			for _, r := range w.vault.Requests() {
+			for _, r := range w.Vault.Requests() {
 				if r.Status != 401 {
 					t.Errorf("request past the challenge: %+v", r)
 				}
 			}
-			checkTokenStaysHome(t, w)
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -408,19 +364,19 @@ func TestHostileTLS(t *testing.T) {
 		t.Run(string(tt.fault)+"/"+tt.filter, func(t *testing.T) {
 			w := newWorld(t)
 			twoSecrets(w)
-			w.vault.SetHostile(localcloud.Hostile{TLS: tt.fault})
+			w.Vault.SetHostile(localcloud.Hostile{TLS: tt.fault})
 
 			start := time.Now()
-			res := w.run(t, step{filter: tt.filter})
+			res := w.Run(step{Filter: tt.filter})
 			took := time.Since(start)
 
-			failedWith(t, res, tt.want...)
+			testworld.FailedWith(t, res, tt.want...)
 			// One request, the list or the first get, tried once.
-			if n := w.cloud.Handshakes(w.vault.Host()); n != 1 {
+			if n := w.Cloud.Handshakes(w.Vault.Host()); n != 1 {
 				t.Errorf("%d TLS handshakes with the vault, want 1 (no retry, no second request)", n)
 			}
-			for _, a := range w.cloud.Arrivals() {
-				if a.Host == w.vault.Host() {
+			for _, a := range w.Cloud.Arrivals() {
+				if a.Host == w.Vault.Host() {
 					t.Errorf("request reached the vault over the bad certificate: %+v", a)
 				}
 			}
@@ -468,14 +424,14 @@ func TestHostileRedirect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			twoSecrets(w)
-			evil := w.cloud.AddVault("evil", tenantID)
-			w.vault.SetHostile(localcloud.Hostile{Redirect: tt.vault})
-			w.cloud.RedirectTokens(tt.token)
+			evil := w.Cloud.AddVault("evil", tenantID)
+			w.Vault.SetHostile(localcloud.Hostile{Redirect: tt.vault})
+			w.Cloud.RedirectTokens(tt.token)
 
 			// Plain-http requests go to the proxy, where they are seen.
-			res := w.run(t, step{filter: tt.filter, env: []string{"HTTP_PROXY=" + w.cloud.ProxyURL(), "http_proxy=" + w.cloud.ProxyURL()}})
+			res := w.Run(step{Filter: tt.filter, Env: []string{"HTTP_PROXY=" + w.Cloud.ProxyURL(), "http_proxy=" + w.Cloud.ProxyURL()}})
 
-			msg := failedWith(t, res, tt.want...)
+			msg := testworld.FailedWith(t, res, tt.want...)
 			if strings.Contains(msg, "not-for-the-log") {
 				t.Errorf("the message quotes the Location's query: %s", msg)
 			}
@@ -485,12 +441,12 @@ func TestHostileRedirect(t *testing.T) {
 			if got := evil.Requests(); len(got) != 0 {
 				t.Errorf("the redirect's target got %d request(s)", len(got))
 			}
-			for _, a := range w.cloud.Arrivals() {
-				if a.Scheme != "https" || a.Host != w.vault.Host() && a.Host != "login.microsoftonline.com" {
+			for _, a := range w.Cloud.Arrivals() {
+				if a.Scheme != "https" || a.Host != w.Vault.Host() && a.Host != "login.microsoftonline.com" {
 					t.Errorf("a request followed the redirect: %+v", a)
 				}
 			}
-			for _, target := range w.cloud.ProxyLog() {
+			for _, target := range w.Cloud.ProxyLog() {
 				if target != hostLogin && target != hostVault {
 					t.Errorf("proxy asked for %s", target)
 				}
@@ -498,7 +454,7 @@ func TestHostileRedirect(t *testing.T) {
 			// Not retried: one redirected request for the vault; for Entra,
 			// the early token request and the first request's own.
 			redirected := 0
-			for _, r := range w.vault.Requests() {
+			for _, r := range w.Vault.Requests() {
 				if r.Status >= 300 && r.Status < 400 {
 					redirected++
 				}
@@ -506,10 +462,10 @@ func TestHostileRedirect(t *testing.T) {
 			if tt.vault.Status != 0 && redirected != 1 {
 				t.Errorf("%d redirected vault requests, want 1", redirected)
 			}
-			if n := w.cloud.TokenRequests(); tt.token.Status != 0 && n > 2 {
+			if n := w.Cloud.TokenRequests(); tt.token.Status != 0 && n > 2 {
 				t.Errorf("%d token requests", n)
 			}
-			checkTokenStaysHome(t, w)
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -532,7 +488,7 @@ func TestGoDebugSilenced(t *testing.T) {
 			w := newWorldWith(t, localcloud.Options{HTTP2: true})
 			want := twoSecrets(w)
 
-			res := w.run(t, step{variables: tt.vars, env: tt.env})
+			res := w.Run(step{Variables: tt.vars, Env: tt.env})
 
 			if res.Result != "Succeeded" {
 				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -541,8 +497,8 @@ func TestGoDebugSilenced(t *testing.T) {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
 			// The test means something only if the task spoke HTTP/2.
-			for _, a := range w.cloud.Arrivals() {
-				if a.Host == w.vault.Host() && a.Proto != "HTTP/2.0" {
+			for _, a := range w.Cloud.Arrivals() {
+				if a.Host == w.Vault.Host() && a.Proto != "HTTP/2.0" {
 					t.Fatalf("the task reached the vault over %s, not HTTP/2", a.Proto)
 				}
 			}
@@ -583,17 +539,17 @@ func TestHostileListBounds(t *testing.T) {
 			w := newWorld(t)
 			want := twoSecrets(w)
 			for _, n := range []string{"c", "d", "e"} {
-				w.vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
-				want[n] = secretVar("value-of-" + n)
+				w.Vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
+				want[n] = testworld.SecretVar("value-of-" + n)
 			}
-			w.vault.SetFaults(localcloud.Faults{PageSize: tt.pageSize})
-			w.vault.SetHostile(tt.hostile)
+			w.Vault.SetFaults(localcloud.Faults{PageSize: tt.pageSize})
+			w.Vault.SetHostile(tt.hostile)
 
-			res := w.run(t, step{timeout: 120 * time.Second})
+			res := w.Run(step{Timeout: 120 * time.Second})
 
 			if len(tt.want) > 0 {
-				failedWith(t, res, tt.want...)
-				subsetOf(t, res.Variables, want)
+				testworld.FailedWith(t, res, tt.want...)
+				testworld.SubsetOf(t, res.Variables, want)
 			} else {
 				if res.Result != "Succeeded" {
 					t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -601,7 +557,7 @@ func TestHostileListBounds(t *testing.T) {
 				if diff := cmp.Diff(want, res.Variables); diff != "" {
 					t.Errorf("variables (-want +got):\n%s", diff)
 				}
-				warns := issues(res, "warning")
+				warns := testworld.Issues(res, "warning")
 				if len(warns) != tt.warnings || !strings.HasPrefix(warns[0], "Skipped a list entry that is not a valid Key Vault secret id: 'https://kv-e2e.vault.azure.net/keys/made-up-1'") {
 					t.Fatalf("warnings %q", warns)
 				}
@@ -609,11 +565,11 @@ func TestHostileListBounds(t *testing.T) {
 					t.Errorf("last warning %q", got)
 				}
 			}
-			if rss := peakRSS(t, res); rss > 64 {
+			if rss := testworld.PeakRSS(t, res); rss > 64 {
 				t.Errorf("peak RSS %.1f MiB", rss)
 			}
-			t.Logf("%d list calls; peak RSS %.1f MiB", listCalls(w.vault), peakRSS(t, res))
-			checkTokenStaysHome(t, w)
+			t.Logf("%d list calls; peak RSS %.1f MiB", testworld.ListCalls(w.Vault), testworld.PeakRSS(t, res))
+			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }

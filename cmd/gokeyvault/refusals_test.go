@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // The agent refuses some setvariable commands on its own (a read-only
@@ -29,7 +30,7 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 			name: "read-only job variable of a secret's name",
 			vars: map[string]agentrunner.Variable{"ro-secret": {Value: "from-yaml", ReadOnly: true}},
 			want: map[string]agentrunner.Variable{
-				"other": secretVar("other-value-5678"), "ml-config": secretVar(ml),
+				"other": testworld.SecretVar("other-value-5678"), "ml-config": testworld.SecretVar(ml),
 				"SYSTEM_UNSAFEALLOWMULTILINESECRET": {},
 			},
 			wantErr: "Overwriting readonly variable 'ro-secret' is not permitted.",
@@ -37,7 +38,7 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 		{
 			name:     "settableVariables without the multi-line flag",
 			settable: []string{"ro-*", "other", "ml-*"},
-			want:     map[string]agentrunner.Variable{"ro-secret": secretVar("ro-value%AZP25 1234"), "other": secretVar("other-value-5678")},
+			want:     map[string]agentrunner.Variable{"ro-secret": testworld.SecretVar("ro-value%AZP25 1234"), "other": testworld.SecretVar("other-value-5678")},
 			wantErr:  "Secrets cannot contain multiple lines",
 			wantWarn: []string{
 				"Setting variable 'SYSTEM_UNSAFEALLOWMULTILINESECRET' has been disabled by the task or build definition.",
@@ -48,11 +49,11 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "ro-secret", Value: "ro-value%AZP25 1234"})
-			w.vault.Put(localcloud.Secret{Name: "other", Value: "other-value-5678"})
-			w.vault.Put(localcloud.Secret{Name: "ml-config", Value: ml})
+			w.Vault.Put(localcloud.Secret{Name: "ro-secret", Value: "ro-value%AZP25 1234"})
+			w.Vault.Put(localcloud.Secret{Name: "other", Value: "other-value-5678"})
+			w.Vault.Put(localcloud.Secret{Name: "ml-config", Value: ml})
 
-			res := w.run(t, step{variables: tt.vars, settable: tt.settable})
+			res := w.Run(step{Variables: tt.vars, Settable: tt.settable})
 
 			// The agent fails the step for the command it refused.
 			if res.Result != "Failed" {
@@ -61,7 +62,7 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 			if diff := cmp.Diff(tt.want, res.Variables); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
-			errs := issues(res, "error")
+			errs := testworld.Issues(res, "error")
 			if len(errs) != 2 || !strings.HasPrefix(errs[0], "Unable to process command '##vso[task.setvariable variable=") || !strings.HasPrefix(errs[1], tt.wantErr) {
 				t.Fatalf("errors %q, want the agent's echo of one command and %q", errs, tt.wantErr)
 			}
@@ -69,7 +70,7 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 			if !strings.Contains(errs[0], "issecret=true;]***") {
 				t.Errorf("echo %q does not end in a masked value", errs[0])
 			}
-			if diff := cmp.Diff(tt.wantWarn, issues(res, "warning")); diff != "" {
+			if diff := cmp.Diff(tt.wantWarn, testworld.Issues(res, "warning")); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
@@ -82,15 +83,15 @@ func TestRefusedCommandsEchoNoValue(t *testing.T) {
 // it anyway, and puts back no value of its own.
 func TestDottedMultilineVariable(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "ml", Value: "line-one\nline-two"})
+	w.Vault.Put(localcloud.Secret{Name: "ml", Value: "line-one\nline-two"})
 	vars := map[string]agentrunner.Variable{"system.unsafeAllowMultilineSecret": {Value: "true"}}
 
-	res := w.run(t, step{variables: vars})
+	res := w.Run(step{Variables: vars})
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	want := map[string]agentrunner.Variable{"ml": secretVar("line-one\nline-two"), "SYSTEM_UNSAFEALLOWMULTILINESECRET": {}}
+	want := map[string]agentrunner.Variable{"ml": testworld.SecretVar("line-one\nline-two"), "SYSTEM_UNSAFEALLOWMULTILINESECRET": {}}
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}

@@ -13,50 +13,51 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 func TestSelectedNames(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-123456"})
-	w.vault.Put(localcloud.Secret{Name: "api-key", Value: "key-abcdef"})
-	w.vault.Put(localcloud.Secret{Name: "old-key", Value: "old-value-1", Disabled: true})
-	w.vault.Put(localcloud.Secret{Name: "unrelated", Value: "never-asked"})
+	w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-123456"})
+	w.Vault.Put(localcloud.Secret{Name: "api-key", Value: "key-abcdef"})
+	w.Vault.Put(localcloud.Secret{Name: "old-key", Value: "old-value-1", Disabled: true})
+	w.Vault.Put(localcloud.Secret{Name: "unrelated", Value: "never-asked"})
 
-	res := w.run(t, step{filter: "db-password, missing-one ,old-key,api-key"})
+	res := w.Run(step{Filter: "db-password, missing-one ,old-key,api-key"})
 
 	if res.Result != "Failed" {
 		t.Fatalf("result %s, want Failed; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	want := map[string]agentrunner.Variable{"db-password": secretVar("pw-123456"), "api-key": secretVar("key-abcdef")}
+	want := map[string]agentrunner.Variable{"db-password": testworld.SecretVar("pw-123456"), "api-key": testworld.SecretVar("key-abcdef")}
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
-	if n := listCalls(w.vault); n != 0 {
+	if n := testworld.ListCalls(w.Vault); n != 0 {
 		t.Errorf("%d list calls; named secrets must be fetched directly", n)
 	}
-	if diff := cmp.Diff(map[string]int{"db-password": 1, "api-key": 1, "missing-one": 1, "old-key": 1}, secretGets(w.vault)); diff != "" {
+	if diff := cmp.Diff(map[string]int{"db-password": 1, "api-key": 1, "missing-one": 1, "old-key": 1}, testworld.SecretGets(w.Vault)); diff != "" {
 		t.Errorf("gets (-want +got):\n%s", diff)
 	}
-	errs := issues(res, "error")
+	errs := testworld.Issues(res, "error")
 	if len(errs) != 2 {
 		t.Fatalf("want one error per failed secret, got %q", errs)
 	}
-	mustContain(t, errs[0], "Secret 'missing-one': not found in vault kv-e2e", "SecretsFilter", "x-ms-request-id: ")
-	mustContain(t, errs[1], "Secret 'old-key': the secret is disabled", "az keyvault secret set-attributes --vault-name kv-e2e", "x-ms-request-id: ")
-	mustContain(t, res.Log[len(res.Log)-1], "2 of 4 secret(s) could not be downloaded from kv-e2e")
+	testworld.MustContain(t, errs[0], "Secret 'missing-one': not found in vault kv-e2e", "SecretsFilter", "x-ms-request-id: ")
+	testworld.MustContain(t, errs[1], "Secret 'old-key': the secret is disabled", "az keyvault secret set-attributes --vault-name kv-e2e", "x-ms-request-id: ")
+	testworld.MustContain(t, res.Log[len(res.Log)-1], "2 of 4 secret(s) could not be downloaded from kv-e2e")
 }
 
 func TestVersionedName(t *testing.T) {
 	w := newWorld(t)
-	old := w.vault.Put(localcloud.Secret{Name: "rotated", Value: "old-value-xyz"})
-	w.vault.Put(localcloud.Secret{Name: "rotated", Value: "new-value-xyz"})
+	old := w.Vault.Put(localcloud.Secret{Name: "rotated", Value: "old-value-xyz"})
+	w.Vault.Put(localcloud.Secret{Name: "rotated", Value: "new-value-xyz"})
 
-	res := w.run(t, step{filter: "rotated/" + strings.ToUpper(old)})
+	res := w.Run(step{Filter: "rotated/" + strings.ToUpper(old)})
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	want := map[string]agentrunner.Variable{"rotated/" + old: secretVar("old-value-xyz"), "rotated": secretVar("old-value-xyz")}
+	want := map[string]agentrunner.Variable{"rotated/" + old: testworld.SecretVar("old-value-xyz"), "rotated": testworld.SecretVar("old-value-xyz")}
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
@@ -78,18 +79,18 @@ func TestStages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.stage)+"/"+tt.preJob, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-			res := w.run(t, step{stage: tt.stage, preJob: tt.preJob})
+			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			res := w.Run(step{Stage: tt.stage, PreJob: tt.preJob})
 			if !tt.wantRuns {
-				if res.Result != "Skipped" || len(w.cloud.ProxyLog()) != 0 || len(res.Variables) != 0 {
-					t.Fatalf("want Skipped with no request and no variable; got %s, proxy %v, variables %v", res.Result, w.cloud.ProxyLog(), res.Variables)
+				if res.Result != "Skipped" || len(w.Cloud.ProxyLog()) != 0 || len(res.Variables) != 0 {
+					t.Fatalf("want Skipped with no request and no variable; got %s, proxy %v, variables %v", res.Result, w.Cloud.ProxyLog(), res.Variables)
 				}
 				return
 			}
 			if res.Result != "Succeeded" {
 				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 			}
-			if diff := cmp.Diff(map[string]agentrunner.Variable{"a": secretVar("value-a")}, res.Variables); diff != "" {
+			if diff := cmp.Diff(map[string]agentrunner.Variable{"a": testworld.SecretVar("value-a")}, res.Variables); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
 		})
@@ -102,29 +103,29 @@ func TestBadInputs(t *testing.T) {
 		s    step
 		want []string
 	}{
-		{"vault name too short", step{vault: "kv"}, []string{"input KeyVaultName", "2 characters long"}},
-		{"vault URL", step{vault: "https://kv-e2e.vault.azure.net"}, []string{"input KeyVaultName", "not its URL"}},
-		{"vault double dash", step{vault: "kv--e2e"}, []string{"input KeyVaultName", "'--'"}},
-		{"filter with bad character", step{filter: "db_password"}, []string{"input SecretsFilter", `'_' is not allowed`}},
-		{"filter mixing star", step{filter: "*, a"}, []string{"input SecretsFilter", "'*' alone"}},
-		{"filter empty", step{filter: " , "}, []string{"input SecretsFilter is empty"}},
-		{"bad version", step{filter: "a/123"}, []string{"input SecretsFilter", "32 hexadecimal"}},
+		{"vault name too short", step{Vault: "kv"}, []string{"input KeyVaultName", "2 characters long"}},
+		{"vault URL", step{Vault: "https://kv-e2e.vault.azure.net"}, []string{"input KeyVaultName", "not its URL"}},
+		{"vault double dash", step{Vault: "kv--e2e"}, []string{"input KeyVaultName", "'--'"}},
+		{"filter with bad character", step{Filter: "db_password"}, []string{"input SecretsFilter", `'_' is not allowed`}},
+		{"filter mixing star", step{Filter: "*, a"}, []string{"input SecretsFilter", "'*' alone"}},
+		{"filter empty", step{Filter: " , "}, []string{"input SecretsFilter is empty"}},
+		{"bad version", step{Filter: "a/123"}, []string{"input SecretsFilter", "32 hexadecimal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			res := w.run(t, tt.s)
+			res := w.Run(tt.s)
 			if res.Result != "Failed" {
 				t.Fatalf("result %s, want Failed", res.Result)
 			}
-			if got := w.cloud.ProxyLog(); len(got) != 0 {
+			if got := w.Cloud.ProxyLog(); len(got) != 0 {
 				t.Errorf("requests were made before validation failed: %v", got)
 			}
-			errs := issues(res, "error")
+			errs := testworld.Issues(res, "error")
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			mustContain(t, errs[0], tt.want...)
+			testworld.MustContain(t, errs[0], tt.want...)
 		})
 	}
 }
@@ -134,15 +135,15 @@ func TestMissingConnection(t *testing.T) {
 	res, err := agentrunner.Run(context.Background(), agentrunner.Options{
 		TaskDir: taskDir,
 		Inputs:  map[string]string{"azureSubscription": "00000000-0000-0000-0000-000000000000", "KeyVaultName": vaultName},
-		Env:     append(w.cloud.Env(), "PATH="+os.Getenv("PATH")),
+		Env:     append(w.Cloud.Env(), "PATH="+os.Getenv("PATH")),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Result != "Failed" || len(w.cloud.ProxyLog()) != 0 {
-		t.Fatalf("result %s, proxy %v", res.Result, w.cloud.ProxyLog())
+	if res.Result != "Failed" || len(w.Cloud.ProxyLog()) != 0 {
+		t.Fatalf("result %s, proxy %v", res.Result, w.Cloud.ProxyLog())
 	}
-	mustContain(t, strings.Join(issues(res, "error"), "\n"), "input azureSubscription", "is not available to this job")
+	testworld.MustContain(t, strings.Join(testworld.Issues(res, "error"), "\n"), "input azureSubscription", "is not available to this job")
 }
 
 func TestForbidden(t *testing.T) {
@@ -166,21 +167,21 @@ func TestForbidden(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 			if tt.list {
-				w.vault.SetFaults(localcloud.Faults{ListDenied: tt.code})
+				w.Vault.SetFaults(localcloud.Faults{ListDenied: tt.code})
 			} else {
-				w.vault.SetFaults(localcloud.Faults{GetDenied: tt.code})
+				w.Vault.SetFaults(localcloud.Faults{GetDenied: tt.code})
 			}
-			res := w.run(t, step{})
+			res := w.Run(step{})
 			if res.Result != "Failed" {
 				t.Fatalf("result %s", res.Result)
 			}
-			errs := issues(res, "error")
+			errs := testworld.Issues(res, "error")
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			mustContain(t, errs[0], append(tt.want, "x-ms-request-id: ")...)
+			testworld.MustContain(t, errs[0], append(tt.want, "x-ms-request-id: ")...)
 			if strings.Contains(strings.ToLower(errs[0]), "powershell") {
 				t.Errorf("error suggests PowerShell: %s", errs[0])
 			}
@@ -198,26 +199,26 @@ func TestAuthAndNetworkFailures(t *testing.T) {
 		s     step
 		want  []string
 	}{
-		{"wrong client secret", nil, step{secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", "Service connections"}},
-		{"unreachable vault", nil, step{vault: "kv-does-not-exist"}, []string{"kv-does-not-exist.vault.azure.net", "could not reach"}},
+		{"wrong client secret", nil, step{Secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", "Service connections"}},
+		{"unreachable vault", nil, step{Vault: "kv-does-not-exist"}, []string{"kv-does-not-exist.vault.azure.net", "could not reach"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 			if tt.setup != nil {
 				tt.setup(w)
 			}
 			start := time.Now()
-			res := w.run(t, tt.s)
+			res := w.Run(tt.s)
 			if res.Result != "Failed" {
 				t.Fatalf("result %s", res.Result)
 			}
-			errs := issues(res, "error")
+			errs := testworld.Issues(res, "error")
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			mustContain(t, errs[0], tt.want...)
+			testworld.MustContain(t, errs[0], tt.want...)
 			t.Logf("failed in %v: %s", time.Since(start).Round(time.Millisecond), errs[0])
 		})
 	}
@@ -225,19 +226,19 @@ func TestAuthAndNetworkFailures(t *testing.T) {
 
 func TestCancellation(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 	// Every Key Vault reply hangs far longer than the agent waits.
-	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+	w.Vault.SetFaults(localcloud.Faults{Latency: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	var nodePID int
 	reached := make(chan bool, 1)
 	go func() {
 		// Cancel once the task is waiting on the vault.
-		reached <- waitFor(func() bool { return len(w.vault.Requests()) > 0 || proxied(w, "kv-e2e") })
+		reached <- waitFor(func() bool { return len(w.Vault.Requests()) > 0 || proxied(w, "kv-e2e") })
 		cancel()
 	}()
 	start := time.Now()
-	res := w.run(t, step{ctx: ctx, started: func(pid int) { nodePID = pid }})
+	res := w.Run(step{Ctx: ctx, Started: func(pid int) { nodePID = pid }})
 	took := time.Since(start)
 	if !<-reached {
 		t.Fatal("the task never reached the vault: nothing was canceled while waiting on it")
@@ -263,8 +264,8 @@ func TestCancellation(t *testing.T) {
 
 func TestLauncherKilledBinaryExits(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-	w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.Vault.SetFaults(localcloud.Faults{Latency: time.Minute})
 	reached := make(chan bool, 1)
 	go func() {
 		reached <- waitFor(func() bool { return proxied(w, "kv-e2e") })
@@ -275,7 +276,7 @@ func TestLauncherKilledBinaryExits(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	res := w.run(t, step{})
+	res := w.Run(step{})
 	if !<-reached {
 		t.Fatal("the task never reached the vault: node was killed before it got there")
 	}
@@ -300,8 +301,8 @@ func TestSignalEndsTree(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			w := newWorld(t)
-			w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-			w.vault.SetFaults(localcloud.Faults{Latency: time.Minute})
+			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+			w.Vault.SetFaults(localcloud.Faults{Latency: time.Minute})
 			var nodePID atomic.Int64
 			sent := make(chan time.Time, 1)
 			reached := make(chan bool, 1)
@@ -313,7 +314,7 @@ func TestSignalEndsTree(t *testing.T) {
 					_ = syscall.Kill(pid, sig)
 				}
 			}()
-			res := w.run(t, step{started: func(pid int) { nodePID.Store(int64(pid)) }})
+			res := w.Run(step{Started: func(pid int) { nodePID.Store(int64(pid)) }})
 			took := time.Since(<-sent)
 			if !<-reached {
 				t.Fatal("the task never reached the vault: nothing was signalled while waiting on it")
@@ -326,7 +327,7 @@ func TestSignalEndsTree(t *testing.T) {
 			if res.ExitCode != 130 {
 				t.Errorf("exit code %d, want 130", res.ExitCode)
 			}
-			mustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
+			testworld.MustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
 			if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
 				t.Errorf("node %d still running", nodePID.Load())
 			}
@@ -338,7 +339,7 @@ func TestSignalEndsTree(t *testing.T) {
 }
 
 func proxied(w *world, vault string) bool {
-	for _, target := range w.cloud.ProxyLog() {
+	for _, target := range w.Cloud.ProxyLog() {
 		if strings.HasPrefix(target, vault+".") {
 			return true
 		}
@@ -391,47 +392,28 @@ func processesMatching(t *testing.T, match func(string) bool) []int {
 	return pids
 }
 
-func issues(r *agentrunner.Result, typ string) []string {
-	var out []string
-	for _, i := range r.Issues {
-		if i.Type == typ {
-			out = append(out, i.Message)
-		}
-	}
-	return out
-}
-
-func mustContain(t *testing.T, s string, parts ...string) {
-	t.Helper()
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			t.Errorf("%q\ndoes not contain %q", s, p)
-		}
-	}
-}
-
 // TestNamedSecretsWrongCredentialAskOnce: with named secrets and a wrong
 // client secret, the first get's failure stands for all: one message, and
 // Entra is not asked again for every secret.
 func TestNamedSecretsWrongCredentialAskOnce(t *testing.T) {
 	w := newWorld(t)
 	for _, n := range []string{"a", "b", "c", "d"} {
-		w.vault.Put(localcloud.Secret{Name: n, Value: "value-" + n})
+		w.Vault.Put(localcloud.Secret{Name: n, Value: "value-" + n})
 	}
-	res := w.run(t, step{filter: "a,b,c,d", secret: "wrong-secret-value-123"})
+	res := w.Run(step{Filter: "a,b,c,d", Secret: "wrong-secret-value-123"})
 	if res.Result != "Failed" {
 		t.Fatalf("result %s", res.Result)
 	}
-	errs := issues(res, "error")
+	errs := testworld.Issues(res, "error")
 	if len(errs) != 1 {
 		t.Fatalf("want one error, got %q", errs)
 	}
-	mustContain(t, errs[0], "AADSTS7000215")
+	testworld.MustContain(t, errs[0], "AADSTS7000215")
 	// The pre-fetch and the first get's own attempt; none for b, c, d.
-	if n := w.cloud.TokenRequests(); n > 2 {
+	if n := w.Cloud.TokenRequests(); n > 2 {
 		t.Errorf("%d token requests for one wrong secret", n)
 	}
-	if gets := secretGets(w.vault); len(gets) != 0 {
+	if gets := testworld.SecretGets(w.Vault); len(gets) != 0 {
 		t.Errorf("gets reached the vault with no token: %v", gets)
 	}
 }
@@ -455,10 +437,10 @@ func waitFor(cond func() bool) bool {
 func TestCredentialsLeaveTheEnvironment(t *testing.T) {
 	const mapped = "mapped-job-token-9Kq"
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 	vars := map[string]agentrunner.Variable{"agent.proxypassword": {Value: "proxy-pw-unused", Secret: true}}
 
-	res := w.run(t, step{debug: true, variables: vars, env: []string{"SYSTEM_ACCESSTOKEN=" + mapped}, creds: []string{mapped}})
+	res := w.Run(step{Debug: true, Variables: vars, Env: []string{"SYSTEM_ACCESSTOKEN=" + mapped}, Creds: []string{mapped}})
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -490,17 +472,17 @@ func TestCredentialsLeaveTheEnvironment(t *testing.T) {
 // is not set.
 func TestTrustFromTheEnvironment(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
 	for _, tt := range []struct {
 		name string
 		s    step
 		want []string
 	}{
-		{"SSL_CERT_FILE", step{}, []string{"TLS: trusting the certificates of SSL_CERT_FILE=" + w.cloud.CAFile() + " (instead of the system's CA bundle)"}},
-		{"AGENT_CAINFO only", step{env: []string{"SSL_CERT_FILE="}, variables: map[string]agentrunner.Variable{"agent.cainfo": {Value: w.cloud.CAFile()}}}, nil},
+		{"SSL_CERT_FILE", step{}, []string{"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)"}},
+		{"AGENT_CAINFO only", step{Env: []string{"SSL_CERT_FILE="}, Variables: map[string]agentrunner.Variable{"agent.cainfo": {Value: w.Cloud.CAFile()}}}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res := w.run(t, tt.s)
+			res := w.Run(tt.s)
 			if res.Result != "Succeeded" {
 				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 			}

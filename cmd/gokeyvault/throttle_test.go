@@ -10,6 +10,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // TestThrottledAndFaulty: a vault at its limit, answering 429 with and
@@ -22,12 +23,12 @@ func TestThrottledAndFaulty(t *testing.T) {
 			want := map[string]agentrunner.Variable{}
 			for i := 0; i < 120; i++ {
 				name, v := fmt.Sprintf("s-%03d", i), fmt.Sprintf("value-%03d", i)
-				w.vault.Put(localcloud.Secret{Name: name, Value: v})
-				want[name] = secretVar(v)
+				w.Vault.Put(localcloud.Secret{Name: name, Value: v})
+				want[name] = testworld.SecretVar(v)
 			}
-			w.vault.SetFaults(localcloud.Faults{Latency: 5 * time.Millisecond, Rate: 200, RetryAfter: mode, Fail503: 0.1})
+			w.Vault.SetFaults(localcloud.Faults{Latency: 5 * time.Millisecond, Rate: 200, RetryAfter: mode, Fail503: 0.1})
 
-			res := w.run(t, step{timeout: 50 * time.Second})
+			res := w.Run(step{Timeout: 50 * time.Second})
 
 			if res.Result != "Succeeded" {
 				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -37,7 +38,7 @@ func TestThrottledAndFaulty(t *testing.T) {
 			}
 			ok := map[string]int{}
 			throttled := 0
-			for _, r := range w.vault.Requests() {
+			for _, r := range w.Vault.Requests() {
 				switch {
 				case r.Secret != "" && r.Status == 200:
 					ok[r.Secret]++
@@ -53,7 +54,7 @@ func TestThrottledAndFaulty(t *testing.T) {
 			if throttled == 0 {
 				t.Errorf("the vault never throttled: the test does not test throttling")
 			}
-			if got := w.vault.MaxInFlight(); got > 33 {
+			if got := w.Vault.MaxInFlight(); got > 33 {
 				t.Errorf("%d requests in flight, bound is 33", got)
 			}
 		})
@@ -64,35 +65,35 @@ func TestThrottledAndFaulty(t *testing.T) {
 // what is missing; nothing is dropped silently.
 func TestTimeBudget(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "fast", Value: "fast-value"})
-	w.vault.Put(localcloud.Secret{Name: "slow-one", Value: "slow-value-1"})
-	w.vault.Put(localcloud.Secret{Name: "slow-two", Value: "slow-value-2"})
+	w.Vault.Put(localcloud.Secret{Name: "fast", Value: "fast-value"})
+	w.Vault.Put(localcloud.Secret{Name: "slow-one", Value: "slow-value-1"})
+	w.Vault.Put(localcloud.Secret{Name: "slow-two", Value: "slow-value-2"})
 	// Every reply takes longer than the whole budget.
-	w.vault.SetFaults(localcloud.Faults{Latency: 4 * time.Second})
+	w.Vault.SetFaults(localcloud.Faults{Latency: 4 * time.Second})
 
-	res := w.run(t, step{filter: "fast,slow-one,slow-two", variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "2"}}})
+	res := w.Run(step{Filter: "fast,slow-one,slow-two", Variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "2"}}})
 
 	if res.Result != "Failed" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	errs := issues(res, "error")
+	errs := testworld.Issues(res, "error")
 	if len(errs) != 1 {
 		t.Fatalf("want one error, got %q", errs)
 	}
-	mustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
+	testworld.MustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
 }
 
 // TestTimeBudgetNotANumber: a budget that is not a number of seconds is
 // named in a warning and the default applies.
 func TestTimeBudgetNotANumber(t *testing.T) {
 	w := newWorld(t)
-	w.vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-	res := w.run(t, step{variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "soon"}}})
+	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
+	res := w.Run(step{Variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "soon"}}})
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
 	want := []string{`The pipeline variable GoKeyVault.Timeout is "soon", not a number of seconds; using 5m0s`}
-	if diff := cmp.Diff(want, issues(res, "warning")); diff != "" {
+	if diff := cmp.Diff(want, testworld.Issues(res, "warning")); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
@@ -105,12 +106,12 @@ func TestGetsOverlapTheList(t *testing.T) {
 	want := map[string]agentrunner.Variable{}
 	for i := 0; i < 100; i++ {
 		name, v := fmt.Sprintf("s-%03d", i), fmt.Sprintf("value-%03d", i)
-		w.vault.Put(localcloud.Secret{Name: name, Value: v})
-		want[name] = secretVar(v)
+		w.Vault.Put(localcloud.Secret{Name: name, Value: v})
+		want[name] = testworld.SecretVar(v)
 	}
-	w.vault.SetFaults(localcloud.Faults{Latency: 20 * time.Millisecond})
+	w.Vault.SetFaults(localcloud.Faults{Latency: 20 * time.Millisecond})
 
-	res := w.run(t, step{})
+	res := w.Run(step{})
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -120,7 +121,7 @@ func TestGetsOverlapTheList(t *testing.T) {
 	}
 	var lastPage time.Time
 	challenges := 0
-	for _, r := range w.vault.Requests() {
+	for _, r := range w.Vault.Requests() {
 		switch {
 		case r.Status == 401:
 			challenges++
@@ -129,7 +130,7 @@ func TestGetsOverlapTheList(t *testing.T) {
 		}
 	}
 	early := 0
-	for _, r := range w.vault.Requests() {
+	for _, r := range w.Vault.Requests() {
 		if r.Secret != "" && r.Status == 200 && r.At.Before(lastPage) {
 			early++
 		}
@@ -137,11 +138,11 @@ func TestGetsOverlapTheList(t *testing.T) {
 	type counts struct{ Pages, Challenges, Tokens, GetsBeforeLastPage int }
 	// The first page's gets start at once, up to the slow-start bound of
 	// 8; how many more precede the last page depends on timing.
-	got := counts{listCalls(w.vault), challenges, w.cloud.TokenRequests(), min(early, 8)}
+	got := counts{testworld.ListCalls(w.Vault), challenges, w.Cloud.TokenRequests(), min(early, 8)}
 	if diff := cmp.Diff(counts{Pages: 4, Challenges: 1, Tokens: 1, GetsBeforeLastPage: 8}, got); diff != "" {
 		t.Errorf("requests (-want +got; gets before the last page counted up to 8):\n%s", diff)
 	}
-	if n := w.cloud.Handshakes(vaultName + ".vault.azure.net"); n > 36 {
-		t.Errorf("%d TLS handshakes with the vault for %d requests: connections are not reused (bound 36)", n, len(w.vault.Requests()))
+	if n := w.Cloud.Handshakes(vaultName + ".vault.azure.net"); n > 36 {
+		t.Errorf("%d TLS handshakes with the vault for %d requests: connections are not reused (bound 36)", n, len(w.Vault.Requests()))
 	}
 }

@@ -104,7 +104,76 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	return run(ctx, opts, timings{sigintGrace, sigtermGrace, pipeGrace})
 }
 
-func run(ctx context.Context, opts Options, tm timings) (res *Result, err error) {
+func run(ctx context.Context, opts Options, tm timings) (*Result, error) {
+	st, err := prepare(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer st.cleanup()
+	node := opts.Node
+	if node == "" {
+		node = "node"
+	}
+	p, err := startNode(node, st.target, st.workDir, st.env)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Started != nil {
+		opts.Started(p.cmd.Process.Pid)
+	}
+	canceled, pipeErr := p.wait(ctx, st.agent, tm)
+	// The agent passes the target quoted as node's only argument.
+	process := fmt.Sprintf("file name '%s', arguments '\"%s\"'", node, st.target)
+	return st.finish(exitCode(p.cmd.ProcessState), canceled, process), pipeErr
+}
+
+// RunFunc runs fn in place of the task's handler: the step gets the same
+// environment, and what fn writes is processed as the agent processes a
+// handler's output, to the same Result. It is how a test drives the task's
+// Go code in-process. fn's return value is the exit code; ctx reaches fn
+// as it is (there is no process to signal).
+func RunFunc(ctx context.Context, opts Options, fn func(ctx context.Context, env []string, stdout io.Writer) int) (*Result, error) {
+	st, err := prepare(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer st.cleanup()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create output pipe: %w", err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		readLines(r, lines)
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for l := range lines {
+			st.agent.line(l)
+		}
+	}()
+	code := fn(ctx, st.env, w)
+	w.Close()
+	<-done
+	r.Close()
+	return st.finish(code, false, "in-process handler"), nil
+}
+
+// step is one step ready to run: its environment built, its agent state
+// set up.
+type step struct {
+	target, handler  string
+	workDir, tempDir string
+	env              []string
+	agent            *agent
+	token            string
+	cleanup          func()
+}
+
+// prepare does what the agent does before it starts a handler.
+func prepare(ctx context.Context, opts Options) (*step, error) {
 	if opts.TaskDir == "" {
 		return nil, errors.New("no task directory given")
 	}
@@ -120,8 +189,8 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	if err != nil {
 		return nil, err
 	}
-	target, handler, err := def.handlerTarget(taskDir, stage)
-	if err != nil {
+	st := &step{cleanup: func() {}}
+	if st.target, st.handler, err = def.handlerTarget(taskDir, stage); err != nil {
 		return nil, fmt.Errorf("select handler in %s: %w", taskDir, err)
 	}
 	inputs, err := def.resolveInputs(opts.Inputs)
@@ -132,11 +201,48 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	if err != nil {
 		return nil, err
 	}
-
-	token := opts.AccessToken
-	if token == "" {
-		token = randomToken()
+	st.token = opts.AccessToken
+	if st.token == "" {
+		st.token = randomToken()
 	}
+	if err := st.makeDirs(opts.WorkDir); err != nil {
+		return nil, err
+	}
+	if st.env, err = buildEnv(&opts, inputs, vars, st.token, st.tempDir); err != nil {
+		st.cleanup()
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		st.cleanup()
+		return nil, fmt.Errorf("step not started: %w", err)
+	}
+	st.agent = newAgent(opts, vars, st.token, st.workDir)
+	return st, nil
+}
+
+// makeDirs creates the agent's temp directory and, unless given, a
+// working directory; cleanup removes what it made.
+func (st *step) makeDirs(workDir string) error {
+	tempDir, err := os.MkdirTemp("", "agentrunner-temp-")
+	if err != nil {
+		return fmt.Errorf("create agent temp directory: %w", err)
+	}
+	st.tempDir, st.workDir = tempDir, workDir
+	st.cleanup = func() { os.RemoveAll(tempDir) }
+	if workDir != "" {
+		return nil
+	}
+	if st.workDir, err = os.MkdirTemp("", "agentrunner-work-"); err != nil {
+		st.cleanup()
+		return fmt.Errorf("create working directory: %w", err)
+	}
+	st.cleanup = func() { os.RemoveAll(tempDir); os.RemoveAll(st.workDir) }
+	return nil
+}
+
+// newAgent is the worker's state for a step: the masker knows the job's
+// secrets, its token and the connections' secret parameters.
+func newAgent(opts Options, vars *varStore, token, workDir string) *agent {
 	m := newMasker()
 	m.add(token)
 	for _, name := range vars.names() {
@@ -151,28 +257,6 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 			}
 		}
 	}
-
-	tempDir, err := os.MkdirTemp("", "agentrunner-temp-")
-	if err != nil {
-		return nil, fmt.Errorf("create agent temp directory: %w", err)
-	}
-	defer os.RemoveAll(tempDir)
-	workDir := opts.WorkDir
-	if workDir == "" {
-		if workDir, err = os.MkdirTemp("", "agentrunner-work-"); err != nil {
-			return nil, fmt.Errorf("create working directory: %w", err)
-		}
-		defer os.RemoveAll(workDir)
-	}
-
-	env, err := buildEnv(&opts, inputs, vars, token, tempDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("step not started: %w", err)
-	}
-
 	a := &agent{
 		masker:       m,
 		vars:         vars,
@@ -184,29 +268,21 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	if v, ok := vars.getEnvName("SYSTEM_DEBUG"); ok {
 		a.debug = agentBool(v.Value)
 	}
+	return a
+}
 
-	node := opts.Node
-	if node == "" {
-		node = "node"
-	}
-	p, err := startNode(node, target, workDir, env)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Started != nil {
-		opts.Started(p.cmd.Process.Pid)
-	}
-	canceled, pipeErr := p.wait(ctx, a, tm)
-
-	a.res.ExitCode = exitCode(p.cmd.ProcessState)
+// finish is the step's result once its handler has exited with code;
+// process names the handler in the agent's exit-code message.
+func (st *step) finish(code int, canceled bool, process string) *Result {
+	a := st.agent
+	a.res.ExitCode = code
 	result := a.taskResult
 	switch {
 	case canceled:
 		a.issue("error", "The operation was canceled.")
 		result = "Canceled"
-	case a.res.ExitCode != 0:
-		// The agent passes the target quoted as node's only argument.
-		a.issue("error", fmt.Sprintf("Exit code %d returned from process: file name '%s', arguments '\"%s\"'.", a.res.ExitCode, node, target))
+	case code != 0:
+		a.issue("error", fmt.Sprintf("Exit code %d returned from process: %s.", code, process))
 		result = "Failed"
 	}
 	if a.commandFailed {
@@ -215,14 +291,13 @@ func run(ctx context.Context, opts Options, tm timings) (res *Result, err error)
 	if result == "" {
 		result = "Succeeded"
 	}
-
-	res = &a.res
+	res := &a.res
 	res.Result = result
-	res.Variables = vars.snapshot()
-	res.Handler = handler
-	res.Token = token
-	res.TempFiles = listFiles(tempDir)
-	return res, pipeErr
+	res.Variables = a.vars.snapshot()
+	res.Handler = st.handler
+	res.Token = st.token
+	res.TempFiles = listFiles(st.tempDir)
+	return res
 }
 
 // envMap indexes NAME=value entries; a later entry wins.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -797,5 +799,40 @@ func TestRunRefusals(t *testing.T) {
 				t.Errorf("Run mismatch (-want +got):\n%s\nraw output:\n%s", diff, strings.Join(res.Raw, "\n"))
 			}
 		})
+	}
+}
+
+// TestRunFunc: an in-process handler gets the step's environment, and its
+// output is processed as a handler's is.
+func TestRunFunc(t *testing.T) {
+	t.Parallel()
+	dir := scriptTask(t, "")
+	var gotEnv []string
+	res, err := RunFunc(context.Background(), Options{
+		TaskDir:   dir,
+		Inputs:    map[string]string{"Name": "in-value"},
+		Variables: map[string]Variable{"pw": {Value: "job-secret-1", Secret: true}},
+	}, func(ctx context.Context, env []string, out io.Writer) int {
+		gotEnv = env
+		fmt.Fprintln(out, "##vso[task.setvariable variable=v;issecret=true]set-by-func")
+		fmt.Fprintln(out, "job-secret-1 and set-by-func")
+		fmt.Fprintln(out, "##vso[task.complete result=Succeeded;]done")
+		return 3
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Result{
+		Result:    "Failed",
+		Log:       []string{"*** and ***", "done", "##[error]Exit code 3 returned from process: in-process handler."},
+		Issues:    []Issue{{"error", "Exit code 3 returned from process: in-process handler."}},
+		Variables: map[string]Variable{"pw": {Value: "job-secret-1", Secret: true}, "v": {Value: "set-by-func", Secret: true}},
+	}
+	got := Result{Result: res.Result, Log: res.Log, Issues: res.Issues, Errors: res.Errors, Variables: res.Variables}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("RunFunc mismatch (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(gotEnv, "INPUT_NAME=in-value") || !slices.Contains(gotEnv, "SECRET_PW=job-secret-1") {
+		t.Errorf("environment lacks the input or the secret variable: %q", gotEnv)
 	}
 }
