@@ -36,7 +36,7 @@ build-all:
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	GOKEYVAULT_E2E_DEBUG=1 $(GO) test -count=1 ./cmd/gokeyvault/
+	GOKEYVAULT_E2E_DEBUG=1 $(GO) test -count=1 ./cmd/gokeyvault/ ./pkg/task/
 	$(MAKE) --no-print-directory fuzz-short
 	$(NODE) --test build/launcher_test/
 

@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,8 +29,6 @@ import (
 // asked for and that no credential reached the output.
 
 const (
-	collection  = "https://dev.azure.com/gokeyvault-e2e/"
-	projectName = "e2e project"
 	wifClientID = "7d2e4c1a-3b5f-4a6e-8c9d-0e1f2a3b4c5d"
 	wifIssuer   = "https://vstoken.dev.azure.com/9d2c0a11-5b3e-4f7a-8c6d-1e2f3a4b5c6d"
 	wifSubject  = "sc://gokeyvault-e2e/e2e project/kv-federated"
@@ -46,60 +43,10 @@ const (
 )
 
 const (
-	hostLogin   = "login.microsoftonline.com:443"
-	hostVault   = "kv-e2e.vault.azure.net:443"
 	hostDevOps  = "dev.azure.com:443"
 	stackVault  = "kv-e2e." + localcloud.AzureStackVaultSuffix
 	hostStackKV = stackVault + ":443"
 )
-
-// proxiedHosts is the set of CONNECT targets the proxy was asked for.
-func proxiedHosts(w *world) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, h := range w.Cloud.ProxyLog() {
-		if !seen[h] {
-			seen[h] = true
-			out = append(out, h)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// checkRun asserts the hosts the proxy saw and that no credential — the
-// given ones and every token the cloud issued — is in the task's output.
-func checkRun(t *testing.T, w *world, res *agentrunner.Result, wantHosts []string, creds ...string) {
-	t.Helper()
-	want := append([]string{}, wantHosts...)
-	sort.Strings(want)
-	if diff := cmp.Diff(want, proxiedHosts(w)); diff != "" {
-		t.Errorf("hosts asked of the proxy (-want +got):\n%s", diff)
-	}
-	creds = append(creds, w.Cloud.AccessTokens()...)
-	for n, l := range res.Raw {
-		for i, c := range creds {
-			if c != "" && strings.Contains(l, c) {
-				t.Errorf("credential #%d in output line %d: %.200q", i, n, strings.ReplaceAll(l, c, "<credential>"))
-			}
-		}
-	}
-	// The masked log must not hold them either (it adds the agent's own
-	// debug lines).
-	for i, c := range creds {
-		if c != "" && !res.Masked(c) {
-			t.Errorf("credential #%d (%d bytes) visible in the step log", i, len(c))
-		}
-	}
-}
-
-func debugVars(extra map[string]agentrunner.Variable) map[string]agentrunner.Variable {
-	v := map[string]agentrunner.Variable{"system.debug": {Value: "true"}}
-	for k, x := range extra {
-		v[k] = x
-	}
-	return v
-}
 
 // ---------------------------------------------------------------- certificate
 
@@ -159,13 +106,13 @@ func TestCertificateConnection(t *testing.T) {
 		wantHosts []string
 		wantErr   []string
 	}{
-		{name: "openssl pkcs12 -nodes PEM", pem: good.pem, wantHosts: []string{hostLogin, hostVault}},
+		{name: "openssl pkcs12 -nodes PEM", pem: good.pem, wantHosts: []string{testworld.LoginHost, testworld.VaultHost}},
 		{name: "encrypted key", pem: certOnly + "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
 			wantErr: []string{"service connection " + connID, "encrypted", "openssl pkcs12 -in cert.pfx -nodes -out cert.pem"}},
 		{name: "EC key", pem: certOnly + string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})),
 			wantErr: []string{"EC private key", "need an RSA key", "openssl req -x509 -newkey rsa:2048"}},
 		{name: "no key", pem: certOnly, wantErr: []string{"has no private key", "openssl pkcs12 -in cert.pfx -nodes"}},
-		{name: "certificate not registered", pem: other.pem, wantHosts: []string{hostLogin, hostVault},
+		{name: "certificate not registered", pem: other.pem, wantHosts: []string{testworld.LoginHost, testworld.VaultHost},
 			wantErr: []string{"AADSTS700027", "not registered on the app registration", "Certificates & secrets"}},
 	}
 	for _, tt := range tests {
@@ -183,7 +130,7 @@ func TestCertificateConnection(t *testing.T) {
 					t.Errorf("failing took %v", took)
 				}
 			}
-			checkRun(t, w, res, tt.wantHosts)
+			w.CheckHosts(res, tt.wantHosts)
 		})
 	}
 }
@@ -200,8 +147,8 @@ func wifConnection(subject, issuer string) *agentrunner.Endpoint {
 
 func TestWorkloadIdentityFederation(t *testing.T) {
 	jobVars := map[string]agentrunner.Variable{
-		"system.collectionUri": {Value: collection},
-		"system.teamProject":   {Value: projectName},
+		"system.collectionUri": {Value: testworld.Collection},
+		"system.teamProject":   {Value: testworld.Project},
 		"system.teamProjectId": {Value: projectID},
 		"system.hostType":      {Value: "build"},
 		"system.planId":        {Value: planID},
@@ -258,7 +205,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 			w.Cloud.AddFederatedApp(tenantID, wifClientID, appIssuer, appSubject)
 			w.Cloud.FailOIDCRequests(tt.fail503)
 			w.Vault.Put(localcloud.Secret{Name: "api-key", Value: "key-federated-1"})
-			vars := debugVars(jobVars)
+			vars := testworld.DebugVars(jobVars)
 			if tt.requestURI {
 				vars["system.oidcRequestUri"] = agentrunner.Variable{Value: w.Cloud.OIDCRequestURI(projectID, "build", planID, jobID)}
 			}
@@ -304,7 +251,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 			} else {
 				testworld.FailedWith(t, res, tt.wantErr...)
 			}
-			checkRun(t, w, res, []string{hostDevOps, hostLogin, hostVault}, systemToken)
+			w.CheckHosts(res, []string{hostDevOps, testworld.LoginHost, testworld.VaultHost}, systemToken)
 		})
 	}
 }
@@ -364,7 +311,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 			}
 			w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-identity-1"})
 			start := time.Now()
-			res := w.Run(step{Conn: miConnection(tt.msiClientID), Variables: debugVars(nil), Env: env, Creds: []string{header}})
+			res := w.Run(step{Conn: miConnection(tt.msiClientID), Variables: testworld.DebugVars(nil), Env: env, Creds: []string{header}})
 			took := time.Since(start)
 
 			var asked []string
@@ -378,7 +325,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 				if diff := cmp.Diff([]string{tt.wantClientID + " 200"}, asked); diff != "" {
 					t.Errorf("identity requests (-want +got):\n%s", diff)
 				}
-				checkRun(t, w, res, []string{hostVault}, header)
+				w.CheckHosts(res, []string{testworld.VaultHost}, header)
 				return
 			}
 			testworld.FailedWith(t, res, tt.wantErr...)
@@ -386,7 +333,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 				t.Errorf("failing took %v; an agent without an identity must fail in seconds", took)
 			}
 			// Nothing reaches the vault without a token.
-			checkRun(t, w, res, nil, header)
+			w.CheckHosts(res, nil, header)
 		})
 	}
 }
@@ -415,10 +362,10 @@ func TestSovereignClouds(t *testing.T) {
 			for k, v := range tt.data {
 				conn.Data[k] = v
 			}
-			res := w.Run(step{Conn: &conn, Variables: debugVars(nil)})
+			res := w.Run(step{Conn: &conn, Variables: testworld.DebugVars(nil)})
 			testworld.Succeeded(t, res, map[string]string{"sovereign": "value-" + tt.cloud})
 			testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+tt.vaultHost+"/), cloud "+tt.cloud)
-			checkRun(t, w, res, []string{tt.login + ":443", tt.vaultHost + ":443"})
+			w.CheckHosts(res, []string{tt.login + ":443", tt.vaultHost + ":443"})
 		})
 	}
 }
@@ -453,7 +400,7 @@ func TestAzureStack(t *testing.T) {
 	}{
 		{name: "AD FS, client secret", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, apiVersion: "2016-10-01", wantHosts: []string{hostARM, hostADFS, hostStackKV}},
 		{name: "AD FS, certificate (RS256 assertion)", adfs: true, auth: certAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, apiVersion: "2016-10-01", wantHosts: []string{hostARM, hostADFS, hostStackKV}},
-		{name: "Microsoft Entra ID", auth: secretAuth, tenant: tenantID, apiVersion: "2016-10-01", wantHosts: []string{hostARM, hostLogin, hostStackKV}},
+		{name: "Microsoft Entra ID", auth: secretAuth, tenant: tenantID, apiVersion: "2016-10-01", wantHosts: []string{hostARM, testworld.LoginHost, hostStackKV}},
 		{name: "API version the stack does not serve", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, wantHosts: []string{hostARM, hostADFS, hostStackKV},
 			wantErr: []string{"Key Vault in this cloud does not support API version", "GoKeyVault.ApiVersion", "(it names 2016-10-01)"}},
 	}
@@ -475,7 +422,7 @@ func TestAzureStack(t *testing.T) {
 			if tt.tenant != "" {
 				conn.Params["tenantid"] = tt.tenant
 			}
-			vars := debugVars(nil)
+			vars := testworld.DebugVars(nil)
 			if tt.apiVersion != "" {
 				vars["GoKeyVault.ApiVersion"] = agentrunner.Variable{Value: tt.apiVersion}
 			}
@@ -491,7 +438,7 @@ func TestAzureStack(t *testing.T) {
 					}
 				}
 			}
-			checkRun(t, w, res, tt.wantHosts)
+			w.CheckHosts(res, tt.wantHosts)
 		})
 	}
 }
@@ -513,16 +460,16 @@ func TestAgentNetwork(t *testing.T) {
 		{
 			name: "agent proxy with credentials wins over HTTPS_PROXY", auth: true,
 			vars: map[string]string{"agent.proxyurl": "{proxy}", "agent.proxyusername": proxyUser}, secret: map[string]string{"agent.proxypassword": proxyPass},
-			env: []string{"HTTPS_PROXY=" + dead, "https_proxy=" + dead}, wantHosts: []string{hostLogin, hostVault},
+			env: []string{"HTTPS_PROXY=" + dead, "https_proxy=" + dead}, wantHosts: []string{testworld.LoginHost, testworld.VaultHost},
 		},
 		{
 			name: "proxy needs credentials", auth: true, vars: map[string]string{"agent.proxyurl": "{proxy}"},
-			wantHosts: []string{hostLogin, hostVault}, wantErr: []string{"requires credentials", "(407)", "AGENT_PROXYUSERNAME"},
+			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"requires credentials", "(407)", "AGENT_PROXYUSERNAME"},
 		},
 		{
 			name: "proxy rejects the credentials", auth: true,
 			vars: map[string]string{"agent.proxyurl": "{proxy}", "agent.proxyusername": proxyUser}, secret: map[string]string{"agent.proxypassword": "not-" + proxyPass},
-			wantHosts: []string{hostLogin, hostVault}, wantErr: []string{"rejected the proxy credentials", "(407)"},
+			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"rejected the proxy credentials", "(407)"},
 		},
 		{
 			name: "proxy refuses connections", vars: map[string]string{"agent.proxyurl": dead},
@@ -534,23 +481,23 @@ func TestAgentNetwork(t *testing.T) {
 			// must not do.
 			name: "bypass list read, a pattern Go cannot compile skipped",
 			vars: map[string]string{"agent.proxyurl": "{proxy}", "agent.proxybypasslist": `["(?<=x)y", "\\.intranet\\.example\\.com$", "^https://build-cache:8443$"]`},
-			env:  []string{"HTTPS_PROXY=" + dead}, wantHosts: []string{hostLogin, hostVault}, wantWarn: `Proxy bypass pattern "(?<=x)y"`,
+			env:  []string{"HTTPS_PROXY=" + dead}, wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantWarn: `Proxy bypass pattern "(?<=x)y"`,
 		},
 		{
 			name: "HTTPS_PROXY with a NO_PROXY list", env: []string{"NO_PROXY=.vault.azure.cn,example.com,10.0.0.0/8", "no_proxy=.vault.azure.cn,example.com,10.0.0.0/8"},
-			wantHosts: []string{hostLogin, hostVault},
+			wantHosts: []string{testworld.LoginHost, testworld.VaultHost},
 		},
 		{
 			name: "AGENT_CAINFO added to the system roots", vars: map[string]string{"agent.cainfo": "{ca}"},
-			env: []string{"SSL_CERT_FILE="}, wantHosts: []string{hostLogin, hostVault},
+			env: []string{"SSL_CERT_FILE="}, wantHosts: []string{testworld.LoginHost, testworld.VaultHost},
 		},
 		{
 			name: "no CA: untrusted certificate", env: []string{"SSL_CERT_FILE="},
-			wantHosts: []string{hostLogin, hostVault}, wantErr: []string{"not signed by a trusted authority", "AGENT_CAINFO"},
+			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"not signed by a trusted authority", "AGENT_CAINFO"},
 		},
 		{
 			name: "AGENT_SKIPCERTVALIDATION", vars: map[string]string{"agent.skipcertvalidation": "true"}, env: []string{"SSL_CERT_FILE="},
-			wantHosts: []string{hostLogin, hostVault}, wantWarn: "skip TLS certificate validation (AGENT_SKIPCERTVALIDATION)",
+			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantWarn: "skip TLS certificate validation (AGENT_SKIPCERTVALIDATION)",
 		},
 	}
 	for _, tt := range tests {
@@ -561,7 +508,7 @@ func TestAgentNetwork(t *testing.T) {
 			}
 			w.Vault.Put(localcloud.Secret{Name: "db-password", Value: "pw-network-1"})
 			expand := strings.NewReplacer("{proxy}", w.Cloud.ProxyURL(), "{ca}", w.Cloud.CAFile())
-			vars := debugVars(nil)
+			vars := testworld.DebugVars(nil)
 			for k, v := range tt.vars {
 				vars[k] = agentrunner.Variable{Value: expand.Replace(v)}
 			}
@@ -581,51 +528,9 @@ func TestAgentNetwork(t *testing.T) {
 			if tt.wantWarn != "" {
 				testworld.MustContain(t, strings.Join(testworld.Issues(res, "warning"), "\n"), tt.wantWarn)
 			}
-			checkRun(t, w, res, tt.wantHosts, proxyPass, "not-"+proxyPass)
+			w.CheckHosts(res, tt.wantHosts, proxyPass, "not-"+proxyPass)
 		})
 	}
 }
 
 // --------------------------------------------------------------- Entra errors
-
-func TestEntraErrorsLinkTheConnection(t *testing.T) {
-	page := "https://dev.azure.com/gokeyvault-e2e/e2e%20project/_settings/adminservices?resourceId=" + connID
-	goneTenant := "88888888-2222-4333-8444-555555555555"
-	otherTenant := "77777777-2222-4333-8444-555555555555"
-	tests := []struct {
-		name  string
-		setup func(w *world)
-		s     step
-		want  []string
-	}{
-		{"wrong client secret", nil, step{Secret: "wrong-secret-value-123"}, []string{"AADSTS7000215", "service principal key", page}},
-		{"expired client secret", func(w *world) { w.Cloud.ExpireSecret(tenantID, clientID) }, step{}, []string{"AADSTS7000222", "expired", page}},
-		{"app not in tenant", func(w *world) { w.Cloud.AddVault("kv-other", "11111111-2222-3333-4444-555555555555") },
-			step{Vault: "kv-other", Tenant: "11111111-2222-3333-4444-555555555555"}, []string{"AADSTS700016", "not found in tenant 11111111-2222-3333-4444-555555555555", page}},
-		{"tenant unknown to Entra", func(w *world) {
-			w.Cloud.AddVault("kv-gone", goneTenant)
-			w.Cloud.RemoveTenant(goneTenant)
-		}, step{Vault: "kv-gone", Tenant: goneTenant}, []string{"tenant " + goneTenant + " was not found at login.microsoftonline.com (AADSTS90002)", "environment", page}},
-		{"vault in another tenant than the connection", func(w *world) { w.Cloud.AddApp(otherTenant, clientID, clientSecret) },
-			step{Tenant: otherTenant}, []string{"vault kv-e2e belongs to tenant " + tenantID + ", but the service connection is for tenant " + otherTenant}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-			if tt.setup != nil {
-				tt.setup(w)
-			}
-			s := tt.s
-			s.Debug = true
-			s.Variables = map[string]agentrunner.Variable{"system.collectionUri": {Value: collection}, "system.teamProject": {Value: projectName}}
-			res := w.Run(s)
-			testworld.FailedWith(t, res, tt.want...)
-			vaultHost := "kv-e2e.vault.azure.net:443"
-			if s.Vault != "" {
-				vaultHost = s.Vault + ".vault.azure.net:443"
-			}
-			checkRun(t, w, res, []string{hostLogin, vaultHost}, s.Secret)
-		})
-	}
-}

@@ -102,7 +102,7 @@ func newWorldWith(t *testing.T, o localcloud.Options) *world {
 }
 
 // runTaskFolder runs the copy of the task folder, launcher and binary.
-func runTaskFolder(ctx context.Context, o agentrunner.Options) (*agentrunner.Result, error) {
+func runTaskFolder(ctx context.Context, _ *testworld.World, o agentrunner.Options) (*agentrunner.Result, error) {
 	o.TaskDir = taskDir
 	return agentrunner.Run(ctx, o)
 }

@@ -61,43 +61,6 @@ func TestThrottledAndFaulty(t *testing.T) {
 	}
 }
 
-// TestTimeBudget: when the run's budget runs out, the run fails and names
-// what is missing; nothing is dropped silently.
-func TestTimeBudget(t *testing.T) {
-	w := newWorld(t)
-	w.Vault.Put(localcloud.Secret{Name: "fast", Value: "fast-value"})
-	w.Vault.Put(localcloud.Secret{Name: "slow-one", Value: "slow-value-1"})
-	w.Vault.Put(localcloud.Secret{Name: "slow-two", Value: "slow-value-2"})
-	// Every reply takes longer than the whole budget.
-	w.Vault.SetFaults(localcloud.Faults{Latency: 4 * time.Second})
-
-	res := w.Run(step{Filter: "fast,slow-one,slow-two", Variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "2"}}})
-
-	if res.Result != "Failed" {
-		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
-	}
-	errs := testworld.Issues(res, "error")
-	if len(errs) != 1 {
-		t.Fatalf("want one error, got %q", errs)
-	}
-	testworld.MustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
-}
-
-// TestTimeBudgetNotANumber: a budget that is not a number of seconds is
-// named in a warning and the default applies.
-func TestTimeBudgetNotANumber(t *testing.T) {
-	w := newWorld(t)
-	w.Vault.Put(localcloud.Secret{Name: "a", Value: "value-a"})
-	res := w.Run(step{Variables: map[string]agentrunner.Variable{"GoKeyVault.Timeout": {Value: "soon"}}})
-	if res.Result != "Succeeded" {
-		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
-	}
-	want := []string{`The pipeline variable GoKeyVault.Timeout is "soon", not a number of seconds; using 5m0s`}
-	if diff := cmp.Diff(want, testworld.Issues(res, "warning")); diff != "" {
-		t.Errorf("warnings (-want +got):\n%s", diff)
-	}
-}
-
 // TestGetsOverlapTheList: with 100 secrets over 4 list pages, values are
 // fetched while later pages are still to come, after one challenge and one
 // token request, over connections that are reused.

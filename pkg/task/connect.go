@@ -3,7 +3,6 @@ package task
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -35,7 +34,7 @@ func (s *Session) Close() {
 
 // connectOptions is what Connect takes from the run rather than the job.
 type connectOptions struct {
-	Transport http.RoundTripper // nil: from the job's network settings
+	Transport *transport.Client // nil: from the job's network settings
 	Now       func() time.Time
 	// OnSecret registers a credential obtained at run time (the OIDC
 	// token) with the agent's masker before anything else can print it.
@@ -100,9 +99,9 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 
 // newTransport is the one transport of the run: the given one, or one
 // that follows the agent's proxy and TLS settings.
-func newTransport(job Job, rt http.RoundTripper) *transport.Client {
-	if rt != nil {
-		return transport.Over(rt)
+func newTransport(job Job, given *transport.Client) *transport.Client {
+	if given != nil {
+		return given
 	}
 	o := job.Network.Transport
 	o.MaxConnsPerHost = connsPerHost

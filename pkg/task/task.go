@@ -18,13 +18,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -49,10 +49,9 @@ type Options struct {
 	Unsetenv func(name string)
 	Now      func() time.Time
 	Version  string
-	// Transport, when set, carries every request instead of a transport
-	// built from the agent's proxy and TLS settings: a test's way to a
-	// local cloud.
-	Transport http.RoundTripper
+	// Transport, when set, carries every request instead of one built from
+	// the agent's proxy and TLS settings: a test's way to a local cloud.
+	Transport *transport.Client
 }
 
 // Exit codes. A task failure is reported with task.complete and exit 0; a

@@ -76,14 +76,9 @@ func New(o Options) *Client {
 // header to the same host on any scheme or port, and post a 307's body (a
 // client secret) again to any host.
 type Client struct {
-	rt    http.RoundTripper
-	proxy func(*http.Request) (*url.URL, error) // nil: not known
+	rt    *http.Transport
+	proxy func(*http.Request) (*url.URL, error)
 }
-
-// Over returns a Client that sends with rt, whatever it is (a test's
-// connection to a fake cloud), with the same redirect refusal and error
-// classification.
-func Over(rt http.RoundTripper) *Client { return &Client{rt: rt} }
 
 // Do sends the request and marks errors that retrying cannot fix. A
 // redirect is one of them.
@@ -141,11 +136,7 @@ func origin(location string, base *url.URL) string {
 }
 
 // CloseIdleConnections releases pooled connections.
-func (c *Client) CloseIdleConnections() {
-	if ci, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
-}
+func (c *Client) CloseIdleConnections() { c.rt.CloseIdleConnections() }
 
 // ProxyError is a proxy's refusal to open a tunnel, or a proxy that cannot
 // be connected to at all (StatusCode 0).
@@ -231,10 +222,8 @@ func (c *Client) classify(req *http.Request, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "proxyconnect" && req.Context().Err() == nil {
 		proxy := "(unknown)"
-		if c.proxy != nil {
-			if u, perr := c.proxy(req); perr == nil && u != nil {
-				proxy = Redact(u)
-			}
+		if u, perr := c.proxy(req); perr == nil && u != nil {
+			proxy = Redact(u)
 		}
 		return &ProxyError{Proxy: proxy, Target: req.URL.Host, Err: op.Err}
 	}

@@ -191,6 +191,9 @@ func (c *Cloud) Close() error {
 // ProxyURL is the proxy's URL, e.g. "http://127.0.0.1:41234".
 func (c *Cloud) ProxyURL() string { return c.proxyURL }
 
+// CertPool holds the CA the TLS server chains to, and nothing else.
+func (c *Cloud) CertPool() *x509.CertPool { return c.caPool }
+
 // CAFile is the path of the PEM CA certificate the TLS server chains to.
 func (c *Cloud) CAFile() string { return c.caFile }
 

@@ -4,19 +4,22 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
-// Runner runs one step the way a test wants: agentrunner.Run for the task
-// folder and the real binary, or agentrunner.RunFunc for the task's code
-// in-process.
-type Runner func(ctx context.Context, o agentrunner.Options) (*agentrunner.Result, error)
+// Runner runs one step in w the way a test wants: agentrunner.Run for the
+// task folder and the real binary, or agentrunner.RunFunc for the task's
+// code in-process.
+type Runner func(ctx context.Context, w *World, o agentrunner.Options) (*agentrunner.Result, error)
 
 // T is one test's world and the way it runs the task. Every step it runs
 // is checked for what must never happen: a panic trace, a credential or a
@@ -87,7 +90,7 @@ func (w *T) Run(s Step) *agentrunner.Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	res, err := w.run(ctx, o)
+	res, err := w.run(ctx, w.World, o)
 	if err != nil {
 		w.t.Fatalf("run the task: %v", err)
 	}
@@ -141,6 +144,63 @@ func (w *T) endpoint(s Step) agentrunner.Endpoint {
 		ep.Params["tenantid"] = s.Tenant
 	}
 	return ep
+}
+
+// The hosts a test expects the proxy to be asked for.
+const (
+	LoginHost = "login.microsoftonline.com:443"
+	VaultHost = "kv-e2e.vault.azure.net:443"
+)
+
+// DebugVars is the job variable system.debug=true, with extra.
+func DebugVars(extra map[string]agentrunner.Variable) map[string]agentrunner.Variable {
+	v := map[string]agentrunner.Variable{"system.debug": {Value: "true"}}
+	for k, x := range extra {
+		v[k] = x
+	}
+	return v
+}
+
+// ProxiedHosts is the set of CONNECT targets the proxy was asked for,
+// sorted.
+func (w *World) ProxiedHosts() []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, h := range w.Cloud.ProxyLog() {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckHosts checks the hosts the proxy was asked for, and that no
+// credential (creds, and every token the cloud issued) is in the step's
+// output or its log.
+func (w *T) CheckHosts(res *agentrunner.Result, wantHosts []string, creds ...string) {
+	w.t.Helper()
+	want := append([]string{}, wantHosts...)
+	sort.Strings(want)
+	if diff := cmp.Diff(want, w.ProxiedHosts()); diff != "" {
+		w.t.Errorf("hosts asked of the proxy (-want +got):\n%s", diff)
+	}
+	creds = append(creds, w.Cloud.AccessTokens()...)
+	for n, l := range res.Raw {
+		for i, c := range creds {
+			if c != "" && strings.Contains(l, c) {
+				w.t.Errorf("credential #%d in output line %d: %.200q", i, n, strings.ReplaceAll(l, c, "<credential>"))
+			}
+		}
+	}
+	// The masked log must not hold them either (it adds the agent's own
+	// debug lines).
+	for i, c := range creds {
+		if c != "" && !res.Masked(c) {
+			w.t.Errorf("credential #%d (%d bytes) visible in the step log", i, len(c))
+		}
+	}
 }
 
 // Put stores each secret in the world's vault and returns the variables a

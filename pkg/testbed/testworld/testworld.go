@@ -22,6 +22,11 @@ const (
 	SubscriptionID = "c0ffee00-1111-2222-3333-444455556666"
 	// ClientSecret is the service principal's secret unless Options says.
 	ClientSecret = "Kq8~client-secret-VALUE.7Zp"
+	// Collection and Project are the job's Azure DevOps organization and
+	// project, when a test gives the job them (system.collectionUri,
+	// system.teamProject).
+	Collection = "https://dev.azure.com/gokeyvault-e2e/"
+	Project    = "e2e project"
 )
 
 // Options shape a world.
