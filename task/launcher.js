@@ -75,7 +75,7 @@ function run(stage) {
       '; the extension package is incomplete: reinstall or update the GoKeyVault extension.');
   }
   try {
-    // Packaging drops the executable bit (SPEC 2).
+    // Packaging a task into a .vsix and the agent unpacking it lose the executable bit.
     fs.chmodSync(file, 493); // 0o755
   } catch (err) {
     // Windows has no executable bit, and a read-only install may already be executable:

@@ -21,7 +21,7 @@ func TestRepositorySources(t *testing.T) {
 		t.Fatal(err)
 	}
 	if src.manifest.taskFolder() != "task" {
-		t.Errorf("task folder %q, want task (SPEC section 1)", src.manifest.taskFolder())
+		t.Errorf("task folder %q, want task (the shipped task folder is task/)", src.manifest.taskFolder())
 	}
 }
 
