@@ -29,7 +29,7 @@ func run() (code int) {
 	// HTTP/2 client logs request headers, tokens included, under
 	// GODEBUG=http2debug): nothing it prints may reach the agent's log.
 	log.SetOutput(io.Discard)
-	out := vso.NewWriter(os.Stdout)
+	out := vso.NewWriter(os.Stdout, vso.Encoding{})
 	// No panic trace may reach the log: it could quote memory holding a
 	// secret, and it tells the user nothing they can act on. This covers
 	// the main goroutine; pkg/keyvault's list and get goroutines recover

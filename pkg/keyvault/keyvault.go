@@ -96,9 +96,13 @@ func New(o Options) (*Client, error) {
 
 // Value is one downloaded secret.
 type Value struct {
-	Name    string // the secret's name
-	Version string // the version asked for; "" for the latest
-	Value   string
+	Name        string // the secret's name
+	Version     string // the version asked for; "" for the latest
+	Value       string
+	ContentType string
+	// Expires and NotBefore are the version's exp and nbf, zero when
+	// unset: a secret fetched by name is fetched whatever they say.
+	Expires, NotBefore time.Time
 }
 
 // Skip is a listed secret whose value was deliberately not requested.
@@ -116,7 +120,10 @@ type Failure struct {
 
 // Report summarises a download.
 type Report struct {
-	Listed int // secrets the list returned (0 for named downloads)
+	Listed int // valid secrets the list returned (0 without a listing)
+	// Selected counts the listed secrets the request selected; Skipped
+	// are those of them not fetched (disabled, expired, not yet valid).
+	Selected int
 	// Invalid lists, rendered safely, the first few list entries whose id
 	// is not a valid secret id; they are skipped, never turned into
 	// variables. InvalidCount counts them all.
@@ -140,11 +147,25 @@ type ListError struct {
 func (e *ListError) Error() string { return fmt.Sprintf("list secrets in %s: %v", e.Vault, e.Err) }
 func (e *ListError) Unwrap() error { return e.Err }
 
-// All downloads every enabled, currently valid secret of the vault. sink is
-// called concurrently, once per value, as soon as it arrives.
-func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// Request says what Download fetches.
+type Request struct {
+	// Named are fetched by name, whatever a listing says: an identity
+	// with only the Get permission can download them.
+	Named []vaultref.Secret
+	// Select, when set, lists the vault and is asked about each valid
+	// secret it lists: true fetches its latest value. Of those it
+	// selects, disabled, expired and not yet valid secrets are skipped,
+	// not fetched.
+	Select func(name string, tags map[string]string) bool
+}
+
+// Download fetches what req asks for. sink is called concurrently, once
+// per value, as soon as it arrives. The error is the listing's: named
+// secrets are fetched even when the listing fails.
+func (c *Client) Download(ctx context.Context, req Request, sink func(Value)) (Report, error) {
+	if req.Select == nil {
+		return c.named(ctx, req.Named, sink), nil
+	}
 	jobs := newQueue()
 	var t tally
 	var listErr error
@@ -157,13 +178,9 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 		defer func() {
 			if r := recover(); r != nil {
 				listErr = errors.New("the vault's list reply could not be read")
-				cancel()
 			}
 		}()
-		listErr = c.list(ctx, &t, jobs)
-		if listErr != nil {
-			cancel()
-		}
+		listErr = c.list(ctx, &t, jobs, req)
 	}()
 	c.fetch(ctx, jobs, &t, sink, c.workers())
 	<-listDone
@@ -171,6 +188,16 @@ func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
 		return t.report(), &ListError{Vault: c.vaultURL.Host, Err: listErr}
 	}
 	return t.report(), nil
+}
+
+// All downloads every enabled, currently valid secret of the vault.
+func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
+	return c.Download(ctx, Request{Select: func(string, map[string]string) bool { return true }}, sink)
+}
+
+// Named downloads the given secrets by name, without listing.
+func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Value)) (Report, error) {
+	return c.Download(ctx, Request{Named: want}, sink)
 }
 
 // sharedCause is the one cause behind all of fs, if there is one: no
@@ -200,16 +227,14 @@ func sharedCause(fs []Failure) error {
 	return nil
 }
 
-// Named downloads the given secrets directly, without listing, so that an
-// identity with Get but no List permission works.
-func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Value)) (Report, error) {
+// named fetches secrets by name. The first get goes alone: it meets the
+// vault's challenge and gets the token, so the others start with the token
+// instead of each collecting a 401 of their own.
+func (c *Client) named(ctx context.Context, want []vaultref.Secret, sink func(Value)) Report {
 	var t tally
 	if len(want) == 0 {
-		return t.report(), nil
+		return t.report()
 	}
-	// The first get goes alone: it meets the vault's challenge and gets
-	// the token, so the others start with the token instead of each
-	// collecting a 401 of their own.
 	first := newQueue()
 	first.push(want[0])
 	first.close()
@@ -222,7 +247,7 @@ func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Va
 		for _, s := range want[1:] {
 			t.addFailure(Failure{Name: s.Name, Version: s.Version, Err: rep.Failures[0].Err})
 		}
-		return t.report(), nil
+		return t.report()
 	}
 	jobs := newQueue()
 	for _, s := range want[1:] {
@@ -230,65 +255,97 @@ func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Va
 	}
 	jobs.close()
 	c.fetch(ctx, jobs, &t, sink, min(c.workers(), len(want)-1))
-	return t.report(), nil
+	return t.report()
 }
 
-// list walks the list pages and queues what should be fetched. Each
-// nextLink is checked before it is followed: the SDK would follow any URL,
-// with the vault's token attached.
-func (c *Client) list(ctx context.Context, rep *tally, jobs *queue) error {
+// list walks the list pages and queues what should be fetched: the named
+// secrets once the first page has answered (its request met the vault's
+// challenge; the page's failure does not stop them), then what each page
+// selects. Each nextLink is checked before it is followed: the SDK would
+// follow any URL, with the vault's token attached.
+func (c *Client) list(ctx context.Context, rep *tally, jobs *queue, req Request) error {
 	pager := c.secrets.NewListSecretPropertiesPager(nil)
-	now := c.now()
-	seenLinks := map[[sha256.Size]byte]bool{}
-	seenNames := map[string]bool{}
-	entries := 0
+	l := lister{now: c.now(), seenLinks: map[[sha256.Size]byte]bool{}, seenNames: map[string]bool{}, req: req, rep: rep}
 	for pages := 1; pager.More(); pages++ {
 		if pages > c.maxPages {
 			return &MisbehaviorError{What: fmt.Sprintf("the vault kept sending pages past %d; stopped listing", c.maxPages)}
 		}
 		page, err := pager.NextPage(ctx)
+		if pages == 1 {
+			for _, s := range req.Named {
+				jobs.push(s)
+			}
+		}
 		if err != nil {
 			return err
 		}
 		if n := len(page.Value); n > maxPageItems {
 			return &MisbehaviorError{What: fmt.Sprintf("a list page from the vault holds %d entries; Key Vault sends at most %d: stopped listing", n, maxPageItems)}
 		}
-		if entries += len(page.Value); entries > c.maxListed {
-			return &MisbehaviorError{What: fmt.Sprintf("the vault listed more than %d secrets, more than GoKeyVault reads with '*': stopped listing. If the vault really holds that many, name the secrets the pipeline needs in SecretsFilter", c.maxListed)}
-		}
-		var fetch []vaultref.Secret
-		for _, item := range page.Value {
-			if item == nil || item.ID == nil {
-				rep.addInvalid("(an entry without an id)")
-				continue
-			}
-			name, ok := vaultref.NameFromID(string(*item.ID))
-			if !ok {
-				rep.addInvalid(vso.Clip(string(*item.ID), 120))
-				continue
-			}
-			// Key Vault names are case-insensitive; a name listed twice is
-			// fetched and set once.
-			if seenNames[strings.ToLower(name)] {
-				continue
-			}
-			seenNames[strings.ToLower(name)] = true
-			skip := skipReason(item.Attributes, now)
-			rep.addListed(name, skip)
-			if skip != "" {
-				continue
-			}
-			fetch = append(fetch, vaultref.Secret{Name: name})
+		if l.entries += len(page.Value); l.entries > c.maxListed {
+			return &MisbehaviorError{What: fmt.Sprintf("the vault listed more than %d secrets, more than GoKeyVault reads: stopped listing. If the vault really holds that many, name the secrets the pipeline needs in SecretsFilter", c.maxListed)}
 		}
 		more := page.NextLink != nil && *page.NextLink != ""
-		jobs.pushPage(fetch, !more)
+		jobs.pushPage(l.page(page.Value), !more)
 		if more {
-			if err := checkNextLink(*page.NextLink, c.vaultURL, seenLinks); err != nil {
+			if err := checkNextLink(*page.NextLink, c.vaultURL, l.seenLinks); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// lister is what a listing keeps from page to page.
+type lister struct {
+	now       time.Time
+	seenLinks map[[sha256.Size]byte]bool
+	seenNames map[string]bool
+	entries   int
+	req       Request
+	rep       *tally
+}
+
+// page returns what a page's entries select.
+func (l *lister) page(items []*azsecrets.SecretProperties) []vaultref.Secret {
+	var fetch []vaultref.Secret
+	for _, item := range items {
+		if item == nil || item.ID == nil {
+			l.rep.addInvalid("(an entry without an id)")
+			continue
+		}
+		name, ok := vaultref.NameFromID(string(*item.ID))
+		if !ok {
+			l.rep.addInvalid(vso.Clip(string(*item.ID), 120))
+			continue
+		}
+		// Key Vault names are case-insensitive; a name listed twice is
+		// fetched and set once.
+		if l.seenNames[strings.ToLower(name)] {
+			continue
+		}
+		l.seenNames[strings.ToLower(name)] = true
+		l.rep.addListed()
+		if !l.req.Select(name, tagsOf(item.Tags)) {
+			continue
+		}
+		skip := skipReason(item.Attributes, l.now)
+		l.rep.addSelected(name, skip)
+		if skip == "" {
+			fetch = append(fetch, vaultref.Secret{Name: name})
+		}
+	}
+	return fetch
+}
+
+func tagsOf(t map[string]*string) map[string]string {
+	out := make(map[string]string, len(t))
+	for k, v := range t {
+		if v != nil {
+			out[k] = *v
+		}
+	}
+	return out
 }
 
 func skipReason(a *azsecrets.SecretAttributes, now time.Time) string {
@@ -358,10 +415,22 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 	if err != nil {
 		return Value{}, err
 	}
-	if resp.Value == nil {
-		return Value{Name: s.Name, Version: s.Version}, nil
+	v = Value{Name: s.Name, Version: s.Version}
+	if resp.Value != nil {
+		v.Value = *resp.Value
 	}
-	return Value{Name: s.Name, Version: s.Version, Value: *resp.Value}, nil
+	if resp.ContentType != nil {
+		v.ContentType = *resp.ContentType
+	}
+	if a := resp.Attributes; a != nil {
+		if a.Expires != nil {
+			v.Expires = *a.Expires
+		}
+		if a.NotBefore != nil {
+			v.NotBefore = *a.NotBefore
+		}
+	}
+	return v, nil
 }
 
 // VaultAnswered reports whether err carries a reply from the vault about

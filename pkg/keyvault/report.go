@@ -8,10 +8,16 @@ type tally struct {
 	rep Report
 }
 
-func (t *tally) addListed(name, skip string) {
+func (t *tally) addListed() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rep.Listed++
+}
+
+func (t *tally) addSelected(name, skip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rep.Selected++
 	if skip != "" {
 		t.rep.Skipped = append(t.rep.Skipped, Skip{Name: name, Reason: skip})
 	}

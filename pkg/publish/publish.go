@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -86,45 +88,85 @@ func envName(name string) string {
 type Publisher struct {
 	mu sync.Mutex
 	w  *vso.Writer
-	ml Multiline
+	o  Options
 }
 
-// New returns a Publisher for a job whose multi-line permission is ml.
-func New(w *vso.Writer, ml Multiline) *Publisher {
-	return &Publisher{w: w, ml: ml}
+// Options say how a job takes its variables.
+type Options struct {
+	// Multiline is the agent's multi-line permission before the task ran.
+	Multiline Multiline
+	// NoLineMasking is the job's SYSTEM_DONOTMASKMULTILINESECRETS=true: the
+	// lines of a multi-line value are not registered one by one.
+	NoLineMasking bool
+	// Output also sets each variable as an output variable of the step.
+	Output bool
 }
 
-// Publish sets name to value as a secret variable, byte for byte.
+// New returns a Publisher writing to w.
+func New(w *vso.Writer, o Options) *Publisher { return &Publisher{w: w, o: o} }
+
+// Publish sets each of names to value as a secret variable, byte for byte.
 //
 // The agent registers a setvariable's value with its masker only after its
 // own checks, and a command it refuses (a read-only variable, a multi-line
 // secret it does not allow) is printed back as it was written, masked only
 // by what was registered before. So the value, and each line of a
-// multi-line value, is registered with setsecret first, in the form
-// it has and in the escaped form the command line carries.
-func (p *Publisher) Publish(name, value string) {
+// multi-line value that carries something secret, is registered with
+// setsecret first, in the form it has and in the form the command line
+// carries it.
+func (p *Publisher) Publish(names []string, value string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !strings.ContainsAny(value, "\r\n") {
 		p.register(value)
-		p.w.SetVariable(name, value, true)
+		p.set(names, value)
 		return
 	}
 	// The agent masks line by line, so the whole value registered by
 	// setvariable would never match anything it prints; each line must be
 	// registered on its own.
-	for _, line := range Lines(value) {
-		if strings.TrimSpace(line) != "" {
-			p.register(line)
+	if !p.o.NoLineMasking {
+		for _, line := range Lines(value) {
+			if CarriesSecret(line) {
+				p.register(line)
+			}
 		}
 	}
-	if !p.ml.On {
+	if !p.o.Multiline.On {
 		p.w.SetVariable(MultilineVariable, "true", false)
 	}
-	p.w.SetVariable(name, value, true)
-	if !p.ml.On {
-		p.w.SetVariable(MultilineVariable, p.ml.Restore, false)
+	p.set(names, value)
+	if !p.o.Multiline.On {
+		p.w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
 	}
+}
+
+func (p *Publisher) set(names []string, value string) {
+	for _, n := range names {
+		p.w.SetVariable(n, value, true)
+		if p.o.Output {
+			p.w.SetOutput(n, value)
+		}
+	}
+}
+
+// CarriesSecret says whether a line of a multi-line value is registered
+// with the masker. The agent masks a registered text everywhere in the
+// rest of the job's log, however short: a JSON secret's "{" or "}," would
+// turn every brace of the log into "***". So a line is registered when it
+// holds a letter or a digit and, without its surrounding white space, at
+// least three characters.
+func CarriesSecret(line string) bool {
+	line = strings.TrimSpace(line)
+	if utf8.RuneCountInString(line) < 3 {
+		return false
+	}
+	for _, r := range line {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // register makes the masker know s as it is and as a command's data
@@ -134,7 +176,7 @@ func (p *Publisher) register(s string) {
 		return
 	}
 	p.w.SetSecret(s)
-	if e := vso.EscapeData(s); e != s {
+	if e := p.w.EscapeData(s); e != s {
 		p.w.SetSecret(e)
 	}
 }

@@ -12,7 +12,9 @@ import (
 func TestPublish(t *testing.T) {
 	tests := []struct {
 		name  string
-		ml    Multiline // the job's permission before the run
+		o     Options
+		enc   vso.Encoding
+		names []string // default n
 		value string
 		want  []string
 	}{
@@ -34,6 +36,19 @@ func TestPublish(t *testing.T) {
 			},
 		},
 		{
+			name:  "single line, several variables, also as outputs: registered once",
+			o:     Options{Output: true},
+			names: []string{"a/0123456789abcdef0123456789abcdef", "A_VAR"},
+			value: "v-1",
+			want: []string{
+				"##vso[task.setsecret]v-1",
+				"##vso[task.setvariable variable=a/0123456789abcdef0123456789abcdef;issecret=true;]v-1",
+				"##vso[task.setvariable variable=a/0123456789abcdef0123456789abcdef;issecret=true;isoutput=true;]v-1",
+				"##vso[task.setvariable variable=A_VAR;issecret=true;]v-1",
+				"##vso[task.setvariable variable=A_VAR;issecret=true;isoutput=true;]v-1",
+			},
+		},
+		{
 			name:  "multi-line, flag unset: lines first, flag raised and restored",
 			value: "line one\r\n\nline 100%\n",
 			want: []string{
@@ -46,25 +61,55 @@ func TestPublish(t *testing.T) {
 			},
 		},
 		{
-			name:  "multi-line, flag false: restored to false",
-			ml:    Multiline{Restore: "False"},
-			value: "a\rb",
+			name:  "multi-line JSON: the lines of punctuation, and short ones, are not registered",
+			value: "{\n  \"a\": [\n    1,\n    \"x1\"\n  ],\n  \"user\": \"app\"\n}",
+			o:     Options{Multiline: Multiline{On: true}},
 			want: []string{
-				"##vso[task.setsecret]a",
-				"##vso[task.setsecret]b",
+				"##vso[task.setsecret]  \"a\": [",
+				"##vso[task.setsecret]    \"x1\"",
+				"##vso[task.setsecret]  \"user\": \"app\"",
+				"##vso[task.setvariable variable=n;issecret=true;]{%0A  \"a\": [%0A    1,%0A    \"x1\"%0A  ],%0A  \"user\": \"app\"%0A}",
+			},
+		},
+		{
+			name:  "SYSTEM_DONOTMASKMULTILINESECRETS: no line registered",
+			o:     Options{NoLineMasking: true},
+			value: "first line\nsecond line",
+			want: []string{
 				"##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]true",
-				"##vso[task.setvariable variable=n;issecret=true;]a%0Db",
+				"##vso[task.setvariable variable=n;issecret=true;]first line%0Asecond line",
+				"##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]",
+			},
+		},
+		{
+			name:  "multi-line, flag false: restored to false",
+			o:     Options{Multiline: Multiline{Restore: "False"}},
+			value: "abc\rdef",
+			want: []string{
+				"##vso[task.setsecret]abc",
+				"##vso[task.setsecret]def",
+				"##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]true",
+				"##vso[task.setvariable variable=n;issecret=true;]abc%0Ddef",
 				"##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]False",
 			},
 		},
 		{
 			name:  "multi-line, flag already on: left alone",
-			ml:    Multiline{On: true, Restore: "$TRUE"},
-			value: "a\nb",
+			o:     Options{Multiline: Multiline{On: true, Restore: "$TRUE"}},
+			value: "abc\ndef",
 			want: []string{
-				"##vso[task.setsecret]a",
-				"##vso[task.setsecret]b",
-				"##vso[task.setvariable variable=n;issecret=true;]a%0Ab",
+				"##vso[task.setsecret]abc",
+				"##vso[task.setsecret]def",
+				"##vso[task.setvariable variable=n;issecret=true;]abc%0Adef",
+			},
+		},
+		{
+			name:  "DECODE_PERCENTS off: '%' travels as itself",
+			enc:   vso.Encoding{NoPercents: true},
+			value: "100%AZP25;]",
+			want: []string{
+				"##vso[task.setsecret]100%AZP25;]",
+				"##vso[task.setvariable variable=n;issecret=true;]100%AZP25;]",
 			},
 		},
 		{
@@ -76,12 +121,28 @@ func TestPublish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b strings.Builder
-			New(vso.NewWriter(&b), tt.ml).Publish("n", tt.value)
+			names := tt.names
+			if names == nil {
+				names = []string{"n"}
+			}
+			New(vso.NewWriter(&b, tt.enc), tt.o).Publish(names, tt.value)
 			got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Publish mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCarriesSecret(t *testing.T) {
+	for line, want := range map[string]bool{
+		"{": false, "  },": false, "]": false, "---": false, "-----": false, "   ": false, "": false,
+		"a": false, "12": false, " 1, ": false, "x1}": true, "abc": true, "Zw==": true, "-----BEGIN PRIVATE KEY-----": true,
+		"   \"user\": \"app\",": true, "日本語": true, "é!!": true,
+	} {
+		if got := CarriesSecret(line); got != want {
+			t.Errorf("CarriesSecret(%q) = %v, want %v", line, got, want)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -23,8 +24,11 @@ type Job struct {
 	// task runs in the other stage (RunAsPreJob). Nothing else is read.
 	Skip string
 
-	Vault  string        // KeyVaultName
-	Filter inputs.Filter // SecretsFilter
+	Vault string          // KeyVaultName
+	Plan  *selection.Plan // SecretsFilter
+	// Output also sets each variable as an output variable of the step
+	// (OutputVariables).
+	Output bool
 	Conn   *endpoint.Connection
 	// DevOps is the job's identity to Azure DevOps, for workload identity
 	// federation's OIDC token.
@@ -37,7 +41,10 @@ type Job struct {
 	Budget     time.Duration // the whole run's, GoKeyVault.Timeout
 	APIVersion string        // GoKeyVault.ApiVersion: "" for the SDK's
 	Multiline  publish.Multiline
-	Network    *netconfig.Config
+	// NoLineMasking is SYSTEM_DONOTMASKMULTILINESECRETS=true: the lines
+	// of a multi-line value are not registered one by one.
+	NoLineMasking bool
+	Network       *netconfig.Config
 	// Getenv reads the agent's environment, for what the SDK looks up
 	// there itself (managed identity endpoints).
 	Getenv func(string) string
@@ -63,11 +70,12 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 	if err := inputs.ValidateVaultName(j.Vault); err != nil {
 		return j, err
 	}
-	filter, err := inputs.ParseFilter(env.Get("INPUT_SECRETSFILTER"))
+	plan, err := selection.Parse(env.Get("INPUT_SECRETSFILTER"))
 	if err != nil {
 		return j, err
 	}
-	j.Filter = filter
+	j.Plan = plan
+	j.Output = inputs.Bool(env.Get("INPUT_OUTPUTVARIABLES"))
 	connID := env.Get("INPUT_AZURESUBSCRIPTION")
 	if connID == "" {
 		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
@@ -80,6 +88,8 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 	j.Budget, j.Warnings = readBudget(env)
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
 	j.Multiline = publish.ReadMultiline(env.Get)
+	// As AzureKeyVault@2 reads it.
+	j.NoLineMasking = strings.EqualFold(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"), "true")
 	// The agent's proxy, bypass list and CA settings apply to every request:
 	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
 	if j.Network, err = netconfig.FromEnv(env); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -67,37 +68,89 @@ func failed(msg string) Outcome {
 
 func skipped(why string) Outcome { return Outcome{Result: vso.Skipped, Message: why} }
 
-// Summarise says what a download did: what it found and skipped, what is
-// empty, how long it took, and either success or each failure with its
-// cause and fix.
+// Summarise says what a download did: what it found, selected and
+// skipped, which secret set which variable, what is missing or empty, how
+// long it took, and either success or each failure with its cause and fix.
 func Summarise(job Job, s *Session, d Downloaded) Outcome {
 	var o Outcome
-	rep := d.Report
 	if d.Canceled {
-		o.add(Plain, "Canceled after %d secret(s) were set", rep.Downloaded)
+		o.add(Plain, "Canceled after %d secret(s) were set", d.Report.Downloaded)
 		o.Exit = ExitCanceled
 		return o
 	}
-	if job.Filter.All {
-		o.add(Plain, "Found %d secret(s): %d enabled and valid, %d skipped", rep.Listed, rep.Listed-len(rep.Skipped), len(rep.Skipped))
-		skips := append([]keyvault.Skip(nil), rep.Skipped...)
-		sort.Slice(skips, func(i, j int) bool { return skips[i].Name < skips[j].Name })
-		for _, sk := range skips {
-			o.add(Plain, "  skipped %s: %s", sk.Name, sk.Reason)
-		}
+	if job.Plan.NeedsList() && d.ListErr == nil {
+		o.listing(job, d)
 	}
-	for _, id := range rep.Invalid {
+	o.set(job, d)
+	for _, id := range d.Report.Invalid {
 		// id is already rendered safely (control characters escaped).
 		o.add(Warning, "Skipped a list entry that is not a valid Key Vault secret id: '%s'", id)
 	}
-	if more := rep.InvalidCount - len(rep.Invalid); more > 0 {
+	if more := d.Report.InvalidCount - len(d.Report.Invalid); more > 0 {
 		o.add(Warning, "Skipped %d more list entries that are not valid Key Vault secret ids (not shown)", more)
+	}
+	for _, m := range d.Missing {
+		o.add(Warning, "Optional secret '%s' is not set: %s in vault %s", m.Secret, m.Why, job.Vault)
+	}
+	for _, sh := range d.Shadowed {
+		o.add(Warning, "Secret '%s' is selected but not set from the list: %s", sh.Secret, sh.Why)
 	}
 	for _, n := range d.Empty {
 		o.add(Warning, "Secret '%s' is empty: variable %s is defined with an empty value", n, n)
 	}
-	o.add(Plain, "Downloaded %d secret(s) in %.2f s", rep.Downloaded, d.Elapsed.Seconds())
+	o.add(Plain, "Downloaded %d secret(s) in %.2f s", d.Report.Downloaded, d.Elapsed.Seconds())
 	return o.end(job, s, d)
+}
+
+// listing says what the listing found and what each entry made of it.
+func (o *Outcome) listing(job Job, d Downloaded) {
+	rep := d.Report
+	valid := rep.Selected - len(rep.Skipped)
+	if rep.Selected == rep.Listed && len(d.Excluded) == 0 && len(d.Shadowed) == 0 {
+		o.add(Plain, "Found %d secret(s): %d enabled and valid, %d skipped", rep.Listed, valid, len(rep.Skipped))
+	} else {
+		o.add(Plain, "Found %d secret(s), %d selected: %d enabled and valid, %d skipped", rep.Listed, rep.Selected, valid, len(rep.Skipped))
+	}
+	if !job.Plan.All() {
+		for _, e := range job.Plan.Entries {
+			if e.Kind != selection.Name && !e.Exclude {
+				o.add(Plain, "  %s selected %d", e.Text, d.Selected[e.Text])
+			}
+		}
+	}
+	for _, x := range d.Excluded {
+		o.add(Plain, "  %s: %s", x.Secret, x.Why)
+	}
+	skips := append([]keyvault.Skip(nil), rep.Skipped...)
+	sort.Slice(skips, func(i, j int) bool { return skips[i].Name < skips[j].Name })
+	for _, sk := range skips {
+		o.add(Plain, "  skipped %s: %s", sk.Name, sk.Reason)
+	}
+	for _, e := range job.Plan.Entries {
+		if e.Kind != selection.Name && !e.Exclude && d.Selected[e.Text] == 0 {
+			o.Log = append(o.Log, Line{Warning, fmt.Sprintf("%s selected no secret of vault %s", e.Text, job.Vault)})
+		}
+	}
+}
+
+// set names every secret set and its variables: names are not secret,
+// and users and auditors read them.
+func (o *Outcome) set(job Job, d Downloaded) {
+	if len(d.Set) == 0 {
+		return
+	}
+	also := ""
+	if job.Output {
+		also = ", each also an output variable of this step"
+	}
+	o.add(Plain, "Set %d secret(s)%s:", len(d.Set), also)
+	for _, a := range d.Set {
+		if len(a.Vars) == 1 && a.Vars[0] == a.Secret {
+			o.add(Plain, "  %s", a.Secret)
+			continue
+		}
+		o.add(Plain, "  %s -> %s", a.Secret, strings.Join(a.Vars, ", "))
+	}
 }
 
 // end gives the outcome its result.
@@ -113,8 +166,8 @@ func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
 	case d.OutOfTime:
 		return fail(budgetMessage(job.Vault, job.Budget, rep, d.ListErr != nil))
 	case d.ListErr != nil:
-		return fail(fmt.Sprintf("Could not list the secrets of vault %s: %s", job.Vault, diagnose.Explain(dc, d.ListErr, "list")))
-	case len(rep.Failures) == 0:
+		return fail(fmt.Sprintf("Could not list the secrets of vault %s: %s%s", job.Vault, diagnose.Explain(dc, d.ListErr, "list"), listNeeders(job.Plan)))
+	case len(rep.Failures) == 0 && len(d.Uncarried) == 0:
 		o.Result, o.Message = vso.Succeeded, fmt.Sprintf("Downloaded %d secret(s) from %s", rep.Downloaded, job.Vault)
 		return o
 	case rep.Shared != nil:
@@ -127,9 +180,27 @@ func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
 	for _, f := range fs {
 		o.add(Error, "%s", diagnose.Secret(dc, vaultref.Secret{Name: f.Name, Version: f.Version}.String(), f.Err))
 	}
+	for _, u := range d.Uncarried {
+		o.add(Error, "Secret '%s': its value holds %%0A, %%0D, %%3B or %%5D, which this agent turns into other characters because its setting DECODE_PERCENTS is false: not set. Set DECODE_PERCENTS to true for the job, or change the value", u)
+	}
 	o.Result = vso.Failed
-	o.Message = fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures), len(rep.Failures)+rep.Downloaded, job.Vault)
+	o.Message = fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures)+len(d.Uncarried), len(rep.Failures)+rep.Downloaded, job.Vault)
 	return o
+}
+
+// listNeeders names the entries that need the List permission, for a
+// listing that failed.
+func listNeeders(p *selection.Plan) string {
+	var needers []string
+	for _, e := range p.Entries {
+		if e.Kind != selection.Name && !e.Exclude {
+			needers = append(needers, e.Text)
+		}
+	}
+	if p.All() || len(needers) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the entries %s need the List permission; named entries need only Get)", strings.Join(needers, ", "))
 }
 
 // budgetMessage names what is missing when the run's time budget ran out,

@@ -74,8 +74,8 @@ func Run(ctx context.Context, o Options) int {
 		o.Unsetenv = func(string) {}
 	}
 	start := o.Now()
-	w := vso.NewWriter(o.Out)
 	env := endpoint.NewEnv(o.Environ)
+	w := vso.NewWriter(o.Out, vso.EncodingFor(env.Get("DECODE_PERCENTS")))
 	// Whatever happens, secrets read from the environment leave it.
 	defer unsetSensitive(env, o.Unsetenv)
 

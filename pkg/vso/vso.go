@@ -3,8 +3,9 @@
 //
 // The agent unescapes property values and data with the same sequence of
 // replacements: %3B -> ';', %0D -> CR, %0A -> LF, %5D -> ']', and last
-// %AZP25 -> '%'. Escaping '%' first, as %AZP25, is what makes the round trip
-// exact: no byte of the input can form one of the earlier sequences.
+// %AZP25 -> '%' (unless its DECODE_PERCENTS setting is false). Escaping '%'
+// first, as %AZP25, is what makes the round trip exact: no byte of the
+// input can form one of the earlier sequences.
 package vso
 
 import (
@@ -15,28 +16,61 @@ import (
 	"unicode/utf8"
 )
 
-var (
-	propertyEscaper = strings.NewReplacer(
-		"%", "%AZP25",
-		"\r", "%0D",
-		"\n", "%0A",
-		"]", "%5D",
-		";", "%3B",
-	)
-	// Data follows the closing ']' of the header, so ']' and ';' are literal
-	// there; only what could end the line or be taken for an escape matters.
-	dataEscaper = strings.NewReplacer(
-		"%", "%AZP25",
-		"\r", "%0D",
-		"\n", "%0A",
-	)
-)
+// Encoding is how commands carry text to the agent. The agent decodes
+// %3B, %0D, %0A and %5D, then %AZP25 unless its setting DECODE_PERCENTS is
+// false. With decoding on (the zero Encoding), '%' travels as %AZP25 and
+// any text arrives intact. With NoPercents, '%' travels as itself, and a
+// text holding %3B, %0D, %0A or %5D cannot travel at all: the agent would
+// turn those into other characters.
+type Encoding struct{ NoPercents bool }
 
-// EscapeProperty escapes a property value.
-func EscapeProperty(s string) string { return propertyEscaper.Replace(s) }
+// EncodingFor is the encoding for the agent's DECODE_PERCENTS setting: on
+// unless set to something other than true, 1 or $true.
+func EncodingFor(decodePercents string) Encoding {
+	switch strings.ToLower(strings.TrimSpace(decodePercents)) {
+	case "", "true", "1", "$true":
+		return Encoding{}
+	}
+	return Encoding{NoPercents: true}
+}
 
-// EscapeData escapes the data (message) part of a command.
-func EscapeData(s string) string { return dataEscaper.Replace(s) }
+// Property escapes a property value.
+func (e Encoding) Property(s string) string {
+	if !e.NoPercents {
+		s = strings.ReplaceAll(s, "%", "%AZP25")
+	}
+	return strings.NewReplacer("\r", "%0D", "\n", "%0A", "]", "%5D", ";", "%3B").Replace(s)
+}
+
+// Data escapes the data (message) part of a command. Data follows the
+// closing ']' of the header, so ']' and ';' are literal there; only what
+// could end the line or be taken for an escape matters.
+func (e Encoding) Data(s string) string {
+	if !e.NoPercents {
+		s = strings.ReplaceAll(s, "%", "%AZP25")
+	}
+	return strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// Carries reports whether s arrives intact.
+func (e Encoding) Carries(s string) bool {
+	if !e.NoPercents {
+		return true
+	}
+	for _, seq := range []string{"%3B", "%0D", "%0A", "%5D"} {
+		if strings.Contains(s, seq) {
+			return false
+		}
+	}
+	return true
+}
+
+// EscapeProperty escapes a property value for the agent's default setting.
+func EscapeProperty(s string) string { return Encoding{}.Property(s) }
+
+// EscapeData escapes the data part of a command for the agent's default
+// setting.
+func EscapeData(s string) string { return Encoding{}.Data(s) }
 
 // Neutralize makes untrusted text (an Azure error body, a secret's name from a
 // list reply) safe to print: the agent would run any "##vso[" it finds
@@ -107,10 +141,16 @@ func Clip(s string, max int) string {
 // Property is one key=value pair of a command's header.
 type Property struct{ Key, Value string }
 
-// Format renders one logging command line, without the trailing newline.
-// Properties keep their order; empty values are written too, although the
-// agent drops them, so that callers see exactly what they asked for.
+// Format renders one logging command line for the agent's default
+// setting, without the trailing newline. Properties keep their order;
+// empty values are written too, although the agent drops them, so that
+// callers see exactly what they asked for.
 func Format(command string, props []Property, data string) string {
+	return Encoding{}.Format(command, props, data)
+}
+
+// Format renders one logging command line in this encoding.
+func (e Encoding) Format(command string, props []Property, data string) string {
 	var b strings.Builder
 	b.WriteString("##vso[")
 	b.WriteString(command)
@@ -119,12 +159,12 @@ func Format(command string, props []Property, data string) string {
 		for _, p := range props {
 			b.WriteString(p.Key)
 			b.WriteByte('=')
-			b.WriteString(EscapeProperty(p.Value))
+			b.WriteString(e.Property(p.Value))
 			b.WriteByte(';')
 		}
 	}
 	b.WriteByte(']')
-	b.WriteString(EscapeData(data))
+	b.WriteString(e.Data(data))
 	return b.String()
 }
 
@@ -134,11 +174,18 @@ func Format(command string, props []Property, data string) string {
 type Writer struct {
 	mu  sync.Mutex
 	out io.Writer
+	enc Encoding
 	err error
 }
 
-// NewWriter returns a Writer on out.
-func NewWriter(out io.Writer) *Writer { return &Writer{out: out} }
+// NewWriter returns a Writer on out for an agent with the encoding enc.
+func NewWriter(out io.Writer, enc Encoding) *Writer { return &Writer{out: out, enc: enc} }
+
+// Encoding is the writer's.
+func (w *Writer) Encoding() Encoding { return w.enc }
+
+// EscapeData is data as this writer's commands carry it.
+func (w *Writer) EscapeData(s string) string { return w.enc.Data(s) }
 
 func (w *Writer) line(s string) {
 	w.mu.Lock()
@@ -151,7 +198,7 @@ func (w *Writer) line(s string) {
 
 // Command writes one logging command.
 func (w *Writer) Command(command string, props []Property, data string) {
-	w.line(Format(command, props, data))
+	w.line(w.enc.Format(command, props, data))
 }
 
 // Println writes a plain, neutralised log line.
@@ -185,6 +232,12 @@ func (w *Writer) SetVariable(name, value string, secret bool) {
 		props = append(props, Property{"issecret", "true"})
 	}
 	w.Command("task.setvariable", props, value)
+}
+
+// SetOutput sets a secret output variable of the step: later jobs read it
+// as dependencies.<job>.outputs['<step>.<name>'].
+func (w *Writer) SetOutput(name, value string) {
+	w.Command("task.setvariable", []Property{{"variable", name}, {"issecret", "true"}, {"isoutput", "true"}}, value)
 }
 
 // Result is a task result the agent accepts in task.complete.

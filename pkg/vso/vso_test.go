@@ -59,15 +59,19 @@ func TestNeutralize(t *testing.T) {
 // roundTrip writes a setvariable command and parses it back with the
 // agent's rules.
 func roundTrip(t *testing.T, name, value string) (agentrunner.Command, []string) {
+	return roundTripFor(t, vso.Encoding{}, name, value)
+}
+
+func roundTripFor(t *testing.T, enc vso.Encoding, name, value string) (agentrunner.Command, []string) {
 	t.Helper()
 	var b strings.Builder
-	vso.NewWriter(&b).SetVariable(name, value, true)
+	vso.NewWriter(&b, enc).SetVariable(name, value, true)
 	out := b.String()
 	if !strings.HasSuffix(out, "\n") {
 		t.Fatalf("output %q is not newline-terminated", out)
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	cmd, ok := agentrunner.ParseCommand(lines[0])
+	cmd, ok := agentrunner.ParseCommandFor(lines[0], !enc.NoPercents)
 	if !ok {
 		t.Fatalf("agent does not parse %q", lines[0])
 	}
@@ -120,6 +124,35 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("data = %q, want %q", cmd.Data, value)
 		}
 	})
+}
+
+// TestNoPercents: on an agent with DECODE_PERCENTS=false, what the
+// encoding says it carries comes back byte for byte; the rest it refuses.
+func TestNoPercents(t *testing.T) {
+	enc := vso.Encoding{NoPercents: true}
+	for _, tt := range []struct {
+		value   string
+		carries bool
+	}{
+		{"100%", true}, {"%AZP25 stays", true}, {"a;b]c\r\nd", true}, {"%%%", true}, {"%0a lower case", true},
+		{"x%0Ay", false}, {"x%0D", false}, {"%3B", false}, {"a%5Db", false},
+	} {
+		if got := enc.Carries(tt.value); got != tt.carries {
+			t.Errorf("Carries(%q) = %v, want %v", tt.value, got, tt.carries)
+		}
+		if !tt.carries {
+			continue
+		}
+		cmd, _ := roundTripFor(t, enc, "name;]%", tt.value)
+		if cmd.Data != tt.value || cmd.Properties["variable"] != "name;]%" {
+			t.Errorf("round trip of %q: %+v", tt.value, cmd)
+		}
+	}
+	for in, want := range map[string]bool{"": false, "true": false, "TRUE": false, "1": false, "$true": false, "false": true, "no": true, "0": true} {
+		if got := vso.EncodingFor(in).NoPercents; got != want {
+			t.Errorf("EncodingFor(%q).NoPercents = %v, want %v", in, got, want)
+		}
+	}
 }
 
 func TestClip(t *testing.T) {

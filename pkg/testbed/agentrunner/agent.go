@@ -47,6 +47,7 @@ type agent struct {
 	out     io.Writer
 	// settableVars is the step's target.settableVariables; nil allows all.
 	settableVars []string
+	stepName     string // the step's reference name, for output variables
 
 	res           Result
 	taskResult    string // from task.complete, merged
@@ -77,7 +78,7 @@ func (a *agent) debugf(format string, args ...any) {
 // not a command, by ExecutionContext.Output.
 func (a *agent) line(s string) {
 	a.res.Raw = append(a.res.Raw, s)
-	cmd, ok := parseCommand(s, a.decodePercents())
+	cmd, ok := ParseCommandFor(s, a.decodePercents())
 	if !ok {
 		if strings.Contains(s, "##vso") {
 			a.issue("warning", fmt.Sprintf("'%s' contains logging command keyword '##vso', but it's not a legal command. Please see the list of accepted commands: https://go.microsoft.com/fwlink/?LinkId=817296", s))
@@ -185,13 +186,23 @@ func (a *agent) setVariable(cmd Command) string {
 		a.issue("warning", fmt.Sprintf("Setting variable '%s' has been disabled by the task or build definition.", name))
 		return ""
 	}
+	ro := dotnetBool(cmd.Properties["isreadonly"])
+	if dotnetBool(cmd.Properties["isoutput"]) {
+		// ExecutionContext.SetVariable: an output variable is the step's
+		// (for later jobs) and, read-only, <step name>.<name> in this job;
+		// the plain name is not set.
+		if a.res.Outputs == nil {
+			a.res.Outputs = map[string]Variable{}
+		}
+		a.res.Outputs[name] = Variable{Value: cmd.Data, Secret: secret}
+		name, ro = a.stepName+"."+name, true
+	}
 	if old, ok := a.vars.get(name); ok && old.Secret {
 		secret = true
 	}
 	if secret {
 		a.masker.add(cmd.Data)
 	}
-	ro := dotnetBool(cmd.Properties["isreadonly"])
 	a.vars.set(name, Variable{Value: cmd.Data, Secret: secret, ReadOnly: ro})
 	return ""
 }

@@ -20,10 +20,11 @@ type Command struct {
 // Split(count: 2, RemoveEmptyEntries) semantics: empty pieces are dropped, so
 // "key=" and "=value" yield nothing and "k==v" yields k -> "v". Keys are not
 // trimmed; a repeated key keeps the last value.
-func ParseCommand(line string) (Command, bool) { return parseCommand(line, true) }
+func ParseCommand(line string) (Command, bool) { return ParseCommandFor(line, true) }
 
-// parseCommand is ParseCommand with the agent's DECODE_PERCENTS knob.
-func parseCommand(line string, decodePercents bool) (Command, bool) {
+// ParseCommandFor is ParseCommand on an agent whose DECODE_PERCENTS setting
+// is decodePercents: off, %AZP25 stays as it is.
+func ParseCommandFor(line string, decodePercents bool) (Command, bool) {
 	start := strings.Index(line, commandPrefix)
 	if start < 0 {
 		return Command{}, false

@@ -50,6 +50,9 @@ type Options struct {
 	// allows every name; otherwise only names matching one of these
 	// patterns (an empty list is YAML's "none").
 	SettableVariables []string
+	// StepName is the step's reference name (YAML's name:), which output
+	// variables are found under; default "step1".
+	StepName string
 }
 
 // Issue is an error or warning recorded on the step ("error" or "warning").
@@ -70,6 +73,9 @@ type Result struct {
 	Handler   string   // the handler that ran, e.g. Node20_1
 	Token     string   // the SystemVssConnection access token the task was given
 	TempFiles []string // files the task left in AGENT_TEMPDIRECTORY (relative paths)
+	// Outputs are the step's output variables, which later jobs read as
+	// dependencies.<job>.outputs['<step name>.<name>'].
+	Outputs map[string]Variable
 }
 
 // Masked reports whether no Log line contains secret.
@@ -264,6 +270,10 @@ func newAgent(opts Options, vars *varStore, token, workDir string) *agent {
 		workDir:      workDir,
 		out:          opts.Output,
 		settableVars: opts.SettableVariables,
+		stepName:     opts.StepName,
+	}
+	if a.stepName == "" {
+		a.stepName = "step1"
 	}
 	if v, ok := vars.getEnvName("SYSTEM_DEBUG"); ok {
 		a.debug = agentBool(v.Value)

@@ -836,3 +836,21 @@ func TestRunFunc(t *testing.T) {
 		t.Errorf("environment lacks the input or the secret variable: %q", gotEnv)
 	}
 }
+
+// TestRunOutputVariables: isoutput=true makes the step's output variable,
+// found in the job as <step name>.<name>, not under the plain name.
+func TestRunOutputVariables(t *testing.T) {
+	t.Parallel()
+	dir := scriptTask(t, jsPrelude+`o("##vso[task.setvariable variable=out;issecret=true;isoutput=true]o-value"); o("##vso[task.setvariable variable=plain]p")`)
+	res, err := Run(context.Background(), Options{TaskDir: dir, StepName: "kv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Variable{"kv.out": {Value: "o-value", Secret: true, ReadOnly: true}, "plain": {Value: "p"}}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]Variable{"out": {Value: "o-value", Secret: true}}, res.Outputs); diff != "" {
+		t.Errorf("outputs (-want +got):\n%s", diff)
+	}
+}

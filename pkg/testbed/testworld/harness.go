@@ -68,6 +68,10 @@ type Step struct {
 	Creds []string
 	// Settable is the step's target.settableVariables (nil: any).
 	Settable []string
+	// Inputs are more inputs (OutputVariables...), by name or alias.
+	Inputs map[string]string
+	// StepName is the step's name: (default the runner's).
+	StepName string
 }
 
 // ForceDebug reports whether every step runs with system.debug=true: make
@@ -117,11 +121,15 @@ func (w *T) options(s Step) agentrunner.Options {
 		Started:           s.Started,
 		AccessToken:       s.Token,
 		SettableVariables: s.Settable,
+		StepName:          s.StepName,
 	}
 	for k, v := range map[string]string{"KeyVaultName": s.Vault, "SecretsFilter": s.Filter, "RunAsPreJob": s.PreJob} {
 		if v != "" {
 			o.Inputs[k] = v
 		}
+	}
+	for k, v := range s.Inputs {
+		o.Inputs[k] = v
 	}
 	for k, v := range s.Variables {
 		o.Variables[k] = v

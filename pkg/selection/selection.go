@@ -1,0 +1,260 @@
+// Package selection decides what a run downloads and under which variable
+// names. It parses the SecretsFilter input (names, versions, patterns,
+// tags, exclusions, renames, optional entries), refuses before any request
+// what could not work or would be ambiguous, and decides for each secret
+// the vault lists whether it is selected and which variables it sets.
+//
+// Grammar: entries separated by commas or line breaks, surrounding spaces
+// ignored, names compared without case as Key Vault compares them.
+//
+//   - every enabled, valid secret
+//     name, name/version   that secret (a version also sets name, unless
+//     another entry sets name: then name is the current value)
+//     app-*, *-prod        every enabled, valid secret whose name matches
+//     tag:KEY=VALUE        every enabled, valid secret whose tag KEY (any case) is VALUE
+//     !name, !pattern      leaves out what matches, whatever selected it
+//     name as VAR          sets VAR instead of name (not on patterns or tags)
+//     name?                optional: missing, disabled, expired or not yet
+//     valid is a warning, not a failure
+package selection
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// Kind is what an entry selects by.
+type Kind int
+
+// The kinds of entries.
+const (
+	Name    Kind = iota // a secret by name, maybe a version
+	Pattern             // names matching a pattern with '*'
+	Tag                 // secrets with a tag's value
+)
+
+// Entry is one entry of the filter.
+type Entry struct {
+	Text     string // as written, trimmed: for messages and the log
+	Kind     Kind
+	Ref      vaultref.Secret // Name
+	Pattern  string          // Pattern, lower case
+	TagKey   string          // Tag
+	TagValue string
+	Exclude  bool
+	As       string // the variable a Name entry sets instead of its name
+	Optional bool
+}
+
+// Target is a secret fetched by name and the variables it sets.
+type Target struct {
+	Ref      vaultref.Secret
+	Vars     []string // set from the value, in the filter's order
+	Optional bool     // every entry naming it is optional
+	// Implied is the name a version sets too when no other entry sets
+	// it: set only if no pattern or tag selects that secret ("" for none).
+	Implied string
+	Entries []string // the entries that name it, as written
+}
+
+// Plan is a parsed filter.
+type Plan struct {
+	Entries []Entry
+	// Targets are the secrets fetched by name, in the filter's order: an
+	// identity with only the Get permission downloads them.
+	Targets []Target
+	// claimed maps each variable (lower case) a Name entry sets, implied
+	// ones included, to what sets it.
+	claimed map[string]claim
+}
+
+// input names the input in messages.
+const input = "input SecretsFilter"
+
+// Parse parses SecretsFilter and checks it whole.
+func Parse(filter string) (*Plan, error) {
+	p := &Plan{claimed: map[string]claim{}}
+	for _, text := range strings.FieldsFunc(filter, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		e, err := parseEntry(text)
+		if err != nil {
+			return nil, err
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	if err := p.plan(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// NeedsList reports whether the plan selects by listing the vault: a
+// pattern ('*' among them) or a tag.
+func (p *Plan) NeedsList() bool {
+	for _, e := range p.Entries {
+		if !e.Exclude && e.Kind != Name {
+			return true
+		}
+	}
+	return false
+}
+
+// All reports whether the filter is '*' alone, the filter of old.
+func (p *Plan) All() bool {
+	return len(p.Entries) == 1 && p.Entries[0].Kind == Pattern && p.Entries[0].Pattern == "*"
+}
+
+var asRE = regexp.MustCompile(`(?i)^(.*?)\s+as\s+(\S+)$`)
+
+func parseEntry(text string) (Entry, error) {
+	e := Entry{Text: text}
+	body := text
+	if m := asRE.FindStringSubmatch(body); m != nil {
+		body, e.As = strings.TrimSpace(m[1]), m[2]
+	}
+	if rest, ok := strings.CutPrefix(body, "!"); ok {
+		e.Exclude, body = true, strings.TrimSpace(rest)
+	}
+	if rest, ok := strings.CutSuffix(body, "?"); ok {
+		e.Optional, body = true, strings.TrimSpace(rest)
+	}
+	if err := e.parseBody(body); err != nil {
+		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
+	}
+	if err := e.checkShape(); err != nil {
+		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
+	}
+	return e, nil
+}
+
+// parseBody reads what the entry selects: a tag, a pattern or a name.
+func (e *Entry) parseBody(body string) error {
+	if len(body) >= 4 && strings.EqualFold(body[:4], "tag:") {
+		e.Kind = Tag
+		key, value, ok := strings.Cut(body[4:], "=")
+		if !ok || strings.TrimSpace(key) == "" {
+			return fmt.Errorf("a tag entry is tag:KEY=VALUE (e.g. tag:env=prod)")
+		}
+		e.TagKey, e.TagValue = strings.TrimSpace(key), strings.TrimSpace(value)
+		return nil
+	}
+	if strings.Contains(body, "*") {
+		e.Kind, e.Pattern = Pattern, strings.ToLower(body)
+		return checkPattern(body)
+	}
+	name, version, pinned := strings.Cut(body, "/")
+	if err := vaultref.CheckName(name); err != nil {
+		return err
+	}
+	e.Kind, e.Ref = Name, vaultref.Secret{Name: name}
+	if !pinned {
+		return nil
+	}
+	if !vaultref.IsVersion(version) {
+		return fmt.Errorf("the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. db-password/0123456789abcdef0123456789abcdef)")
+	}
+	e.Ref.Version = strings.ToLower(version)
+	return nil
+}
+
+// checkShape refuses combinations that mean nothing.
+func (e Entry) checkShape() error {
+	switch {
+	case e.As != "" && e.Kind != Name:
+		return fmt.Errorf("'as' renames one secret; a pattern or tag selects secrets by their own names")
+	case e.As != "" && e.Exclude:
+		return fmt.Errorf("an exclusion sets no variable: 'as' does not apply")
+	case e.Optional && e.Kind != Name:
+		return fmt.Errorf("'?' marks a named secret optional; a pattern or tag that selects nothing is only a warning already")
+	case e.Exclude && e.Kind == Tag:
+		return fmt.Errorf("an exclusion takes a name or a pattern (!name, !app-*), not a tag")
+	case e.Exclude && e.Ref.Version != "":
+		return fmt.Errorf("an exclusion takes a name or a pattern, not a version")
+	case e.Exclude && e.Optional:
+		return fmt.Errorf("'?' does not apply to an exclusion")
+	case e.As != "":
+		return checkVariable(e.As)
+	}
+	return nil
+}
+
+func checkPattern(p string) error {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c == '*' || c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return fmt.Errorf("character %q is not allowed in a pattern (letters, digits, '-' and '*' only)", rune(c))
+		}
+	}
+	return nil
+}
+
+// reservedPrefixes are the namespaces of the variables the agent and the
+// pipeline own; a task that set one would change how the rest of the job
+// runs.
+func reservedPrefixes() []string {
+	return []string{"system", "agent", "build", "release", "pipeline", "task", "endpoint", "resources"}
+}
+
+// agentSettings are variables that change how the agent reads secrets.
+func agentSettings() []string {
+	return []string{"SYSTEM_UNSAFEALLOWMULTILINESECRET", "DECODE_PERCENTS", "SYSTEM_DONOTMASKMULTILINESECRETS", "AZP_IGNORE_SECRETS_SHORTER_THAN"}
+}
+
+// checkVariable checks a variable name an entry renames to.
+func checkVariable(v string) error {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return fmt.Errorf("variable name %q: character %q is not allowed (letters, digits, '_', '-' and '.' only)", clip(v), rune(c))
+		}
+	}
+	env := strings.ToUpper(strings.ReplaceAll(v, ".", "_"))
+	for _, s := range agentSettings() {
+		if env == s {
+			return fmt.Errorf("variable name %q is the agent's setting %s; choose another name", v, s)
+		}
+	}
+	for _, r := range reservedPrefixes() {
+		if strings.HasPrefix(strings.ToLower(v), r+".") || strings.HasPrefix(strings.ToLower(v), r+"_") {
+			return fmt.Errorf("variable name %q is in the %s. namespace, which the agent and the pipeline own; choose another name", v, r)
+		}
+	}
+	return nil
+}
+
+// check refuses filters that select nothing or contradict themselves.
+func (p *Plan) check() error {
+	if len(p.Entries) == 0 {
+		return fmt.Errorf("%s is empty: use '*' for every secret, or a comma-separated list of secret names", input)
+	}
+	included := false
+	for _, e := range p.Entries {
+		included = included || !e.Exclude
+	}
+	if !included {
+		return fmt.Errorf("%s has only exclusions (%s): an exclusion removes secrets that other entries select; add '*' or a pattern, e.g. '*, %s'", input, clip(p.Entries[0].Text), clip(p.Entries[0].Text))
+	}
+	for _, e := range p.Entries {
+		if e.Kind != Name || e.Exclude {
+			continue
+		}
+		for _, x := range p.Entries {
+			if x.Exclude && x.matchesName(e.Ref.Name) {
+				return fmt.Errorf("%s entry %q names a secret that the exclusion %q leaves out: remove one of them", input, clip(e.Text), clip(x.Text))
+			}
+		}
+	}
+	return nil
+}
+
+func clip(s string) string { return vso.Clip(s, 80) }
