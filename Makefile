@@ -6,7 +6,7 @@ VERSION   := $(shell cat VERSION)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 # staticcheck 2025.1.1 under its module version (the module proxy may
 # refuse the release name).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
@@ -20,12 +20,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 		-o task/bin/$(GOOS_HOST)_$(GOARCH_HOST)/gokeyvault$(if $(filter windows,$(GOOS_HOST)),.exe) ./cmd/gokeyvault
 
-# Static, stripped binaries for the six platforms the launcher knows.
+# Static, stripped binaries for the seven platforms the launcher knows
+# (linux/arm as ARMv7, what the agent's linux-arm needs).
 build-all:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "build $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 			-o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
 	done
 

@@ -9,23 +9,40 @@ var os = require('os');
 var path = require('path');
 
 var GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' };
-var GOARCH = { x64: 'amd64', arm64: 'arm64' };
+// The binaries the extension ships, by Node's platform and arch.
+var TARGETS = {
+  linux: { x64: 'amd64', arm64: 'arm64', arm: 'arm' },
+  darwin: { x64: 'amd64', arm64: 'arm64' },
+  win32: { x64: 'amd64', arm64: 'arm64' }
+};
 
 function has(table, key) {
   // Not `key in table`: "constructor" or "toString" must not look supported.
   return Object.prototype.hasOwnProperty.call(table, key);
 }
 
+// nativeArch is the processor the OS runs on: an x86 node on 64-bit Windows (the agent's
+// win-x86 package) runs under WOW64, which says what the machine is.
+function nativeArch(platform, arch, env) {
+  if (platform !== 'win32' || arch !== 'ia32') return arch;
+  var machine = String((env && env.PROCESSOR_ARCHITEW6432) || '').toUpperCase();
+  if (machine === 'AMD64') return 'x64';
+  if (machine === 'ARM64') return 'arm64';
+  return arch;
+}
+
 // binaryPath returns where the binary for platform/arch (Node's names) lives under dir,
 // or throws an Error whose message is a one-line reason for the user.
-function binaryPath(platform, arch, dir) {
-  if (!has(GOOS, platform) || !has(GOARCH, arch)) {
+function binaryPath(platform, arch, dir, env) {
+  arch = nativeArch(platform, arch, env);
+  if (!has(TARGETS, platform) || !has(TARGETS[platform], arch)) {
     throw new Error('GoKeyVault does not support agents on ' + platform + '/' + arch +
-      '; it runs on Linux, macOS and Windows agents with x64 or arm64 processors.');
+      '; it runs on Linux agents (x64, arm64, 32-bit arm), macOS agents (x64, arm64) and ' +
+      'Windows agents (x64, arm64, and x86 agents on 64-bit Windows).');
   }
   var goos = GOOS[platform];
   var name = goos === 'windows' ? 'gokeyvault.exe' : 'gokeyvault';
-  return path.join(dir, 'bin', goos + '_' + GOARCH[arch], name);
+  return path.join(dir, 'bin', goos + '_' + TARGETS[platform][arch], name);
 }
 
 // Go runtime settings are not passed to the binary: it runs with Go's defaults whatever the
@@ -63,10 +80,49 @@ function fail(reason) {
   process.exitCode = 0;
 }
 
+// makeExecutable restores the executable bit, which packaging a task into a .vsix and the
+// agent unpacking it lose. It returns why the binary cannot be run where it is, or '' when
+// it can.
+function makeExecutable(file) {
+  if (process.platform === 'win32') return '';
+  var chmodError = null;
+  try {
+    fs.chmodSync(file, 493); // 0o755
+  } catch (err) {
+    // A container job may mount the task folder read-only (EROFS): fine if the bit is there.
+    chmodError = err;
+  }
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return '';
+  } catch (err) {
+    if (chmodError) return 'its executable bit cannot be set: ' + (chmodError.code || chmodError.message);
+    return 'its file system does not let it run (mounted noexec?)';
+  }
+}
+
+// privateCopy copies the binary into a folder of its own under Agent.TempDirectory (which
+// the agent empties after every job), checks that the copy is the binary byte for byte,
+// and returns its path. For a task folder that is read-only or mounted noexec.
+function privateCopy(file, why) {
+  var temp = process.env.AGENT_TEMPDIRECTORY;
+  if (!temp) throw new Error('Agent.TempDirectory is not set');
+  var dir = fs.mkdtempSync(path.join(temp, 'gokeyvault-'));
+  var copy = path.join(dir, path.basename(file));
+  fs.copyFileSync(file, copy);
+  fs.chmodSync(copy, 448); // 0o700
+  if (!fs.readFileSync(copy).equals(fs.readFileSync(file))) {
+    throw new Error('GoKeyVault could not copy ' + file + ' to ' + copy + ' intact');
+  }
+  process.stdout.write('##vso[task.debug]' + escapeData('GoKeyVault: ' + file + ' cannot be run where it is (' +
+    why + '); running a private copy: ' + copy) + '\n');
+  return { file: copy, dir: dir };
+}
+
 function run(stage) {
   var file;
   try {
-    file = binaryPath(process.platform, process.arch, __dirname);
+    file = binaryPath(process.platform, process.arch, __dirname, process.env);
   } catch (err) {
     return fail(err.message);
   }
@@ -74,19 +130,49 @@ function run(stage) {
     return fail('GoKeyVault binary not found at ' + file +
       '; the extension package is incomplete: reinstall or update the GoKeyVault extension.');
   }
+  var copy = null;
+  var why = makeExecutable(file);
   try {
-    // Packaging a task into a .vsix and the agent unpacking it lose the executable bit.
-    fs.chmodSync(file, 493); // 0o755
+    if (why) copy = privateCopy(file, why);
   } catch (err) {
-    // Windows has no executable bit, and a read-only install may already be executable:
-    // if it is not, spawn fails with EACCES and that is reported below.
+    return fail('GoKeyVault cannot run ' + file + ' where it is (' + why + ') and running a private copy failed: ' +
+      err.message);
   }
+  start(stage, copy ? copy.file : file, function (err) {
+    // A noexec mount: the bit is there but the OS refuses to run it.
+    if (copy || err.code !== 'EACCES') return false;
+    try {
+      copy = privateCopy(file, err.code);
+    } catch (copyErr) {
+      fail('GoKeyVault could not start ' + file + ': ' + err.message +
+        '; running a private copy failed too: ' + copyErr.message);
+      return true;
+    }
+    start(stage, copy.file, null, cleanup);
+    return true;
+  }, cleanup);
 
+  function cleanup() {
+    if (!copy) return;
+    try {
+      fs.unlinkSync(copy.file);
+      fs.rmdirSync(copy.dir);
+    } catch (err) {
+      // The agent empties its temp directory after the job anyway.
+    }
+  }
+}
+
+// start runs the binary for stage. retry, if given, may start it another way after a spawn
+// error (it returns true when it took the error over); done runs before node exits.
+function start(stage, file, retry, done) {
   var child;
   var spawnFailed = false;
   function spawnError(err) {
     spawnFailed = true;
     if (child && child.stdin) child.stdin.destroy();
+    if (retry && retry(err)) return;
+    done();
     fail('GoKeyVault could not start ' + file + ': ' + err.message);
   }
 
@@ -127,6 +213,7 @@ function run(stage) {
   });
   child.on('exit', function (code, signal) {
     if (spawnFailed) return;
+    done();
     if (signal) {
       process.exit(128 + (os.constants.signals[signal] || 0));
     }

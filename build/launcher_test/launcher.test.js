@@ -118,6 +118,62 @@ test('restores the executable bit', POSIX, async (tc) => {
   assert.strictEqual(fs.statSync(t.bin).mode & 0o777, 0o755);
 });
 
+// privateCopies lists the copies of the binary the launcher left in temp.
+function privateCopies(temp) {
+  return fs.readdirSync(temp).filter((n) => n.startsWith('gokeyvault-'));
+}
+
+test('read-only task folder: runs a checked private copy from Agent.TempDirectory, then removes it', POSIX, async (tc) => {
+  const t = makeTask(tc, 'echo "$0" > "$GKV_MARK/self"\nexit 7\n');
+  const temp = path.join(t.root, 'agent-temp');
+  fs.mkdirSync(temp);
+  const r = await start(t, 'launcher.js', {
+    NODE_OPTIONS: '--require ' + path.join(__dirname, 'readonly-fs.js'), GKV_READONLY: t.dir, AGENT_TEMPDIRECTORY: temp,
+  }).done;
+  assert.deepStrictEqual([r.code, r.signal, r.stderr], [7, null, '']);
+  const self = fs.readFileSync(path.join(t.mark, 'self'), 'utf8').trim();
+  assert.match(self, new RegExp('^' + temp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '/gokeyvault-[^/]+/gokeyvault$'));
+  assert.strictEqual(r.stdout.toString(), '##vso[task.debug]GoKeyVault: ' + t.bin +
+    ' cannot be run where it is (its executable bit cannot be set: EROFS); running a private copy: ' + self + '\n');
+  assert.deepStrictEqual(privateCopies(temp), []);
+  assert.strictEqual(fs.statSync(t.bin).mode & 0o777, 0o644);
+});
+
+test('read-only task folder without Agent.TempDirectory: a clear failure', POSIX, async (tc) => {
+  const t = makeTask(tc, 'exit 0\n');
+  const reason = failureLines(await start(t, 'launcher.js', {
+    NODE_OPTIONS: '--require ' + path.join(__dirname, 'readonly-fs.js'), GKV_READONLY: t.dir, AGENT_TEMPDIRECTORY: '',
+  }).done);
+  assert.strictEqual(reason, 'GoKeyVault cannot run ' + t.bin + ' where it is (its executable bit cannot be set: ' +
+    'EROFS) and running a private copy failed: Agent.TempDirectory is not set');
+});
+
+test('noexec task folder: the exec fails with EACCES and a private copy runs', POSIX, async (tc) => {
+  const t = makeTask(tc, 'echo "$0" > "$GKV_MARK/self"\n');
+  const binDir = path.dirname(t.bin);
+  // A real noexec mount where the machine allows one (root here); elsewhere this test says so.
+  const mount = childProcess.spawnSync('mount', ['-t', 'tmpfs', '-o', 'noexec', 'tmpfs', binDir]);
+  if (mount.status !== 0) {
+    tc.skip('cannot mount a noexec tmpfs here: ' + String(mount.stderr).trim());
+    return;
+  }
+  // Unmounted here: the task folder's own clean-up runs first among the after hooks.
+  try {
+    fs.writeFileSync(t.bin, '#!/bin/sh\necho "$0" > "$GKV_MARK/self"\n', { mode: 0o755 });
+    const temp = path.join(t.root, 'agent-temp');
+    fs.mkdirSync(temp);
+    const r = await start(t, 'launcher.js', { AGENT_TEMPDIRECTORY: temp }).done;
+    assert.deepStrictEqual([r.code, r.signal, r.stderr], [0, null, '']);
+    const self = fs.readFileSync(path.join(t.mark, 'self'), 'utf8').trim();
+    assert.ok(self.startsWith(temp + '/gokeyvault-'), self);
+    assert.strictEqual(r.stdout.toString(), '##vso[task.debug]GoKeyVault: ' + t.bin +
+      ' cannot be run where it is (its file system does not let it run (mounted noexec?)); running a private copy: ' + self + '\n');
+    assert.deepStrictEqual(privateCopies(temp), []);
+  } finally {
+    childProcess.spawnSync('umount', [binDir]);
+  }
+});
+
 test('propagates the exit code', POSIX, async (tc) => {
   const r = await start(makeTask(tc, 'exit 42\n'), 'launcher.js').done;
   assert.deepStrictEqual([r.code, r.signal], [42, null]);
@@ -163,6 +219,8 @@ test('binary that cannot be started: task failure, exit 0', POSIX, async (tc) =>
   const reason = failureLines(await start(t, 'prejob.js').done);
   assert.ok(reason.startsWith('GoKeyVault could not start ' + t.bin + ': '), reason);
   assert.ok(reason.includes('EACCES'), reason);
+  // A private copy is tried, and fails for want of Agent.TempDirectory.
+  assert.ok(reason.endsWith('; running a private copy failed too: Agent.TempDirectory is not set'), reason);
 });
 
 test('failure reason is escaped for the agent', POSIX, async (tc) => {
@@ -185,24 +243,29 @@ test('binaryPath maps Node platforms to Go targets', () => {
   const { binaryPath } = require(path.join(TASK, 'launcher.js'));
   const dir = path.join('opt', 'task');
   const cases = [
-    ['linux', 'x64', 'linux_amd64', 'gokeyvault'],
-    ['linux', 'arm64', 'linux_arm64', 'gokeyvault'],
-    ['darwin', 'x64', 'darwin_amd64', 'gokeyvault'],
-    ['darwin', 'arm64', 'darwin_arm64', 'gokeyvault'],
-    ['win32', 'x64', 'windows_amd64', 'gokeyvault.exe'],
-    ['win32', 'arm64', 'windows_arm64', 'gokeyvault.exe'],
+    ['linux', 'x64', {}, 'linux_amd64', 'gokeyvault'],
+    ['linux', 'arm64', {}, 'linux_arm64', 'gokeyvault'],
+    ['linux', 'arm', {}, 'linux_arm', 'gokeyvault'],
+    ['darwin', 'x64', {}, 'darwin_amd64', 'gokeyvault'],
+    ['darwin', 'arm64', {}, 'darwin_arm64', 'gokeyvault'],
+    ['win32', 'x64', {}, 'windows_amd64', 'gokeyvault.exe'],
+    ['win32', 'arm64', {}, 'windows_arm64', 'gokeyvault.exe'],
+    // The agent's win-x86 package on 64-bit Windows: node runs under WOW64.
+    ['win32', 'ia32', { PROCESSOR_ARCHITEW6432: 'AMD64' }, 'windows_amd64', 'gokeyvault.exe'],
+    ['win32', 'ia32', { PROCESSOR_ARCHITEW6432: 'ARM64' }, 'windows_arm64', 'gokeyvault.exe'],
   ];
-  for (const [platform, arch, target, name] of cases) {
-    assert.strictEqual(binaryPath(platform, arch, dir), path.join(dir, 'bin', target, name), `${platform}/${arch}`);
+  for (const [platform, arch, env, target, name] of cases) {
+    assert.strictEqual(binaryPath(platform, arch, dir, env), path.join(dir, 'bin', target, name), `${platform}/${arch}`);
   }
   const unsupported = [
-    ['linux', 'arm'], ['linux', 'ia32'], ['linux', 's390x'], ['win32', 'ia32'], ['freebsd', 'x64'],
-    ['aix', 'ppc64'], ['sunos', 'x64'], ['constructor', 'x64'], ['linux', 'toString'], ['', ''],
+    ['linux', 'ia32', {}], ['linux', 's390x', {}], ['win32', 'ia32', {}], ['win32', 'ia32', { PROCESSOR_ARCHITEW6432: 'IA64' }],
+    ['linux', 'ia32', { PROCESSOR_ARCHITEW6432: 'AMD64' }], ['freebsd', 'x64', {}], ['aix', 'ppc64', {}], ['sunos', 'x64', {}],
+    ['constructor', 'x64', {}], ['linux', 'toString', {}], ['', '', {}],
   ];
-  for (const [platform, arch] of unsupported) {
-    assert.throws(() => binaryPath(platform, arch, dir), (err) => {
+  for (const [platform, arch, env] of unsupported) {
+    assert.throws(() => binaryPath(platform, arch, dir, env), (err) => {
       assert.ok(err instanceof Error);
-      assert.match(err.message, new RegExp('^GoKeyVault does not support agents on ' + platform + '/' + arch + ';'));
+      assert.match(err.message, new RegExp('^GoKeyVault does not support agents on ' + platform + '/' + arch + '; it runs on Linux agents \\(x64, arm64, 32-bit arm\\)'));
       assert.doesNotMatch(err.message, /[\r\n]/);
       return true;
     }, `${platform}/${arch}`);

@@ -19,9 +19,11 @@ const binaryPkg = "github.com/gokeyvault/gokeyvault/cmd/gokeyvault"
 // Makefile's build-all builds.
 type platform struct{ GOOS, GOARCH string }
 
+// platforms are the agents' (win-x86 agents on 64-bit Windows run the
+// amd64 binary; linux/arm is the agent's 32-bit linux-arm, ARMv7).
 func platforms() []platform {
 	return []platform{
-		{"linux", "amd64"}, {"linux", "arm64"},
+		{"linux", "amd64"}, {"linux", "arm64"}, {"linux", "arm"},
 		{"darwin", "amd64"}, {"darwin", "arm64"},
 		{"windows", "amd64"}, {"windows", "arm64"},
 	}
@@ -37,11 +39,11 @@ func (p platform) binPath() string {
 	return path.Join("bin", p.GOOS+"_"+p.GOARCH, name)
 }
 
-// checkBinaries checks that the task folder holds the six binaries, each
+// checkBinaries checks that the task folder holds the seven binaries, each
 // built from cmd/gokeyvault for its platform, static and with -trimpath.
 // Cross-built binaries cannot be run here, and -trimpath keeps -ldflags out of
 // the build info, so the version stamp is checked on this machine's binary
-// only (checkHostVersion); build-all stamps all six in one command.
+// only (checkHostVersion); build-all stamps all seven in one command.
 func checkBinaries(taskDir string) []string {
 	var problems []string
 	for _, p := range platforms() {
@@ -56,7 +58,12 @@ func checkBinaries(taskDir string) []string {
 			settings[s.Key] = s.Value
 		}
 		want := map[string]string{"GOOS": p.GOOS, "GOARCH": p.GOARCH, "CGO_ENABLED": "0", "-trimpath": "true"}
-		for _, k := range []string{"GOOS", "GOARCH", "CGO_ENABLED", "-trimpath"} {
+		keys := []string{"GOOS", "GOARCH", "CGO_ENABLED", "-trimpath"}
+		if p.GOARCH == "arm" {
+			want["GOARM"] = "7" // the agent's linux-arm needs ARMv7 anyway
+			keys = append(keys, "GOARM")
+		}
+		for _, k := range keys {
 			if settings[k] != want[k] {
 				problems = append(problems, fmt.Sprintf("binary %s: built with %s=%q, want %q", p.binPath(), k, settings[k], want[k]))
 			}
@@ -86,7 +93,7 @@ func checkHostVersion(ctx context.Context, taskDir string, v version) error {
 }
 
 // isShippedBinary reports whether rel (slash-separated, inside the task
-// folder) is one of the six binaries.
+// folder) is one of the seven binaries.
 func isShippedBinary(rel string) bool {
 	for _, p := range platforms() {
 		if rel == p.binPath() {

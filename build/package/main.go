@@ -2,7 +2,7 @@
 //
 // It checks task.json against the rules of tasks.schema.json and
 // vss-extension.json against what the Marketplace needs, checks that
-// VERSION, task.json, vss-extension.json and the six binaries agree, stages
+// VERSION, task.json, vss-extension.json and the seven binaries agree, stages
 // exactly what ships into a temporary folder (VERSION and the publisher
 // stamped in), runs tfx-cli there, and checks the .vsix it wrote: identity,
 // contents, size. Any tfx warning fails the build.

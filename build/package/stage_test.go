@@ -49,7 +49,7 @@ func TestStage(t *testing.T) {
 		Files: []string{
 			"LICENSE", "images/logo.png", "overview.md",
 			"task/bin/darwin_amd64/gokeyvault", "task/bin/darwin_arm64/gokeyvault",
-			"task/bin/linux_amd64/gokeyvault", "task/bin/linux_arm64/gokeyvault",
+			"task/bin/linux_amd64/gokeyvault", "task/bin/linux_arm/gokeyvault", "task/bin/linux_arm64/gokeyvault",
 			"task/bin/windows_amd64/gokeyvault.exe", "task/bin/windows_arm64/gokeyvault.exe",
 			"task/icon.png", "task/launcher.js", "task/lib/util.js", "task/task.json",
 			"vss-extension.json",
