@@ -394,15 +394,23 @@ func TestAzureStack(t *testing.T) {
 		auth       map[string]string
 		tenant     string
 		data       map[string]string
-		apiVersion string
+		apiVersion string // GoKeyVault.ApiVersion
 		wantHosts  []string
 		wantErr    []string
+		// wantVersions are the api-versions the vault saw, in order, when
+		// not all apiVersion.
+		wantVersions []string
 	}{
 		{name: "AD FS, client secret", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, apiVersion: "2016-10-01", wantHosts: []string{hostARM, hostADFS, hostStackKV}},
 		{name: "AD FS, certificate (RS256 assertion)", adfs: true, auth: certAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, apiVersion: "2016-10-01", wantHosts: []string{hostARM, hostADFS, hostStackKV}},
 		{name: "Microsoft Entra ID", auth: secretAuth, tenant: tenantID, apiVersion: "2016-10-01", wantHosts: []string{hostARM, testworld.LoginHost, hostStackKV}},
-		{name: "API version the stack does not serve", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, wantHosts: []string{hostARM, hostADFS, hostStackKV},
-			wantErr: []string{"Key Vault in this cloud does not support API version", "GoKeyVault.ApiVersion", "(it names 2016-10-01)"}},
+		// Out of the box: the SDK's version is refused once, then the one
+		// the stack names serves the run.
+		{name: "API version the stack does not serve: falls back once", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, wantHosts: []string{hostARM, hostADFS, hostStackKV},
+			wantVersions: []string{"2026-04-01", "2026-04-01", "2016-10-01", "2016-10-01"}},
+		// A version the user sets is kept, even one the stack refuses.
+		{name: "GoKeyVault.ApiVersion the stack does not serve", adfs: true, auth: secretAuth, data: map[string]string{"enableAdfsAuthentication": "true"}, apiVersion: "2019-09-01", wantHosts: []string{hostARM, hostADFS, hostStackKV},
+			wantErr: []string{"Key Vault in this cloud does not support API version 2019-09-01", "GoKeyVault.ApiVersion", "(it names 2016-10-01)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,10 +440,19 @@ func TestAzureStack(t *testing.T) {
 			} else {
 				testworld.Succeeded(t, res, map[string]string{"stack-secret": "value-on-the-stack"})
 				testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+stackVault+"/), cloud AzureStack")
+				want := tt.wantVersions
+				var got []string
 				for _, r := range v.Requests() {
-					if r.APIVersion != tt.apiVersion {
+					got = append(got, r.APIVersion)
+					if want == nil && r.APIVersion != tt.apiVersion {
 						t.Errorf("vault request %s with api-version %q", r.Path, r.APIVersion)
 					}
+				}
+				if want != nil {
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("api-versions the vault saw (-want +got):\n%s", diff)
+					}
+					testworld.MustContain(t, strings.Join(res.Log, "\n"), "##[debug]Key Vault in this cloud does not serve api-version 2026-04-01; using 2016-10-01 from now on")
 				}
 			}
 			w.CheckHosts(res, tt.wantHosts)

@@ -25,6 +25,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -164,11 +165,11 @@ func explainVault(c Context, p Problem, op string) string {
 		msg = fmt.Sprintf("access denied (403 %s %s): grant the service connection's identity secret Get and List permissions on vault %s", p.Code, p.Inner, c.Vault)
 	case p.Status == 429:
 		msg = "Key Vault kept throttling the requests after retries: other clients share the vault's limit of 4,000 reads per 10 s; run again later or spread the load"
-	case p.Status == 400 && unsupportedVersion.MatchString(p.Message):
-		m := unsupportedVersion.FindStringSubmatch(p.Message)
-		msg = fmt.Sprintf("Key Vault in this cloud does not support API version %s (400 %s): set the pipeline variable GoKeyVault.ApiVersion to a version it serves", m[1], p.Code)
-		if m[2] != "" {
-			msg += fmt.Sprintf(" (it names %s)", m[2])
+	case p.Status == 400 && unsupported(p.Message):
+		asked, latest, _ := keyvault.UnsupportedVersion(p.Message)
+		msg = fmt.Sprintf("Key Vault in this cloud does not support API version %s (400 %s): set the pipeline variable GoKeyVault.ApiVersion to a version it serves", asked, p.Code)
+		if latest != "" {
+			msg += fmt.Sprintf(" (it names %s)", latest)
 		}
 	case p.Status == 400:
 		msg = fmt.Sprintf("Key Vault rejected the request (400 %s): %s", p.Code, clip(p.Message))
@@ -182,9 +183,10 @@ func explainVault(c Context, p Problem, op string) string {
 
 var aadsts = regexp.MustCompile(`AADSTS(\d+)`)
 
-// unsupportedVersion matches Key Vault's answer to an api-version a cloud
-// (Azure Stack Hub, a lagging sovereign cloud) does not serve yet.
-var unsupportedVersion = regexp.MustCompile(`(?i)version \(?([0-9]{4}-[0-9]{2}-[0-9]{2}[a-z.-]*)\)? is not (?:recognized|supported)(?:.*latest supported version \(([^)]+)\))?`)
+func unsupported(message string) bool {
+	_, _, ok := keyvault.UnsupportedVersion(message)
+	return ok
+}
 
 func explainAuth(c Context, err error) (string, bool) {
 	var afe *azidentity.AuthenticationFailedError

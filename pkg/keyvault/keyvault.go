@@ -41,6 +41,8 @@ type Options struct {
 	// TenantID is the service connection's tenant: a vault challenge naming
 	// another one is refused before any token is requested.
 	TenantID string
+	// Logf, when set, gets debug lines (an api-version fallback).
+	Logf func(string)
 }
 
 // Client downloads secrets from one vault.
@@ -85,7 +87,10 @@ func New(o Options) (*Client, error) {
 	co.PerCallPolicies = []policy.Policy{attemptsPolicy{}}
 	// The guard goes last, nearest the wire, so that nothing added after
 	// it can send where it would not.
-	co.PerRetryPolicies = append(append([]policy.Policy{lim.policy()}, co.PerRetryPolicies...), guardPolicy{vault: u, tenant: o.TenantID})
+	// The version policy goes first: its second try of a refused
+	// version passes the limiter and the guard again.
+	versions := &versionPolicy{fixed: o.APIVersion != "", logf: o.Logf}
+	co.PerRetryPolicies = append(append([]policy.Policy{versions, lim.policy()}, co.PerRetryPolicies...), guardPolicy{vault: u, tenant: o.TenantID})
 	cred := &serialCredential{cred: o.Credential}
 	sc, err := azsecrets.NewClient(o.VaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co})
 	if err != nil {

@@ -88,6 +88,7 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		Now:         o.Now,
 		APIVersion:  job.APIVersion,
 		TenantID:    cl.Tenant,
+		Logf:        o.Debugf,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()
