@@ -96,3 +96,72 @@ func TestDottedMultilineVariable(t *testing.T) {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
 }
+
+// TestMaskingNoise: after a JSON secret, the rest of the job's log keeps
+// its braces: no line without a letter or digit, and no line under three
+// characters, is registered with the masker; the lines that hold
+// something are. With SYSTEM_DONOTMASKMULTILINESECRETS=true, as with
+// AzureKeyVault@2, no line is registered on its own. The value is set
+// byte for byte either way.
+func TestMaskingNoise(t *testing.T) {
+	const json = "{\n  \"user\": \"app-user\",\n  \"ports\": [\n    8443,\n    1\n  ],\n  \"token\": \"tok-123\"\n}\n"
+	// A later step prints a brace, and one of the secret's lines.
+	later := []string{"{ \"build\": [1, 2] },", "  \"token\": \"tok-123\""}
+	tests := []struct {
+		name      string
+		vars      map[string]agentrunner.Variable
+		wantLater []string
+	}{
+		{"lines that carry something are masked", nil, []string{later[0], "***"}},
+		{"SYSTEM_DONOTMASKMULTILINESECRETS", map[string]agentrunner.Variable{"SYSTEM_DONOTMASKMULTILINESECRETS": {Value: "true"}}, later},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			want := w.Put(map[string]string{"app-settings": json})
+			want["SYSTEM_UNSAFEALLOWMULTILINESECRET"] = agentrunner.Variable{}
+
+			res := w.Run(step{Variables: tt.vars})
+
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			var got []string
+			for _, l := range later {
+				got = append(got, res.MaskLater(l))
+			}
+			if diff := cmp.Diff(tt.wantLater, got); diff != "" {
+				t.Errorf("later lines of the job's log (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodePercentsOff: on an agent with DECODE_PERCENTS=false, which
+// leaves %AZP25 as it is, values with '%' still arrive byte for byte; a
+// value holding an escape the agent would decode (%0A...) fails that
+// secret, saying why, and nothing of it is set.
+func TestDecodePercentsOff(t *testing.T) {
+	w := newWorld(t)
+	want := w.Put(map[string]string{"pct": "100%", "literal": "x%AZP25y", "multi": "line one 50%\nline two"})
+	w.Put(map[string]string{"decoded": "a%0Ab"})
+	want["SYSTEM_UNSAFEALLOWMULTILINESECRET"] = agentrunner.Variable{}
+
+	res := w.Run(step{Variables: map[string]agentrunner.Variable{"DECODE_PERCENTS": {Value: "false"}}})
+
+	if res.Result != "Failed" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	errs := testworld.Issues(res, "error")
+	if len(errs) != 1 {
+		t.Fatalf("errors %q", errs)
+	}
+	testworld.MustContain(t, errs[0], "Secret 'decoded': its value holds a '%' followed by 0A, 0D, 3B or 5D", "DECODE_PERCENTS is false", "not set")
+	testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 4 secret(s) could not be downloaded from kv-e2e")
+}

@@ -181,7 +181,9 @@ func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
 		o.add(Error, "%s", diagnose.Secret(dc, vaultref.Secret{Name: f.Name, Version: f.Version}.String(), f.Err))
 	}
 	for _, u := range d.Uncarried {
-		o.add(Error, "Secret '%s': its value holds %%0A, %%0D, %%3B or %%5D, which this agent turns into other characters because its setting DECODE_PERCENTS is false: not set. Set DECODE_PERCENTS to true for the job, or change the value", u)
+		// The message itself cannot quote those sequences: the agent would
+		// decode them in it too.
+		o.add(Error, "Secret '%s': its value holds a '%%' followed by 0A, 0D, 3B or 5D, which this agent decodes into a line break, a semicolon or a bracket because its setting DECODE_PERCENTS is false: not set. Set DECODE_PERCENTS to true for the job, or change the value", u)
 	}
 	o.Result = vso.Failed
 	o.Message = fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures)+len(d.Uncarried), len(rep.Failures)+rep.Downloaded, job.Vault)

@@ -76,7 +76,14 @@ type Result struct {
 	// Outputs are the step's output variables, which later jobs read as
 	// dependencies.<job>.outputs['<step name>.<name>'].
 	Outputs map[string]Variable
+
+	masker *masker // what the agent's masker holds after the step
 }
+
+// MaskLater is what the agent would print for line in a later step of the
+// job: masked with everything registered so far, secrets this step set
+// included.
+func (r *Result) MaskLater(line string) string { return r.masker.mask(line) }
 
 // Masked reports whether no Log line contains secret.
 func (r *Result) Masked(secret string) bool {
@@ -307,6 +314,7 @@ func (st *step) finish(code int, canceled bool, process string) *Result {
 	res.Handler = st.handler
 	res.Token = st.token
 	res.TempFiles = listFiles(st.tempDir)
+	res.masker = a.masker
 	return res
 }
 
