@@ -19,16 +19,16 @@ import (
 
 // manifest is the part of vss-extension.json that packaging reads.
 type manifest struct {
-	ManifestVersion int                   `json:"manifestVersion"`
-	ID              string                `json:"id"`
-	Name            string                `json:"name"`
-	Version         string                `json:"version"`
-	Publisher       string                `json:"publisher"`
-	Description     string                `json:"description"`
-	Categories      []string              `json:"categories"`
-	Targets         []struct{ ID string } `json:"targets"`
-	Icons           map[string]string     `json:"icons"`
-	Tags            []string              `json:"tags"`
+	ManifestVersion int               `json:"manifestVersion"`
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	Version         string            `json:"version"`
+	Publisher       string            `json:"publisher"`
+	Description     string            `json:"description"`
+	Categories      []string          `json:"categories"`
+	Targets         []target          `json:"targets"`
+	Icons           map[string]string `json:"icons"`
+	Tags            []string          `json:"tags"`
 	Links           map[string]struct {
 		URI string `json:"uri"`
 	} `json:"links"`
@@ -53,12 +53,26 @@ type manifest struct {
 	} `json:"contributions"`
 }
 
+// target is an installation target: a product and a version range.
+type target struct {
+	ID      string `json:"id"`
+	Version string `json:"version,omitempty"`
+}
+
 const (
 	manifestFile  = "vss-extension.json"
 	taskContribTy = "ms.vss-distributed-task.task"
 	taskContribTo = "ms.vss-distributed-task.tasks"
-	marketplaceTo = "Microsoft.VisualStudio.Services"
 )
+
+// installTargets are where the extension may be installed: Azure DevOps
+// Services, and Azure DevOps Server 2022 (19.0) and later, whose agents
+// (2.206.1 and later) have the Node16 handler and run pre-job steps.
+// Microsoft.VisualStudio.Services would offer it to servers back to TFS
+// 2015, whose agents cannot run it.
+func installTargets() []target {
+	return []target{{ID: "Microsoft.VisualStudio.Services.Cloud"}, {ID: "Microsoft.TeamFoundation.Server", Version: "[19.0,)"}}
+}
 
 // Marketplace IDs: publisher and extension IDs are letters, digits, '-' and '_'.
 var marketplaceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$`)
@@ -130,8 +144,9 @@ func validateManifest(root string, m *manifest) []string {
 	if len(m.Categories) != 1 || m.Categories[0] != "Azure Pipelines" {
 		addf("categories must be [\"Azure Pipelines\"]")
 	}
-	if len(m.Targets) != 1 || m.Targets[0].ID != marketplaceTo {
-		addf("targets must be [{\"id\": %q}]", marketplaceTo)
+	if !slices.Equal(m.Targets, installTargets()) {
+		want, _ := json.Marshal(installTargets())
+		addf("targets must be %s", want)
 	}
 	if len(m.Tags) == 0 {
 		addf("tags are required: they are how the Marketplace search finds the extension")

@@ -34,13 +34,16 @@ func validManifest() map[string]any {
 		"publisher":       "gokeyvault",
 		"description":     "Key Vault secrets as variables",
 		"categories":      []any{"Azure Pipelines"},
-		"targets":         []any{map[string]any{"id": "Microsoft.VisualStudio.Services"}},
-		"icons":           map[string]any{"default": "images/logo.png"},
-		"tags":            []any{"Key Vault"},
-		"links":           map[string]any{"support": map[string]any{"uri": "https://example.com/issues"}},
-		"repository":      map[string]any{"type": "git", "uri": "https://example.com/repo"},
-		"content":         map[string]any{"details": map[string]any{"path": "overview.md"}, "license": map[string]any{"path": "LICENSE"}},
-		"files":           []any{map[string]any{"path": "task"}},
+		"targets": []any{
+			map[string]any{"id": "Microsoft.VisualStudio.Services.Cloud"},
+			map[string]any{"id": "Microsoft.TeamFoundation.Server", "version": "[19.0,)"},
+		},
+		"icons":      map[string]any{"default": "images/logo.png"},
+		"tags":       []any{"Key Vault"},
+		"links":      map[string]any{"support": map[string]any{"uri": "https://example.com/issues"}},
+		"repository": map[string]any{"type": "git", "uri": "https://example.com/repo"},
+		"content":    map[string]any{"details": map[string]any{"path": "overview.md"}, "license": map[string]any{"path": "LICENSE"}},
+		"files":      []any{map[string]any{"path": "task"}},
 		"contributions": []any{map[string]any{
 			"id": "t", "type": "ms.vss-distributed-task.task", "targets": []any{"ms.vss-distributed-task.tasks"},
 			"properties": map[string]any{"name": "task"},
@@ -64,8 +67,12 @@ func TestValidateManifest(t *testing.T) {
 			`vss-extension.json: version "1.0.0.1" is not MAJOR.MINOR.PATCH (e.g. 1.2.3)`}},
 		{name: "category", change: func(m map[string]any) { m["categories"] = []any{"Azure Repos"} }, want: []string{
 			`vss-extension.json: categories must be ["Azure Pipelines"]`}},
-		{name: "target", change: func(m map[string]any) { m["targets"] = []any{map[string]any{"id": "Microsoft.TeamFoundation.Server"}} }, want: []string{
-			`vss-extension.json: targets must be [{"id": "Microsoft.VisualStudio.Services"}]`}},
+		{name: "every server since TFS 2015", change: func(m map[string]any) { m["targets"] = []any{map[string]any{"id": "Microsoft.VisualStudio.Services"}} }, want: []string{
+			`vss-extension.json: targets must be [{"id":"Microsoft.VisualStudio.Services.Cloud"},{"id":"Microsoft.TeamFoundation.Server","version":"[19.0,)"}]`}},
+		{name: "servers older than 2022", change: func(m map[string]any) {
+			m["targets"] = []any{map[string]any{"id": "Microsoft.VisualStudio.Services.Cloud"}, map[string]any{"id": "Microsoft.TeamFoundation.Server", "version": "[17.0,)"}}
+		}, want: []string{
+			`vss-extension.json: targets must be [{"id":"Microsoft.VisualStudio.Services.Cloud"},{"id":"Microsoft.TeamFoundation.Server","version":"[19.0,)"}]`}},
 		{name: "no tags", change: func(m map[string]any) { delete(m, "tags") }, want: []string{
 			"vss-extension.json: tags are required: they are how the Marketplace search finds the extension"}},
 		{name: "http link", change: func(m map[string]any) {

@@ -107,7 +107,13 @@ func stampManifest(data []byte, v version, publisher string) ([]byte, error) {
 		if f.value == "" {
 			continue
 		}
-		re := regexp.MustCompile(`("` + f.key + `"\s*:\s*)"[^"\\]*"`)
+		value := `"[^"\\]*"`
+		if f.key == "version" {
+			// An installation target's version range ("[19.0,)") is
+			// another field of that name.
+			value = `"[0-9]+\.[0-9]+\.[0-9]+"`
+		}
+		re := regexp.MustCompile(`("` + f.key + `"\s*:\s*)` + value)
 		locs := re.FindAllSubmatchIndex(out, -1)
 		if len(locs) != 1 {
 			return nil, fmt.Errorf("stamp vss-extension.json: want one %q string, found %d", f.key, len(locs))

@@ -140,8 +140,12 @@ func TestStampManifest(t *testing.T) {
 			wantErr: `want one "publisher" string, found 0`,
 		},
 		{
-			name: "nested version makes it ambiguous", in: `{"version": "1.0.0", "contributions": [{"properties": {"version": "2"}}]}`, v: version{1, 0, 1},
+			name: "nested version makes it ambiguous", in: `{"version": "1.0.0", "contributions": [{"properties": {"version": "2.0.0"}}]}`, v: version{1, 0, 1},
 			wantErr: `want one "version" string, found 2`,
+		},
+		{
+			name: "a target's version range is not the extension's", in: `{"version": "1.0.0", "targets": [{"id": "Microsoft.TeamFoundation.Server", "version": "[19.0,)"}]}`, v: version{1, 0, 1},
+			want: `{"version": "1.0.1", "targets": [{"id": "Microsoft.TeamFoundation.Server", "version": "[19.0,)"}]}`,
 		},
 	}
 	for _, tt := range tests {

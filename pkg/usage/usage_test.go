@@ -7,7 +7,7 @@ import (
 
 func TestSelf(t *testing.T) {
 	u := Self()
-	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" && runtime.GOOS != "windows" {
 		if u.Measured {
 			t.Fatalf("Measured on %s", runtime.GOOS)
 		}
