@@ -298,3 +298,28 @@ func TestTrustFromTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionInputNames: AzureKeyVault@2's input is ConnectedServiceName
+// with the alias azureSubscription; GoKeyVault's is azureSubscription with
+// the alias ConnectedServiceName. A pipeline written either way binds.
+func TestConnectionInputNames(t *testing.T) {
+	for _, name := range []string{"azureSubscription", "ConnectedServiceName", "connectedservicename"} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			want := w.Put(map[string]string{"a": "value-a"})
+			o := w.Options(taskDir, "*", t.TempDir())
+			delete(o.Inputs, "azureSubscription")
+			o.Inputs[name] = connID
+			res, err := agentrunner.Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

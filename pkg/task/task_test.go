@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 )
 
 const (
@@ -128,4 +130,18 @@ func distinct(names []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestReadConnectionInput: a definition that reaches the task with the
+// input under AzureKeyVault@2's name (INPUT_CONNECTEDSERVICENAME) binds
+// too.
+func TestReadConnectionInput(t *testing.T) {
+	env := environ("INPUT_AZURESUBSCRIPTION=", "INPUT_CONNECTEDSERVICENAME="+connID)
+	job, err := Read(endpoint.NewEnv(env), StageMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Conn.ID != connID || job.Conn.TenantID != tenant {
+		t.Errorf("connection %+v", job.Conn)
+	}
 }
