@@ -77,13 +77,11 @@ type Result struct {
 	// dependencies.<job>.outputs['<step name>.<name>'].
 	Outputs map[string]Variable
 
-	masker *masker // what the agent's masker holds after the step
+	// MaskLater is what the agent would print for a line in a later step
+	// of the job: masked with everything registered so far, the secrets
+	// this step set included.
+	MaskLater func(line string) string
 }
-
-// MaskLater is what the agent would print for line in a later step of the
-// job: masked with everything registered so far, secrets this step set
-// included.
-func (r *Result) MaskLater(line string) string { return r.masker.mask(line) }
 
 // Masked reports whether no Log line contains secret.
 func (r *Result) Masked(secret string) bool {
@@ -314,7 +312,7 @@ func (st *step) finish(code int, canceled bool, process string) *Result {
 	res.Handler = st.handler
 	res.Token = st.token
 	res.TempFiles = listFiles(st.tempDir)
-	res.masker = a.masker
+	res.MaskLater = a.masker.mask
 	return res
 }
 
