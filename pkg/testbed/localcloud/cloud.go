@@ -61,18 +61,17 @@ type Cloud struct {
 	// (a late Logf call into a finished test panics).
 	active sync.WaitGroup
 
-	mu            sync.Mutex
-	closed        bool
-	tunnels       map[net.Conn]struct{}
-	proxyLog      []string
-	tenants       map[string]bool // lower-case tenant ids
-	apps          map[appKey]*app
-	tokens        map[string]tokenInfo
-	tokenRequests int
-	vaults        map[string]*Vault // lower-case host
-	ext           extState          // the fakes beyond Entra and Key Vault (ext.go), under mu
-	pki           *pki
-	hostile       cloudHostile // what hostile.go records, under mu
+	mu      sync.Mutex
+	closed  bool
+	tunnels map[net.Conn]struct{}
+	tenants map[string]bool // lower-case tenant ids
+	apps    map[appKey]*app
+	tokens  map[string]tokenInfo
+	vaults  map[string]*Vault // lower-case host
+	ext     extState          // the fakes beyond Entra and Key Vault (ext.go), under mu
+	pki     *pki
+	hostile cloudHostile // what hostile.go records, under mu
+	events  []Event      // what the cloud saw (events.go), under mu
 }
 
 // Start generates the CA, writes opts.Dir/ca.pem and starts the proxy and the
@@ -216,14 +215,6 @@ func (c *Cloud) HTTPClient() *http.Client {
 	return &http.Client{Transport: c.client}
 }
 
-// ProxyLog lists every CONNECT target in arrival order, e.g.
-// "login.microsoftonline.com:443", including refused ones.
-func (c *Cloud) ProxyLog() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.proxyLog...)
-}
-
 func (c *Cloud) logf(format string, args ...any) {
 	c.logMu.Lock()
 	defer c.logMu.Unlock()
@@ -292,9 +283,7 @@ func (c *Cloud) serveProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Host
-	c.mu.Lock()
-	c.proxyLog = append(c.proxyLog, target)
-	c.mu.Unlock()
+	c.record(Event{Kind: TunnelEvent, Host: target})
 	if !c.proxyAuthorized(w, r) {
 		return
 	}

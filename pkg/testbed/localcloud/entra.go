@@ -98,13 +98,6 @@ func (c *Cloud) ExpireSecret(tenantID, clientID string) {
 	}
 }
 
-// TokenRequests counts POSTs to any token endpoint, failed ones included.
-func (c *Cloud) TokenRequests() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tokenRequests
-}
-
 func (c *Cloud) serveEntra(w http.ResponseWriter, r *http.Request, host string) {
 	rw := &statusWriter{ResponseWriter: w}
 	defer func() { c.logf("localcloud entra: %s https://%s%s -> %d", r.Method, host, r.URL.Path, rw.status) }()
@@ -180,8 +173,8 @@ func (c *Cloud) openIDConfiguration(w http.ResponseWriter, r *http.Request, host
 }
 
 func (c *Cloud) token(w http.ResponseWriter, r *http.Request, host, tenant string) {
+	c.record(Event{Kind: TokenRequestEvent})
 	c.mu.Lock()
-	c.tokenRequests++
 	redirect := c.hostile.tokenRedirect
 	c.mu.Unlock()
 	if redirect.Status != 0 {
@@ -268,9 +261,7 @@ func (c *Cloud) token(w http.ResponseWriter, r *http.Request, host, tenant strin
 	}
 
 	tok := randomToken()
-	c.mu.Lock()
-	c.tokens[tok] = tokenInfo{tenant: strings.ToLower(tenant), client: clientID, audience: audience, expires: time.Now().Add(tokenLifetime)}
-	c.mu.Unlock()
+	c.issue(tok, tokenInfo{tenant: strings.ToLower(tenant), client: clientID, audience: audience, expires: time.Now().Add(tokenLifetime)})
 	writeJSON(w, http.StatusOK, entraHeaders(r), map[string]any{
 		"token_type":     "Bearer",
 		"expires_in":     int(tokenLifetime / time.Second),
@@ -283,6 +274,14 @@ func (c *Cloud) tenantKnown(tenant string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tenants[strings.ToLower(tenant)]
+}
+
+// issue makes tok a token of the cloud's.
+func (c *Cloud) issue(tok string, ti tokenInfo) {
+	c.mu.Lock()
+	c.tokens[tok] = ti
+	c.mu.Unlock()
+	c.record(Event{Kind: TokenIssuedEvent, Token: IssuedToken{Tenant: ti.tenant, Audience: ti.audience}})
 }
 
 // lookupToken resolves a bearer token issued by this cloud.

@@ -21,13 +21,12 @@ type extState struct {
 	identity *identityState
 	stack    *AzureStackOptions
 
-	requests []HostRequest
-	servers  []*http.Server
+	servers []*http.Server
 }
 
 // HostRequest is one request to a fake other than Entra's v2 endpoints and
 // Key Vault: Azure DevOps, the managed identity endpoint, Azure Stack Hub's
-// Resource Manager metadata and AD FS.
+// Resource Manager metadata and AD FS (Cloud.HostRequests).
 type HostRequest struct {
 	// Host is the TLS host name, or "managed-identity" for the loopback
 	// managed identity endpoint.
@@ -36,17 +35,8 @@ type HostRequest struct {
 	Status             int
 }
 
-// HostRequests lists those requests in completion order.
-func (c *Cloud) HostRequests() []HostRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]HostRequest(nil), c.ext.requests...)
-}
-
 func (c *Cloud) recordHost(r *http.Request, host string, status int) {
-	c.mu.Lock()
-	c.ext.requests = append(c.ext.requests, HostRequest{Host: host, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status})
-	c.mu.Unlock()
+	c.record(Event{Kind: HostReplyEvent, HostRequest: HostRequest{Host: host, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status}})
 	c.logf("localcloud %s: %s %s -> %d", host, r.Method, r.URL.Path, status)
 }
 

@@ -115,8 +115,6 @@ type hostileState struct {
 // Cloud.mu.
 type cloudHostile struct {
 	tokenRedirect Redirect
-	arrivals      []Arrival
-	handshakes    map[string]int
 	certs         map[TLSFault]*tls.Certificate
 }
 
@@ -178,7 +176,7 @@ func BadListIDs(host string) []string {
 }
 
 // Arrival is one HTTP request that reached the cloud: on the TLS server
-// under any host name, or sent in the clear to the proxy.
+// under any host name, or sent in the clear to the proxy (Cloud.Arrivals).
 type Arrival struct {
 	Scheme string // "https", or "http" for a plain request to the proxy
 	Host   string // lower case, without port
@@ -194,13 +192,6 @@ type Arrival struct {
 	Proto string
 }
 
-// Arrivals lists every request in arrival order.
-func (c *Cloud) Arrivals() []Arrival {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]Arrival(nil), c.hostile.arrivals...)
-}
-
 func (c *Cloud) arrive(scheme, host string, r *http.Request) {
 	a := Arrival{Scheme: scheme, Host: host, Method: r.Method, Path: r.URL.Path, Proto: r.Proto}
 	if authz := r.Header.Get("Authorization"); authz != "" {
@@ -212,49 +203,19 @@ func (c *Cloud) arrive(scheme, host string, r *http.Request) {
 			}
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.hostile.arrivals = append(c.hostile.arrivals, a)
+	c.record(Event{Kind: ArrivalEvent, Arrival: a})
 }
 
-// IssuedToken is what an access token the cloud issued was for.
+// IssuedToken is what an access token the cloud issued was for
+// (Cloud.IssuedTokens).
 type IssuedToken struct{ Tenant, Audience string }
-
-// IssuedTokens lists the tenant and audience of every access token issued,
-// sorted.
-func (c *Cloud) IssuedTokens() []IssuedToken {
-	c.mu.Lock()
-	out := make([]IssuedToken, 0, len(c.tokens))
-	for _, ti := range c.tokens {
-		out = append(out, IssuedToken{Tenant: ti.tenant, Audience: ti.audience})
-	}
-	c.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Tenant != out[j].Tenant {
-			return out[i].Tenant < out[j].Tenant
-		}
-		return out[i].Audience < out[j].Audience
-	})
-	return out
-}
-
-// Handshakes counts the TLS handshakes the server began for host (the
-// client's SNI), successful or not.
-func (c *Cloud) Handshakes(host string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hostile.handshakes[hostOnly(host)]
-}
 
 // certificate is the TLS server's GetCertificate: the cloud's leaf, or a
 // bad one for a vault with a TLS fault.
 func (c *Cloud) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	host := hostOnly(hello.ServerName)
+	c.record(Event{Kind: HandshakeEvent, Host: host})
 	c.mu.Lock()
-	if c.hostile.handshakes == nil {
-		c.hostile.handshakes = map[string]int{}
-	}
-	c.hostile.handshakes[host]++
 	v := c.vaults[host]
 	c.mu.Unlock()
 	var fault TLSFault

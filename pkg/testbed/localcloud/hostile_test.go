@@ -267,3 +267,23 @@ func TestArrivals(t *testing.T) {
 		t.Errorf("issued tokens (-want +got):\n%s", diff)
 	}
 }
+
+// TestEvents: the cloud's observations are views of one log, in the order
+// things happened.
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	before := len(f.c.Events())
+	do(t, f.c, http.MethodGet, f.base+"/secrets?api-version=7.4", "", nil)
+	var kinds []localcloud.EventKind
+	for _, e := range f.c.Events()[before:] {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []localcloud.EventKind{localcloud.TunnelEvent, localcloud.HandshakeEvent, localcloud.ArrivalEvent, localcloud.VaultReplyEvent}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("events of one unauthenticated list call (-want +got):\n%s", diff)
+	}
+	if got := f.v.MaxInFlight(); got != 1 {
+		t.Errorf("MaxInFlight = %d, want 1", got)
+	}
+}

@@ -125,9 +125,7 @@ func (c *Cloud) serveIdentity(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := randomToken()
 	expires := time.Now().Add(tokenLifetime)
-	c.mu.Lock()
-	c.tokens[tok] = tokenInfo{tenant: mi.tenant, client: mi.clientID, audience: strings.TrimRight(resource, "/"), expires: expires}
-	c.mu.Unlock()
+	c.issue(tok, tokenInfo{tenant: mi.tenant, client: mi.clientID, audience: strings.TrimRight(resource, "/"), expires: expires})
 	writeJSON(w, http.StatusOK, http.Header{"Content-Type": {"application/json; charset=utf-8"}}, map[string]string{
 		"access_token": tok,
 		"expires_on":   strconv.FormatInt(expires.Unix(), 10),

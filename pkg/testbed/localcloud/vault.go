@@ -70,16 +70,13 @@ type Vault struct {
 	// that the fake's own work per list page (and the time it holds mu,
 	// which every get waits for) stays small beside the latency it is told
 	// to add.
-	names       []string
-	faults      Faults
-	bucket      float64
-	bucketAt    time.Time
-	throttles   int
-	rng         *mrand.Rand
-	requests    []Request
-	inFlight    int
-	maxInFlight int
-	hostile     hostileState // hostile.go
+	names     []string
+	faults    Faults
+	bucket    float64
+	bucketAt  time.Time
+	throttles int
+	rng       *mrand.Rand
+	hostile   hostileState // hostile.go
 }
 
 type secretEntry struct {
@@ -221,20 +218,6 @@ func (v *Vault) SetFaults(f Faults) {
 
 func newFaultRNG() *mrand.Rand { return mrand.New(mrand.NewPCG(0x6b76, 0x503)) }
 
-// Requests returns every request served so far, in completion order.
-func (v *Vault) Requests() []Request {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return append([]Request(nil), v.requests...)
-}
-
-// MaxInFlight is the peak number of requests being served at once.
-func (v *Vault) MaxInFlight() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.maxInFlight
-}
-
 // reply is a Key Vault response before it is written.
 type reply struct {
 	status int
@@ -245,16 +228,9 @@ type reply struct {
 func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	v.mu.Lock()
-	v.inFlight++
-	v.maxInFlight = max(v.maxInFlight, v.inFlight)
 	f := v.faults
 	hs := v.hostile.Hostile
 	v.mu.Unlock()
-	defer func() {
-		v.mu.Lock()
-		v.inFlight--
-		v.mu.Unlock()
-	}()
 
 	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, APIVersion: r.URL.Query().Get("api-version"), At: at}
 	if f.Latency > 0 {
@@ -296,10 +272,9 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, rp.status, http.Header{"Content-Type": {"application/json; charset=utf-8"}}, rp.body)
 }
 
+// record logs a request that ended.
 func (v *Vault) record(rec Request) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.requests = append(v.requests, rec)
+	v.cloud.record(Event{Kind: VaultReplyEvent, Host: v.host, Request: rec})
 }
 
 // handle decides the reply in Key Vault's order: authentication, request
