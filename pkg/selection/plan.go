@@ -212,3 +212,16 @@ func (p *Plan) Refs() []vaultref.Secret {
 	}
 	return out
 }
+
+// SetBy names the entry that sets variable v (compared without case, as
+// the agent compares variable names), when a named entry sets it: another
+// input that sets variables (SecretsToFiles) must not set the same one.
+func (p *Plan) SetBy(v string) (entry string, ok bool) {
+	c, ok := p.claimed[strings.ToLower(v)]
+	return c.entry, ok
+}
+
+// Nothing is the plan of an empty filter, for a run that downloads
+// secrets only for other inputs (SecretsToFiles): it sets no variable.
+// Parse refuses an empty filter, which on its own would do nothing.
+func Nothing() *Plan { return &Plan{claimed: map[string]claim{}} }

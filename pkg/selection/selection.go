@@ -183,7 +183,7 @@ func (e Entry) checkShape() error {
 	case e.Exclude && e.Optional:
 		return fmt.Errorf("'?' does not apply to an exclusion")
 	case e.As != "":
-		return checkVariable(e.As)
+		return CheckVariable(e.As)
 	}
 	return nil
 }
@@ -210,8 +210,9 @@ func agentSettings() []string {
 	return []string{"SYSTEM_UNSAFEALLOWMULTILINESECRET", "DECODE_PERCENTS", "SYSTEM_DONOTMASKMULTILINESECRETS", "AZP_IGNORE_SECRETS_SHORTER_THAN"}
 }
 
-// checkVariable checks a variable name an entry renames to.
-func checkVariable(v string) error {
+// CheckVariable checks a variable name the task sets other than a secret's
+// own: a rename, or the variable that holds a file's path (SecretsToFiles).
+func CheckVariable(v string) error {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {

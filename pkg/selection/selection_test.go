@@ -199,3 +199,43 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSetBy: the variables named entries set, implied ones included, are
+// found without case; what a pattern sets is not claimed by any entry.
+func TestSetBy(t *testing.T) {
+	p, err := Parse("db, legacy-key as LEGACY.file, cert/" + v1 + ", app-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		variable, entry string
+		ok              bool
+	}{
+		{"db", "db", true},
+		{"DB", "db", true},
+		{"legacy.FILE", "legacy-key as LEGACY.file", true},
+		{"legacy-key", "", false},
+		{"cert", "cert/" + v1, true},
+		{"cert/" + v1, "cert/" + v1, true},
+		{"app-a", "", false},
+		{"db.file", "", false},
+	}
+	for _, tt := range tests {
+		entry, ok := p.SetBy(tt.variable)
+		if entry != tt.entry || ok != tt.ok {
+			t.Errorf("SetBy(%q) = %q, %v; want %q, %v", tt.variable, entry, ok, tt.entry, tt.ok)
+		}
+	}
+}
+
+// TestNothing: the empty plan fetches nothing, lists nothing and claims
+// no variable.
+func TestNothing(t *testing.T) {
+	p := Nothing()
+	if len(p.Refs()) != 0 || p.NeedsList() || p.All() {
+		t.Errorf("Nothing() = refs %v, needs list %v, all %v", p.Refs(), p.NeedsList(), p.All())
+	}
+	if _, ok := p.SetBy("x"); ok {
+		t.Error("Nothing() claims variable x")
+	}
+}
