@@ -101,8 +101,11 @@ func New(o Options) (*Client, error) {
 
 // Value is one downloaded secret.
 type Value struct {
-	Name        string // the secret's name
-	Version     string // the version asked for; "" for the latest
+	Name    string // the secret's name
+	Version string // the version asked for; "" for the latest
+	// Resolved is the version the vault answered with, from the reply's
+	// id: what the latest was when fetched ("" if the id names none).
+	Resolved    string
 	Value       string
 	ContentType string
 	// Expires and NotBefore are the version's exp and nbf, zero when
@@ -426,6 +429,9 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 	}
 	if resp.ContentType != nil {
 		v.ContentType = *resp.ContentType
+	}
+	if resp.ID != nil {
+		v.Resolved, _ = vaultref.VersionFromID(string(*resp.ID))
 	}
 	if a := resp.Attributes; a != nil {
 		if a.Expires != nil {

@@ -105,5 +105,20 @@ func NameFromID(id string) (string, bool) {
 	return parts[1], true
 }
 
+// VersionFromID extracts the version from a secret version's id such as
+// https://v.vault.azure.net/secrets/name/version, in lower case; false
+// when the id names no valid version.
+func VersionFromID(id string) (string, bool) {
+	u, err := url.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) != 3 || parts[0] != "secrets" || CheckName(parts[1]) != nil || !IsVersion(parts[2]) {
+		return "", false
+	}
+	return strings.ToLower(parts[2]), true
+}
+
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isAlnum(c byte) bool  { return isLetter(c) || '0' <= c && c <= '9' }

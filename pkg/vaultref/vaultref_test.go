@@ -28,6 +28,29 @@ func TestNameFromID(t *testing.T) {
 	}
 }
 
+func TestVersionFromID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want string
+		ok   bool
+	}{
+		{"https://v.vault.azure.net/secrets/db/0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdef", true},
+		{"https://v.vault.azure.net:443/secrets/db/0123456789abcdef0123456789abcdef/", "0123456789abcdef0123456789abcdef", true},
+		{"https://v.vault.azure.net/secrets/db", "", false},
+		{"https://v.vault.azure.net/secrets/db/0123", "", false},
+		{"https://v.vault.azure.net/keys/db/0123456789abcdef0123456789abcdef", "", false},
+		{"https://v.vault.azure.net/secrets/d_b/0123456789abcdef0123456789abcdef", "", false},
+		{"https://v.vault.azure.net/secrets/db/0123456789abcdef0123456789abcdeg", "", false},
+		{"::not a url", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := VersionFromID(tt.id)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("VersionFromID(%q) = %q, %v; want %q, %v", tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestCheckVault(t *testing.T) {
 	tests := []struct {
 		name    string
