@@ -1,0 +1,111 @@
+package secretfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Dir is where a run writes its files: a directory of its own, made under
+// the agent's temp directory at the first write, so that a run that writes
+// nothing leaves nothing behind. Its methods are safe for concurrent use.
+type Dir struct {
+	root string
+
+	mu   sync.Mutex
+	path string // "" until made
+}
+
+// dirPattern names a run's directory; the system adds a random part, so
+// that no other step of the job can have made it beforehand.
+const dirPattern = "gokeyvault-files-"
+
+// NotSetError is a run asked for files without an agent temp directory to
+// put them in.
+type NotSetError struct{}
+
+func (NotSetError) Error() string {
+	return "input SecretsToFiles needs the agent's temp directory (AGENT_TEMPDIRECTORY), which is not set: the task writes files only there, because the agent empties it after every job. Run the task on an Azure Pipelines agent, or leave SecretsToFiles empty"
+}
+
+// NewDir checks the agent's temp directory, root, and returns the Dir the
+// run's files go to. Nothing is created yet.
+func NewDir(root string) (*Dir, error) {
+	if root == "" {
+		return nil, NotSetError{}
+	}
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) is %q, not an absolute path: SecretsToFiles writes nowhere else", clip(root))
+	}
+	info, err := os.Stat(root)
+	if err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s is not a directory this task can read: SecretsToFiles writes nowhere else", clip(root))
+	}
+	return &Dir{root: root}, nil
+}
+
+// Root is the agent's temp directory.
+func (d *Dir) Root() string { return d.root }
+
+// Write creates the file name (a name of the run's own, no path) in the
+// run's directory with data, readable and writable by the agent's user
+// only, and returns its full path. A file that exists already, or a link
+// of that name, is an error: nothing is overwritten.
+func (d *Dir) Write(name string, data []byte) (string, error) {
+	if !plainName(name) {
+		return "", fmt.Errorf("refused to write a file named %q: a file's name is a secret name and its extension", clip(name))
+	}
+	dir, err := d.dir()
+	if err != nil {
+		return "", fmt.Errorf("create a private directory under the agent's temp directory %s: %w", d.root, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := createPrivate(p, data); err != nil {
+		return "", fmt.Errorf("write %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// dir makes the run's directory on first use.
+func (d *Dir) dir() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.path != "" {
+		return d.path, nil
+	}
+	p, err := mkdirPrivate(d.root)
+	if err != nil {
+		return "", err
+	}
+	d.path = p
+	return p, nil
+}
+
+// plainName reports whether name is letters, digits, '-' and '.' only,
+// and neither "." nor "..": a name that cannot leave the directory.
+func plainName(name string) bool {
+	if name == "" || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAll writes data to f and closes it; on failure the file is removed,
+// so that a step never finds half a key.
+func writeAll(f *os.File, data []byte) error {
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+//go:build windows
+
+package secretfile
+
+import (
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// On Windows a file mode means nothing: access is what the file's security
+// descriptor says. Both the directory and each file are created with one
+// that names the agent's user as owner and gives that user, and no one
+// else, full control, with a protected DACL (nothing inherited from the
+// temp directory, which may grant Users or Administrators access). The
+// directory's entry is inherited by what is created in it; each file gets
+// the same explicitly, as it is created: there is no moment at which the
+// file exists with another ACL.
+
+// mkdirPrivate makes a new directory under root that only the agent's
+// user can open.
+func mkdirPrivate(root string) (string, error) {
+	sa, err := ownerOnly("OICI")
+	if err != nil {
+		return "", err
+	}
+	for range 10 {
+		dir := filepath.Join(root, dirPattern+rand.Text())
+		p, err := windows.UTF16PtrFromString(dir)
+		if err != nil {
+			return "", err
+		}
+		err = windows.CreateDirectory(p, sa)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
+			return "", &os.PathError{Op: "mkdir", Path: dir, Err: err}
+		}
+	}
+	return "", &os.PathError{Op: "mkdir", Path: filepath.Join(root, dirPattern+"*"), Err: windows.ERROR_ALREADY_EXISTS}
+}
+
+// createPrivate creates path, which must not exist (CREATE_NEW fails on
+// anything there, a link included), readable by the agent's user only.
+func createPrivate(path string, data []byte) error {
+	sa, err := ownerOnly("")
+	if err != nil {
+		return err
+	}
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return err
+	}
+	h, err := windows.CreateFile(p, windows.GENERIC_WRITE, 0, sa, windows.CREATE_NEW,
+		windows.FILE_ATTRIBUTE_NORMAL|windows.FILE_FLAG_OPEN_REPARSE_POINT, 0)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	return writeAll(os.NewFile(uintptr(h), path), data)
+}
+
+// ownerOnly is a security descriptor that gives the process's user, as
+// owner, full control and no one else anything; inherit is the ACE's
+// inheritance flags ("OICI" for a directory's content).
+func ownerOnly(inherit string) (*windows.SecurityAttributes, error) {
+	user, err := windows.GetCurrentProcessToken().GetTokenUser()
+	if err != nil {
+		return nil, err
+	}
+	sid := user.User.Sid.String()
+	sd, err := windows.SecurityDescriptorFromString("O:" + sid + "D:P(A;" + inherit + ";FA;;;" + sid + ")")
+	if err != nil {
+		return nil, err
+	}
+	sa := &windows.SecurityAttributes{SecurityDescriptor: sd}
+	sa.Length = uint32(unsafe.Sizeof(*sa))
+	return sa, nil
+}

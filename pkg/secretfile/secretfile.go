@@ -1,0 +1,130 @@
+// Package secretfile reads the SecretsToFiles input and writes the files it
+// asks for.
+//
+// Grammar: entries separated by commas or line breaks, surrounding spaces
+// ignored, each one secret:
+//
+//	name, name/version   that secret, in the format its content type implies
+//	                     (application/x-pkcs12: pfx; application/x-pem-file:
+//	                     pem; anything else: raw)
+//	name as pem|pfx|raw  in that format (certformat converts)
+//
+// Each entry sets the variable <name>.file to the file's full path. Entries
+// that cannot work are refused before any request: a bad name or version,
+// an unknown format, two entries for one variable, a variable name the
+// agent or the pipeline owns.
+//
+// Files are written only under the agent's temp directory, which the agent
+// empties after every job, in a directory of the run's own that only the
+// agent's user can open, under names made of the secret's name alone; a
+// file is created, never opened if it exists, and never through a link.
+package secretfile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gokeyvault/gokeyvault/pkg/certformat"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// Entry is one file to write.
+type Entry struct {
+	Text string // as written, trimmed: for messages and the log
+	Ref  vaultref.Secret
+	// Format is the one the entry asks for; "" means the one the secret's
+	// content type implies (certformat.Default).
+	Format certformat.Format
+	Var    string // the variable that holds the file's path: <name>.file
+}
+
+// FileName is the file's name in format f: the secret's name, and .pfx or
+// .pem for those formats (a raw file, such as an SSH key, has none).
+func (e Entry) FileName(f certformat.Format) string {
+	if f == certformat.Raw {
+		return e.Ref.Name
+	}
+	return e.Ref.Name + "." + string(f)
+}
+
+// input names the input in messages.
+const input = "input SecretsToFiles"
+
+// VarSuffix ends the name of the variable that holds a file's path.
+const VarSuffix = ".file"
+
+// Parse parses SecretsToFiles; an empty input asks for no file.
+func Parse(s string) ([]Entry, error) {
+	var out []Entry
+	byVar := map[string]string{} // lower-case variable -> the entry that sets it
+	for _, text := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		e, err := parseEntry(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
+		}
+		if prev, ok := byVar[strings.ToLower(e.Var)]; ok {
+			return nil, fmt.Errorf("%s entries %q and %q would both set variable %s: write one file per secret (keep one entry)", input, clip(prev), clip(text), e.Var)
+		}
+		byVar[strings.ToLower(e.Var)] = text
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func parseEntry(text string) (Entry, error) {
+	e := Entry{Text: text}
+	fields := strings.Fields(text)
+	switch {
+	case len(fields) == 2 && strings.EqualFold(fields[1], "as"):
+		return e, fmt.Errorf("'as' needs a format: pem, pfx or raw (e.g. %s as pfx)", fields[0])
+	case len(fields) == 3 && strings.EqualFold(fields[1], "as"):
+		f, err := certformat.ParseFormat(fields[2])
+		if err != nil {
+			return e, err
+		}
+		e.Format = f
+	case len(fields) != 1:
+		return e, fmt.Errorf("an entry is name, name/version, or either followed by 'as pem', 'as pfx' or 'as raw' (e.g. signing-cert as pfx)")
+	}
+	ref, err := parseRef(fields[0])
+	if err != nil {
+		return e, err
+	}
+	e.Ref, e.Var = ref, ref.Name+VarSuffix
+	if err := selection.CheckVariable(e.Var); err != nil {
+		return e, fmt.Errorf("%w (SecretsToFiles sets the variable <name>%s)", err, VarSuffix)
+	}
+	return e, nil
+}
+
+// parseRef reads name or name/version. What SecretsFilter allows beyond a
+// name (patterns, tags, '!', '?') is refused by name: a file is one secret.
+func parseRef(s string) (vaultref.Secret, error) {
+	switch {
+	case strings.ContainsAny(s, "*"), len(s) >= 4 && strings.EqualFold(s[:4], "tag:"):
+		return vaultref.Secret{}, fmt.Errorf("SecretsToFiles names secrets one by one; patterns and tags select secrets only in SecretsFilter")
+	case strings.HasPrefix(s, "!"), strings.HasSuffix(s, "?"):
+		return vaultref.Secret{}, fmt.Errorf("'!' and '?' belong to SecretsFilter; a SecretsToFiles entry is a secret that must be there")
+	}
+	name, version, pinned := strings.Cut(s, "/")
+	if err := vaultref.CheckName(name); err != nil {
+		return vaultref.Secret{}, err
+	}
+	ref := vaultref.Secret{Name: name}
+	if !pinned {
+		return ref, nil
+	}
+	if !vaultref.IsVersion(version) {
+		return vaultref.Secret{}, fmt.Errorf("the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (e.g. signing-cert/0123456789abcdef0123456789abcdef)")
+	}
+	ref.Version = strings.ToLower(version)
+	return ref, nil
+}
+
+func clip(s string) string { return vso.Clip(s, 80) }

@@ -1,0 +1,85 @@
+package secretfile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gokeyvault/gokeyvault/pkg/certformat"
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+)
+
+const v1 = "0123456789abcdef0123456789abcdef"
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Entry
+	}{
+		{"", nil},
+		{" , \n ", nil},
+		{"signing-cert", []Entry{{Text: "signing-cert", Ref: vaultref.Secret{Name: "signing-cert"}, Var: "signing-cert.file"}}},
+		{"tls as PEM, deploy-key  AS  raw\nold/" + strings.ToUpper(v1) + " as pfx", []Entry{
+			{Text: "tls as PEM", Ref: vaultref.Secret{Name: "tls"}, Format: certformat.PEM, Var: "tls.file"},
+			{Text: "deploy-key  AS  raw", Ref: vaultref.Secret{Name: "deploy-key"}, Format: certformat.Raw, Var: "deploy-key.file"},
+			{Text: "old/" + strings.ToUpper(v1) + " as pfx", Ref: vaultref.Secret{Name: "old", Version: v1}, Format: certformat.PFX, Var: "old.file"},
+		}},
+		{"a\r\nb", []Entry{
+			{Text: "a", Ref: vaultref.Secret{Name: "a"}, Var: "a.file"},
+			{Text: "b", Ref: vaultref.Secret{Name: "b"}, Var: "b.file"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParseRefuses: each refusal names the input, the entry and what to do.
+func TestParseRefuses(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"cert as", `input SecretsToFiles entry "cert as": 'as' needs a format: pem, pfx or raw (e.g. cert as pfx)`},
+		{"cert as der", `input SecretsToFiles entry "cert as der": unknown file format "der": use raw, pem or pfx`},
+		{"cert pfx", `input SecretsToFiles entry "cert pfx": an entry is name, name/version, or either followed by 'as pem', 'as pfx' or 'as raw' (e.g. signing-cert as pfx)`},
+		{"cert as pfx now", `entry "cert as pfx now": an entry is name, name/version`},
+		{"cert_1", `input SecretsToFiles entry "cert_1": character '_' is not allowed in a secret name (only letters, digits and '-')`},
+		{"cert/123", `input SecretsToFiles entry "cert/123": the version after '/' must be 32 hexadecimal characters`},
+		{"/" + v1, `the secret name is empty`},
+		{"app-*", `SecretsToFiles names secrets one by one; patterns and tags select secrets only in SecretsFilter`},
+		{"TAG:env=prod", `patterns and tags select secrets only in SecretsFilter`},
+		{"!cert", `'!' and '?' belong to SecretsFilter`},
+		{"cert?", `'!' and '?' belong to SecretsFilter`},
+		{"cert, CERT as pem", `input SecretsToFiles entries "cert" and "CERT as pem" would both set variable CERT.file: write one file per secret (keep one entry)`},
+		{"cert, cert/" + v1, `entries "cert" and "cert/` + v1 + `" would both set variable cert.file`},
+		{"system", `input SecretsToFiles entry "system": variable name "system.file" is in the system. namespace, which the agent and the pipeline own; choose another name (SecretsToFiles sets the variable <name>.file)`},
+		{"Agent as pem", `variable name "Agent.file" is in the agent. namespace`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if err == nil {
+				t.Fatalf("Parse(%q) = %+v, want an error", tt.in, got)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "input SecretsToFiles entr") {
+				t.Errorf("Parse(%q) error:\n%s\nwant it to contain:\n%s", tt.in, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileName(t *testing.T) {
+	e := Entry{Ref: vaultref.Secret{Name: "Signing-Cert", Version: v1}}
+	got := []string{e.FileName(certformat.PFX), e.FileName(certformat.PEM), e.FileName(certformat.Raw)}
+	if diff := cmp.Diff([]string{"Signing-Cert.pfx", "Signing-Cert.pem", "Signing-Cert"}, got); diff != "" {
+		t.Errorf("file names (-want +got):\n%s", diff)
+	}
+}
