@@ -125,19 +125,39 @@ func (p *Publisher) Publish(names []string, value string) {
 	// The agent masks line by line, so the whole value registered by
 	// setvariable would never match anything it prints; each line must be
 	// registered on its own.
-	if !p.o.NoLineMasking {
-		for _, line := range Lines(value) {
-			if CarriesSecret(line) {
-				p.register(line)
-			}
-		}
-	}
+	p.registerLines(value)
 	if !p.o.Multiline.On {
 		p.w.SetVariable(MultilineVariable, "true", false)
 	}
 	p.set(names, value)
 	if !p.o.Multiline.On {
 		p.w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
+	}
+}
+
+// Register registers value with the masker and sets no variable: for a
+// secret the task writes to a file, which a later step could print. A
+// multi-line value is registered line by line, as Publish registers it.
+func (p *Publisher) Register(value string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !strings.ContainsAny(value, "\r\n") {
+		p.register(value)
+		return
+	}
+	p.registerLines(value)
+}
+
+// registerLines registers each line of a multi-line value that carries
+// something secret, unless the job asked for no line masking.
+func (p *Publisher) registerLines(value string) {
+	if p.o.NoLineMasking {
+		return
+	}
+	for _, line := range Lines(value) {
+		if CarriesSecret(line) {
+			p.register(line)
+		}
 	}
 }
 

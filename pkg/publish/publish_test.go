@@ -134,6 +134,40 @@ func TestPublish(t *testing.T) {
 	}
 }
 
+// TestRegister: a value written to a file is registered as Publish would
+// register it, and no variable is set, nor the multi-line permission
+// touched.
+func TestRegister(t *testing.T) {
+	tests := []struct {
+		name  string
+		o     Options
+		value string
+		want  []string
+	}{
+		{"single line, as it is and as a command carries it", Options{}, "p%ss", []string{
+			"##vso[task.setsecret]p%AZP25ss",
+			"##vso[task.setsecret]p%AZP25AZP25ss",
+		}},
+		{"a key, line by line, without the short lines", Options{}, "-----BEGIN PRIVATE KEY-----\r\nMIIEv\n==\n-----END PRIVATE KEY-----\n", []string{
+			"##vso[task.setsecret]-----BEGIN PRIVATE KEY-----",
+			"##vso[task.setsecret]MIIEv",
+			"##vso[task.setsecret]-----END PRIVATE KEY-----",
+		}},
+		{"no line masking: multi-line values are not registered", Options{NoLineMasking: true}, "MIIEv\nabcdef", []string{""}},
+		{"empty", Options{}, "", []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			New(vso.NewWriter(&b, vso.Encoding{}), tt.o).Register(tt.value)
+			got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Register mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestCarriesSecret(t *testing.T) {
 	for line, want := range map[string]bool{
 		"{": false, "  },": false, "]": false, "---": false, "-----": false, "   ": false, "": false,
