@@ -36,6 +36,16 @@ type Context struct {
 	// https://dev.azure.com/org/project/_settings/adminservices?resourceId=<id>
 	ConnectionPage string
 	TenantID       string
+	// Input names the input that asks for the secret, for messages about
+	// one secret; "" means SecretsFilter.
+	Input string
+}
+
+func (c Context) input() string {
+	if c.Input == "" {
+		return "SecretsFilter"
+	}
+	return c.Input
 }
 
 func (c Context) connectionRef() string {
@@ -156,9 +166,9 @@ func explainVault(c Context, p Problem, op string) string {
 	case p.Inner == "ForbiddenByPolicy":
 		msg = "an Azure Policy or vault policy denied the request: ask the vault's owner which policy applies"
 	case p.Inner == "SecretDisabled":
-		msg = fmt.Sprintf("the secret is disabled. Enable it (az keyvault secret set-attributes --vault-name %s --name <name> --enabled true) or remove it from SecretsFilter", c.Vault)
+		msg = fmt.Sprintf("the secret is disabled. Enable it (az keyvault secret set-attributes --vault-name %s --name <name> --enabled true) or remove it from %s", c.Vault, c.input())
 	case p.Code == "SecretNotFound" || p.Status == http.StatusNotFound:
-		msg = fmt.Sprintf("not found in vault %s. Check the name (and version) in SecretsFilter; a deleted secret shows in az keyvault secret list-deleted --vault-name %s", c.Vault, c.Vault)
+		msg = fmt.Sprintf("not found in vault %s. Check the name (and version) in %s; a deleted secret shows in az keyvault secret list-deleted --vault-name %s", c.Vault, c.input(), c.Vault)
 	case p.Status == 401:
 		msg = fmt.Sprintf("the vault rejected the service connection's token (401 %s): check that the vault belongs to the connection's tenant", p.Code)
 	case p.Status == 403:

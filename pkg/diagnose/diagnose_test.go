@@ -91,3 +91,29 @@ func TestSetupKeepsPlainErrors(t *testing.T) {
 		t.Errorf("Setup = %q", got)
 	}
 }
+
+// TestSecretNamesItsInput: the fix for a missing or disabled secret names
+// the input that asked for it.
+func TestSecretNamesItsInput(t *testing.T) {
+	reply := func(status int, code, inner string) error {
+		return &azcore.ResponseError{StatusCode: status, ErrorCode: code, RawResponse: &http.Response{
+			StatusCode: status, Header: http.Header{"X-Ms-Request-Id": {"req-2"}},
+			Body: io.NopCloser(strings.NewReader(`{"error":{"code":"` + code + `","message":"m","innererror":{"code":"` + inner + `"}}}`)),
+		}}
+	}
+	tests := []struct {
+		input string
+		err   error
+		want  string
+	}{
+		{"", reply(404, "SecretNotFound", ""), "Secret 'cert': not found in vault kv1. Check the name (and version) in SecretsFilter; a deleted secret shows in az keyvault secret list-deleted --vault-name kv1 (x-ms-request-id: req-2)"},
+		{"SecretsToFiles", reply(404, "SecretNotFound", ""), "Secret 'cert': not found in vault kv1. Check the name (and version) in SecretsToFiles; a deleted secret"},
+		{"SecretsFilter and SecretsToFiles", reply(403, "Forbidden", "SecretDisabled"), "Secret 'cert': the secret is disabled. Enable it (az keyvault secret set-attributes --vault-name kv1 --name <name> --enabled true) or remove it from SecretsFilter and SecretsToFiles (x-ms-request-id: req-2)"},
+	}
+	for _, tt := range tests {
+		got := Secret(Context{Vault: "kv1", Input: tt.input}, "cert", tt.err)
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("input %q:\n%s\nwant it to start with\n%s", tt.input, got, tt.want)
+		}
+	}
+}
