@@ -73,6 +73,12 @@ type Result struct {
 	Handler   string   // the handler that ran, e.g. Node20_1
 	Token     string   // the SystemVssConnection access token the task was given
 	TempFiles []string // files the task left in AGENT_TEMPDIRECTORY (relative paths)
+	// TempDir was the step's AGENT_TEMPDIRECTORY; it is removed when the
+	// step ends, so Temp keeps what the task left there: every file and
+	// directory by relative path, with its mode and, for a file, its
+	// content.
+	TempDir string
+	Temp    map[string]TempEntry
 	// Outputs are the step's output variables, which later jobs read as
 	// dependencies.<job>.outputs['<step name>.<name>'].
 	Outputs map[string]Variable
@@ -81,6 +87,12 @@ type Result struct {
 	// of the job: masked with everything registered so far, the secrets
 	// this step set included.
 	MaskLater func(line string) string
+}
+
+// TempEntry is a file or directory the task left in AGENT_TEMPDIRECTORY.
+type TempEntry struct {
+	Mode fs.FileMode // type and permission bits
+	Data []byte      // a file's content
 }
 
 // Masked reports whether no Log line contains secret.
@@ -312,8 +324,31 @@ func (st *step) finish(code int, canceled bool, process string) *Result {
 	res.Handler = st.handler
 	res.Token = st.token
 	res.TempFiles = listFiles(st.tempDir)
+	res.TempDir, res.Temp = st.tempDir, readTemp(st.tempDir)
 	res.MaskLater = a.masker.mask
 	return res
+}
+
+// readTemp records what is under dir, by relative path.
+func readTemp(dir string) map[string]TempEntry {
+	out := map[string]TempEntry{}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		info, err := d.Info()
+		rel, rerr := filepath.Rel(dir, p)
+		if err != nil || rerr != nil {
+			return nil
+		}
+		e := TempEntry{Mode: info.Mode() & (fs.ModeType | fs.ModePerm)}
+		if info.Mode().IsRegular() {
+			e.Data, _ = os.ReadFile(p)
+		}
+		out[rel] = e
+		return nil
+	})
+	return out
 }
 
 // envMap indexes NAME=value entries; a later entry wins.

@@ -2,7 +2,9 @@ package testworld
 
 import (
 	"context"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
@@ -104,6 +107,7 @@ func (w *T) Run(s Step) *agentrunner.Result {
 		}
 	}
 	checkHygiene(w.t, res, append([]string{w.Secret, s.Secret}, s.Creds...))
+	checkTempFiles(w.t, res, s.Inputs["SecretsToFiles"])
 	// Every secret value any vault holds, and every token the cloud issued,
 	// stays out of the log, masked or not: the task must not rely on the
 	// agent's masker.
@@ -223,7 +227,7 @@ func (w *T) Put(values map[string]string) map[string]agentrunner.Variable {
 }
 
 // checkHygiene holds for every run: no panic trace, none of creds (and not
-// the job token) anywhere in the task's own output, no file left behind.
+// the job token) anywhere in the task's own output.
 func checkHygiene(t testing.TB, r *agentrunner.Result, creds []string) {
 	t.Helper()
 	creds = append(creds, r.Token)
@@ -237,8 +241,45 @@ func checkHygiene(t testing.TB, r *agentrunner.Result, creds []string) {
 			}
 		}
 	}
-	if len(r.TempFiles) > 0 {
-		t.Errorf("task left files in the agent's temp directory: %v", r.TempFiles)
+}
+
+// checkTempFiles holds for every run: the only files the task leaves in the
+// agent's temp directory are those the step's SecretsToFiles input asks
+// for (the agent empties the directory after the job), each where its
+// <name>.file variable says, 0600, in a directory of the task's own that
+// is 0700; the variables are not secret.
+func checkTempFiles(t testing.TB, r *agentrunner.Result, toFiles string) {
+	t.Helper()
+	entries, _ := secretfile.Parse(toFiles) // a refused input writes nothing
+	asked := map[string]string{}            // relative path -> variable
+	for _, e := range entries {
+		v, ok := r.Variables[e.Var]
+		if !ok {
+			continue // not written: the run says why
+		}
+		rel, err := filepath.Rel(r.TempDir, v.Value)
+		if v.Secret || err != nil || !filepath.IsAbs(v.Value) || strings.HasPrefix(rel, "..") {
+			t.Errorf("variable %s = %+v: want the full path of a file under the agent's temp directory %s, not secret", e.Var, v, r.TempDir)
+			continue
+		}
+		asked[rel] = e.Var
+	}
+	for _, f := range r.TempFiles {
+		if _, ok := asked[f]; !ok {
+			t.Errorf("task left a file in the agent's temp directory that no <name>.file variable names: %s", f)
+		}
+	}
+	for rel, name := range asked {
+		got, ok := r.Temp[rel]
+		dir := r.Temp[filepath.Dir(rel)]
+		switch {
+		case !ok:
+			t.Errorf("variable %s names %s, which the task did not write", name, rel)
+		case got.Mode != 0o600:
+			t.Errorf("%s (variable %s) has mode %v, want -rw-------", rel, name, got.Mode)
+		case filepath.Dir(rel) == "." || dir.Mode != fs.ModeDir|0o700:
+			t.Errorf("%s (variable %s) is not in a directory of its own with mode drwx------ (%v)", rel, name, dir.Mode)
+		}
 	}
 }
 
