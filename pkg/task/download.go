@@ -12,6 +12,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/usage"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
@@ -35,12 +36,17 @@ type Downloaded struct {
 	// Selected counts what each pattern and tag entry selected; Excluded
 	// and Shadowed are listed secrets an exclusion or a named entry kept
 	// out.
-	Selected  map[string]int
-	Excluded  []Skipped
-	Shadowed  []Skipped
-	Canceled  bool          // the run was canceled (the agent or a signal)
-	OutOfTime bool          // the run's time budget ran out
-	Elapsed   time.Duration // since the run started; Run sets it
+	Selected map[string]int
+	Excluded []Skipped
+	Shadowed []Skipped
+	// Files are the files written (in a preview, converted only), and
+	// FileFailures the SecretsToFiles entries whose value could not be
+	// converted or written, both sorted by entry.
+	Files        []File
+	FileFailures []FileFailure
+	Canceled     bool          // the run was canceled (the agent or a signal)
+	OutOfTime    bool          // the run's time budget ran out
+	Elapsed      time.Duration // since the run started; Run sets it
 	// PeakInFlight is the most gets that were in flight at once.
 	PeakInFlight int
 }
@@ -49,28 +55,46 @@ type Downloaded struct {
 type Assigned struct {
 	Secret string // name or name/version
 	Vars   []string
+	// Version is the version whose value was set, as the vault answered
+	// ("" if it named none); ContentType is that version's.
+	Version     string
+	ContentType string
 }
 
 // Skipped is a secret and why it was not set.
 type Skipped struct{ Secret, Why string }
 
-// Download fetches the job's secrets and sets each as a secret variable on
-// w, as it arrives.
+// Download fetches the job's secrets, sets each as a secret variable on w
+// as it arrives, and writes the files SecretsToFiles asks for.
 func Download(ctx context.Context, job Job, s *Session, w *vso.Writer) Downloaded {
-	dl := newDownload(job, w)
-	req := keyvault.Request{Named: job.Plan.Refs()}
+	pub := publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output})
+	w.Println(downloadingLine(job.Plan, job.Files))
+	return collect(ctx, job, s.Vault, jobOutput{pub: pub, w: w, dir: job.FileDir}, w.Encoding())
+}
+
+// Preview is Download without a pipeline, for a check of what a pipeline
+// would get: it fetches what the job asks for and makes every decision
+// Download makes (variables, skips, files and their conversion), but sets
+// no variable, writes no file and prints nothing. Values stay in memory,
+// and only for as long as the decisions need them.
+func Preview(ctx context.Context, job Job, vault *keyvault.Client) Downloaded {
+	return collect(ctx, job, vault, preview{}, vso.Encoding{})
+}
+
+func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding) Downloaded {
+	dl := newDownload(job, out, enc)
+	req := keyvault.Request{Named: dl.refs(job)}
 	if job.Plan.NeedsList() {
 		req.Select = dl.choose
 	}
-	w.Println(downloadingLine(job.Plan))
-	rep, listErr := s.Vault.Download(ctx, req, dl.sink)
+	rep, listErr := vault.Download(ctx, req, dl.sink)
 	rep.Failures = dl.optional(rep.Failures)
-	dl.finish()
+	dl.finish(&rep)
 	d := dl.d
 	d.Report, d.ListErr = rep, listErr
 	d.Canceled = errors.Is(ctx.Err(), context.Canceled)
 	d.OutOfTime = errors.Is(ctx.Err(), context.DeadlineExceeded)
-	d.PeakInFlight = s.Vault.PeakInFlight()
+	d.PeakInFlight = vault.PeakInFlight()
 	return d
 }
 
@@ -78,32 +102,59 @@ func Download(ctx context.Context, job Job, s *Session, w *vso.Writer) Downloade
 // client call into it concurrently.
 type download struct {
 	plan    *selection.Plan
-	pub     *publish.Publisher
+	out     output
 	enc     vso.Encoding
 	targets map[string]selection.Target // lower-case ref -> target
+	files   map[string]secretfile.Entry // lower-case ref -> file entry
 	now     time.Time
 
 	mu      sync.Mutex
 	d       Downloaded
 	listed  map[string]bool   // lower-case names the listing set
 	implied map[string]string // target ref -> value, waiting for the listing
+	// viaFile maps the lower-case names of listed secrets a pattern or tag
+	// selected, and whose latest value a file entry fetches anyway, to the
+	// name as listed: fetched once, their variables are set in finish.
+	viaFile map[string]string
+	// fileValues keeps the latest values file entries fetched, by
+	// lower-case name, for viaFile.
+	fileValues map[string]keyvault.Value
 }
 
-func newDownload(job Job, w *vso.Writer) *download {
+func newDownload(job Job, out output, enc vso.Encoding) *download {
 	dl := &download{
-		plan:    job.Plan,
-		pub:     publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output}),
-		enc:     w.Encoding(),
-		targets: map[string]selection.Target{},
-		now:     time.Now(),
-		listed:  map[string]bool{},
-		implied: map[string]string{},
+		plan:       job.Plan,
+		out:        out,
+		enc:        enc,
+		targets:    map[string]selection.Target{},
+		files:      map[string]secretfile.Entry{},
+		now:        time.Now(),
+		listed:     map[string]bool{},
+		implied:    map[string]string{},
+		viaFile:    map[string]string{},
+		fileValues: map[string]keyvault.Value{},
 	}
 	dl.d.Selected = map[string]int{}
 	for _, t := range job.Plan.Targets {
 		dl.targets[strings.ToLower(t.Ref.String())] = t
 	}
+	for _, f := range job.Files {
+		dl.files[strings.ToLower(f.Ref.String())] = f
+	}
 	return dl
+}
+
+// refs are the secrets to fetch by name: the filter's, then the files'
+// that the filter does not fetch already. A secret both name is fetched
+// once.
+func (dl *download) refs(job Job) []vaultref.Secret {
+	refs := job.Plan.Refs()
+	for _, f := range job.Files {
+		if _, named := dl.targets[strings.ToLower(f.Ref.String())]; !named {
+			refs = append(refs, f.Ref)
+		}
+	}
+	return refs
 }
 
 // choose is the listing's Select: the plan decides, the download counts.
@@ -121,13 +172,38 @@ func (dl *download) choose(name string, tags map[string]string) bool {
 	if c.Shadowed != "" {
 		dl.d.Shadowed = append(dl.d.Shadowed, Skipped{name, "its variable is set by the entry " + c.Shadowed})
 	}
+	if _, ok := dl.files[strings.ToLower(name)]; ok && c.Fetch {
+		// A file entry fetches its latest value by name already.
+		dl.viaFile[strings.ToLower(name)] = name
+		return false
+	}
 	return c.Fetch
 }
 
-// sink sets one value's variables.
+// sink writes one value's file and sets its variables.
 func (dl *download) sink(v keyvault.Value) {
+	key := strings.ToLower(vaultref.Secret{Name: v.Name, Version: v.Version}.String())
+	t, named := dl.targets[key]
+	if f, ok := dl.files[key]; ok {
+		dl.file(f, v)
+		if !named {
+			// Fetched for its file only, unless the listing selected it
+			// too: finish decides.
+			if v.Version == "" {
+				dl.mu.Lock()
+				dl.fileValues[key] = v
+				dl.mu.Unlock()
+			}
+			return
+		}
+	}
+	dl.setVars(v, t, named)
+}
+
+// setVars sets the variables of a value: a named target's, or the name of
+// a secret the listing selected.
+func (dl *download) setVars(v keyvault.Value, t selection.Target, named bool) {
 	ref := vaultref.Secret{Name: v.Name, Version: v.Version}
-	t, named := dl.targets[strings.ToLower(ref.String())]
 	vars := []string{v.Name}
 	if named {
 		vars = t.Vars
@@ -142,7 +218,7 @@ func (dl *download) sink(v keyvault.Value) {
 		dl.mu.Unlock()
 		return
 	}
-	dl.pub.Publish(vars, v.Value)
+	dl.out.Publish(vars, v.Value)
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	if !named {
@@ -153,12 +229,8 @@ func (dl *download) sink(v keyvault.Value) {
 		// may still bring: decided once the listing is done.
 		dl.implied[strings.ToLower(ref.String())] = v.Value
 	}
-	dl.assigned(ref.String(), vars, v.Value == "")
-}
-
-func (dl *download) assigned(secret string, vars []string, empty bool) {
-	dl.d.Set = append(dl.d.Set, Assigned{Secret: secret, Vars: append([]string(nil), vars...)})
-	if empty {
+	dl.d.Set = append(dl.d.Set, Assigned{Secret: ref.String(), Vars: append([]string(nil), vars...), Version: v.Resolved, ContentType: v.ContentType})
+	if v.Value == "" {
 		dl.d.Empty = append(dl.d.Empty, vars[0])
 	}
 }
@@ -169,15 +241,17 @@ func (dl *download) missing(secret, why string) {
 	dl.d.Missing = append(dl.d.Missing, Skipped{secret, why})
 }
 
-// finish sets the versions' own names the listing did not set, and sorts
-// what the log shows.
-func (dl *download) finish() {
+// finish sets what waited for the listing to end (the variables of listed
+// secrets a file entry fetched, the versions' own names the listing did
+// not set), and sorts what the log shows.
+func (dl *download) finish(rep *keyvault.Report) {
+	dl.fromFiles(rep)
 	for _, t := range dl.plan.Targets {
 		value, ok := dl.implied[strings.ToLower(t.Ref.String())]
 		if !ok || dl.listed[strings.ToLower(t.Implied)] {
 			continue
 		}
-		dl.pub.Publish([]string{t.Implied}, value)
+		dl.out.Publish([]string{t.Implied}, value)
 		for i := range dl.d.Set {
 			if strings.EqualFold(dl.d.Set[i].Secret, t.Ref.String()) {
 				dl.d.Set[i].Vars = append(dl.d.Set[i].Vars, t.Implied)
@@ -191,6 +265,46 @@ func (dl *download) finish() {
 	for _, s := range [][]Skipped{d.Missing, d.Excluded, d.Shadowed} {
 		sort.Slice(s, func(i, j int) bool { return s[i].Secret < s[j].Secret })
 	}
+	sort.Slice(d.Files, func(i, j int) bool { return d.Files[i].Entry.Text < d.Files[j].Entry.Text })
+	sort.Slice(d.FileFailures, func(i, j int) bool { return d.FileFailures[i].Entry.Text < d.FileFailures[j].Entry.Text })
+}
+
+// fromFiles sets the variables of the listed secrets whose value a file
+// entry fetched, as the listing would have: counted as selected, skipped
+// when disabled, expired or not yet valid.
+func (dl *download) fromFiles(rep *keyvault.Report) {
+	names := make([]string, 0, len(dl.viaFile))
+	for key := range dl.viaFile {
+		names = append(names, key)
+	}
+	sort.Strings(names)
+	for _, key := range names {
+		listed := dl.viaFile[key]
+		rep.Selected++
+		v, ok := dl.fileValues[key]
+		switch {
+		case !ok && disabled(rep.Failures, key):
+			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: "disabled"})
+		case !ok:
+			// Its failure is the file entry's, already reported.
+		case unusable(v, dl.now) != "":
+			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: unusable(v, dl.now)})
+		default:
+			v.Name = listed
+			dl.setVars(v, selection.Target{}, false)
+		}
+	}
+}
+
+// disabled reports whether the latest version of the secret named key (in
+// lower case) failed because it is disabled.
+func disabled(fs []keyvault.Failure, key string) bool {
+	for _, f := range fs {
+		if p, ok := diagnose.FromError(f.Err); ok && f.Version == "" && strings.EqualFold(f.Name, key) && p.Inner == "SecretDisabled" {
+			return true
+		}
+	}
+	return false
 }
 
 // optional turns the failures of optional secrets that are not there or
@@ -200,8 +314,11 @@ func (dl *download) optional(fs []keyvault.Failure) []keyvault.Failure {
 	for _, f := range fs {
 		ref := vaultref.Secret{Name: f.Name, Version: f.Version}
 		t, named := dl.targets[strings.ToLower(ref.String())]
+		_, file := dl.files[strings.ToLower(ref.String())]
 		p, answered := diagnose.FromError(f.Err)
 		switch {
+		case file:
+			out = append(out, f) // a file entry is never optional
 		case named && t.Optional && answered && p.Status == 404:
 			dl.missing(ref.String(), "not found")
 		case named && t.Optional && answered && p.Inner == "SecretDisabled":
@@ -226,7 +343,22 @@ func unusable(v keyvault.Value, now time.Time) string {
 }
 
 // downloadingLine says what the run is about to download.
-func downloadingLine(p *selection.Plan) string {
+func downloadingLine(p *selection.Plan, files []secretfile.Entry) string {
+	if len(files) == 0 {
+		return filterLine(p)
+	}
+	entries := make([]string, len(files))
+	for i, f := range files {
+		entries[i] = f.Text
+	}
+	if len(p.Entries) == 0 {
+		return fmt.Sprintf("Downloading %d secret(s) to files: %s", len(files), strings.Join(entries, ", "))
+	}
+	return filterLine(p) + "; to files: " + strings.Join(entries, ", ")
+}
+
+// filterLine says what SecretsFilter asks for.
+func filterLine(p *selection.Plan) string {
 	if p.All() {
 		return "Downloading every enabled secret"
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -26,6 +27,10 @@ type Job struct {
 
 	Vault string          // KeyVaultName
 	Plan  *selection.Plan // SecretsFilter
+	// Files are the secrets to write to files (SecretsToFiles), FileDir
+	// where (nil when there are none).
+	Files   []secretfile.Entry
+	FileDir *secretfile.Dir
 	// Output also sets each variable as an output variable of the step
 	// (OutputVariables).
 	Output bool
@@ -67,14 +72,18 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 		return j, nil
 	}
 	j.Vault = strings.TrimSpace(env.Get("INPUT_KEYVAULTNAME"))
-	if err := inputs.ValidateVaultName(j.Vault); err != nil {
-		return j, err
-	}
-	plan, err := selection.Parse(env.Get("INPUT_SECRETSFILTER"))
+	err := inputs.ValidateVaultName(j.Vault)
 	if err != nil {
 		return j, err
 	}
-	j.Plan = plan
+	if j.Plan, j.Files, err = ReadSelection(env.Get("INPUT_SECRETSFILTER"), env.Get("INPUT_SECRETSTOFILES")); err != nil {
+		return j, err
+	}
+	if len(j.Files) > 0 {
+		if j.FileDir, err = secretfile.NewDir(env.Get("AGENT_TEMPDIRECTORY")); err != nil {
+			return j, err
+		}
+	}
 	j.Output = inputs.Bool(env.Get("INPUT_OUTPUTVARIABLES"))
 	connID := env.Get("INPUT_AZURESUBSCRIPTION")
 	if connID == "" {
@@ -96,6 +105,30 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 		return j, err
 	}
 	return j, nil
+}
+
+// ReadSelection parses SecretsFilter and SecretsToFiles and checks them
+// together: an empty filter is allowed when files are asked for (a step
+// that only writes files), and no file's variable may be one a filter
+// entry sets.
+func ReadSelection(filter, toFiles string) (*selection.Plan, []secretfile.Entry, error) {
+	files, err := secretfile.Parse(toFiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) > 0 && strings.Trim(filter, " \t\r\n,") == "" {
+		return selection.Nothing(), files, nil
+	}
+	plan, err := selection.Parse(filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range files {
+		if entry, ok := plan.SetBy(f.Var); ok {
+			return nil, nil, fmt.Errorf("input SecretsToFiles entry %q sets variable %s, which the SecretsFilter entry %q sets too: rename the filter's variable with 'as'", vso.Clip(f.Text, 80), f.Var, vso.Clip(entry, 80))
+		}
+	}
+	return plan, files, nil
 }
 
 // readBudget reads GoKeyVault.Timeout, a number of seconds.

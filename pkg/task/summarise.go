@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
@@ -72,6 +73,12 @@ func skipped(why string) Outcome { return Outcome{Result: vso.Skipped, Message: 
 // skipped, which secret set which variable, what is missing or empty, how
 // long it took, and either success or each failure with its cause and fix.
 func Summarise(job Job, s *Session, d Downloaded) Outcome {
+	return SummariseIn(job, s.Cloud, d)
+}
+
+// SummariseIn is Summarise for a download from a vault in cloud cl, with
+// or without a Session (a check of what a pipeline would get).
+func SummariseIn(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	var o Outcome
 	if d.Canceled {
 		o.add(Plain, "Canceled after %d secret(s) were set", d.Report.Downloaded)
@@ -82,6 +89,7 @@ func Summarise(job Job, s *Session, d Downloaded) Outcome {
 		o.listing(job, d)
 	}
 	o.set(job, d)
+	o.files(d)
 	for _, id := range d.Report.Invalid {
 		// id is already rendered safely (control characters escaped).
 		o.add(Warning, "Skipped a list entry that is not a valid Key Vault secret id: '%s'", id)
@@ -99,7 +107,7 @@ func Summarise(job Job, s *Session, d Downloaded) Outcome {
 		o.add(Warning, "Secret '%s' is empty: variable %s is defined with an empty value", n, n)
 	}
 	o.add(Plain, "Downloaded %d secret(s) in %.2f s", d.Report.Downloaded, d.Elapsed.Seconds())
-	return o.end(job, s, d)
+	return o.end(job, cl, d)
 }
 
 // listing says what the listing found and what each entry made of it.
@@ -153,10 +161,22 @@ func (o *Outcome) set(job Job, d Downloaded) {
 	}
 }
 
+// files names every file written, its path and its variable: none of
+// them is secret.
+func (o *Outcome) files(d Downloaded) {
+	if len(d.Files) == 0 {
+		return
+	}
+	o.add(Plain, "Wrote %d file(s):", len(d.Files))
+	for _, f := range d.Files {
+		o.add(Plain, "  %s -> %s (%s, variable %s)", f.Entry.Ref, f.Path, f.Format, f.Entry.Var)
+	}
+}
+
 // end gives the outcome its result.
-func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
+func (o Outcome) end(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	rep := d.Report
-	dc := job.diagnoseContext(&s.Cloud)
+	dc := job.diagnoseContext(&cl)
 	fail := func(msg string) Outcome {
 		f := failed(msg)
 		f.Log = append(o.Log, f.Log...)
@@ -167,8 +187,11 @@ func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
 		return fail(budgetMessage(job.Vault, job.Budget, rep, d.ListErr != nil))
 	case d.ListErr != nil:
 		return fail(fmt.Sprintf("Could not list the secrets of vault %s: %s%s", job.Vault, diagnose.Explain(dc, d.ListErr, "list"), listNeeders(job.Plan)))
-	case len(rep.Failures) == 0 && len(d.Uncarried) == 0:
+	case len(rep.Failures) == 0 && len(d.Uncarried) == 0 && len(d.FileFailures) == 0:
 		o.Result, o.Message = vso.Succeeded, fmt.Sprintf("Downloaded %d secret(s) from %s", rep.Downloaded, job.Vault)
+		if len(d.Files) > 0 {
+			o.Message += fmt.Sprintf(", wrote %d file(s)", len(d.Files))
+		}
 		return o
 	case rep.Shared != nil:
 		// An authentication or network failure fails every request the
@@ -178,16 +201,66 @@ func (o Outcome) end(job Job, s *Session, d Downloaded) Outcome {
 	fs := append([]keyvault.Failure(nil), rep.Failures...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
 	for _, f := range fs {
-		o.add(Error, "%s", diagnose.Secret(dc, vaultref.Secret{Name: f.Name, Version: f.Version}.String(), f.Err))
+		ref := vaultref.Secret{Name: f.Name, Version: f.Version}
+		dc.Input = inputsNaming(job, ref)
+		o.add(Error, "%s", diagnose.Secret(dc, ref.String(), f.Err))
 	}
 	for _, u := range d.Uncarried {
 		// The message itself cannot quote those sequences: the agent would
 		// decode them in it too.
 		o.add(Error, "Secret '%s': its value holds a '%%' followed by 0A, 0D, 3B or 5D, which this agent decodes into a line break, a semicolon or a bracket because its setting DECODE_PERCENTS is false: not set. Set DECODE_PERCENTS to true for the job, or change the value", u)
 	}
+	for _, f := range d.FileFailures {
+		o.add(Error, "%s", fileFailure(f))
+	}
 	o.Result = vso.Failed
-	o.Message = fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", len(rep.Failures)+len(d.Uncarried), len(rep.Failures)+rep.Downloaded, job.Vault)
+	o.Message = failureMessage(job, d)
 	return o
+}
+
+// failureMessage counts what failed, for task.complete.
+func failureMessage(job Job, d Downloaded) string {
+	rep := d.Report
+	var parts []string
+	if n := len(rep.Failures) + len(d.Uncarried); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", n, len(rep.Failures)+rep.Downloaded, job.Vault))
+	}
+	if n := len(d.FileFailures); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d file(s) could not be written", n, n+len(d.Files)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// fileFailure says which entry failed, what it was asked to make of what,
+// and what was found.
+func fileFailure(f FileFailure) string {
+	ct := "no content type"
+	if f.ContentType != "" {
+		ct = "content type " + f.ContentType
+	}
+	return fmt.Sprintf("SecretsToFiles entry '%s': secret %s (%s) cannot be written as %s: %s. No file was written", f.Entry.Text, f.Entry.Ref, ct, f.Format, f.Err)
+}
+
+// inputsNaming names the inputs that name a secret, for the fix of a
+// failure to download it. A secret a pattern or tag selected was listed:
+// it failed for being disabled, which the listing would have skipped, or
+// for a reason of its own that no input changes.
+func inputsNaming(job Job, ref vaultref.Secret) string {
+	inFilter := false
+	for _, t := range job.Plan.Targets {
+		inFilter = inFilter || strings.EqualFold(t.Ref.String(), ref.String())
+	}
+	inFiles := false
+	for _, f := range job.Files {
+		inFiles = inFiles || strings.EqualFold(f.Ref.String(), ref.String())
+	}
+	switch {
+	case inFiles && inFilter:
+		return "SecretsFilter and SecretsToFiles"
+	case inFiles:
+		return "SecretsToFiles"
+	}
+	return "" // SecretsFilter
 }
 
 // listNeeders names the entries that need the List permission, for a

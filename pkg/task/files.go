@@ -1,0 +1,98 @@
+package task
+
+import (
+	"github.com/gokeyvault/gokeyvault/pkg/certformat"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// File is a file written for a SecretsToFiles entry.
+type File struct {
+	Entry  secretfile.Entry
+	Format certformat.Format // as asked, or as the content type implied
+	Path   string            // "" in a preview
+	// Version and ContentType are those of the value written; Size is the
+	// file's.
+	Version     string
+	ContentType string
+	Size        int
+}
+
+// FileFailure is a SecretsToFiles entry whose value was downloaded but
+// could not be converted or written.
+type FileFailure struct {
+	Entry       secretfile.Entry
+	Format      certformat.Format
+	ContentType string
+	// Err says what was found (certformat) or what the system refused;
+	// it never quotes the value.
+	Err error
+}
+
+// output is where a download's results go: the job, or nowhere.
+type output interface {
+	// Publish sets each of names to value as a secret variable.
+	Publish(names []string, value string)
+	// File writes data, made from value in format f, as e's file, sets
+	// e's variable to its path and returns the path.
+	File(e secretfile.Entry, f certformat.Format, value string, data []byte) (string, error)
+}
+
+// jobOutput is the job's: variables through the agent, files in the run's
+// private directory.
+type jobOutput struct {
+	pub *publish.Publisher
+	w   *vso.Writer
+	dir *secretfile.Dir
+}
+
+func (o jobOutput) Publish(names []string, value string) { o.pub.Publish(names, value) }
+
+func (o jobOutput) File(e secretfile.Entry, f certformat.Format, value string, data []byte) (string, error) {
+	// A later step may print the file: the masker knows the value, and a
+	// text file's own lines when conversion made new ones (a PFX's key as
+	// PEM). A PFX file is binary: nothing of it prints as a line.
+	o.pub.Register(value)
+	if f != certformat.PFX && string(data) != value {
+		o.pub.Register(string(data))
+	}
+	path, err := o.dir.Write(e.FileName(f), data)
+	if err != nil {
+		return "", err
+	}
+	// The path is not secret: a plain variable, which later steps also
+	// get in their environment (<NAME>_FILE).
+	o.w.SetVariable(e.Var, path, false)
+	return path, nil
+}
+
+// preview sets nothing and writes nothing.
+type preview struct{}
+
+func (preview) Publish([]string, string) {}
+
+func (preview) File(secretfile.Entry, certformat.Format, string, []byte) (string, error) {
+	return "", nil
+}
+
+// file converts a value for its SecretsToFiles entry and writes it.
+func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
+	f := e.Format
+	if f == "" {
+		f = certformat.Default(v.ContentType)
+	}
+	data, err := certformat.Convert(v.Value, v.ContentType, f)
+	var path string
+	if err == nil {
+		path, err = dl.out.File(e, f, v.Value, data)
+	}
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if err != nil {
+		dl.d.FileFailures = append(dl.d.FileFailures, FileFailure{Entry: e, Format: f, ContentType: v.ContentType, Err: err})
+		return
+	}
+	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Size: len(data)})
+}

@@ -1,0 +1,189 @@
+package task
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
+)
+
+// SecretsToFiles' decisions, in-process: what is refused before any
+// request, what is fetched once, and how each entry fails. The files
+// themselves, their formats and the agent contract are tested end to end
+// in cmd/gokeyvault.
+
+const pemType = "application/x-pem-file"
+
+// files is a step's SecretsToFiles input.
+func files(s step, entries string) step {
+	if s.Inputs == nil {
+		s.Inputs = map[string]string{}
+	}
+	s.Inputs["SecretsToFiles"] = entries
+	return s
+}
+
+// TestFilesRefused: inputs that cannot work fail before any request,
+// naming the input and what to do.
+func TestFilesRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		s    step
+		want string
+	}{
+		{"unknown format", files(step{}, "cert as der"), `input SecretsToFiles entry "cert as der": unknown file format "der": use raw, pem or pfx`},
+		{"two entries, one variable", files(step{}, "cert, Cert as pem"), `input SecretsToFiles entries "cert" and "Cert as pem" would both set variable Cert.file`},
+		{"a filter rename takes the variable", files(step{Filter: "db as cert.file"}, "cert"), `input SecretsToFiles entry "cert" sets variable cert.file, which the SecretsFilter entry "db as cert.file" sets too: rename the filter's variable with 'as'`},
+		{"no agent temp directory", files(step{Env: []string{"AGENT_TEMPDIRECTORY="}}, "cert"), "input SecretsToFiles needs the agent's temp directory (AGENT_TEMPDIRECTORY), which is not set"},
+		{"an empty filter without files", step{Inputs: map[string]string{"SecretsFilter": " , "}}, "input SecretsFilter is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.Vault.Put(localcloud.Secret{Name: "cert", Value: "c"})
+			res := w.Run(tt.s)
+			testworld.FailedWith(t, res, tt.want)
+			if got := w.Cloud.ProxyLog(); len(got) != 0 {
+				t.Errorf("requests were made before the input was refused: %v", got)
+			}
+		})
+	}
+}
+
+// TestFilesWithAListing: a secret a pattern selects and a file entry names
+// is fetched once and sets both; the listing's rules still decide its
+// variable (an expired one is skipped, its file written all the same, as a
+// named secret is set whatever its dates).
+func TestFilesWithAListing(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "app-a", Value: "v-app-a"})
+	w.Vault.Put(localcloud.Secret{Name: "Cert", Value: "v-cert", ContentType: pemType})
+	w.Vault.Put(localcloud.Secret{Name: "old-key", Value: "v-old-key", Expires: time.Now().Add(-time.Hour)})
+	w.Vault.Put(localcloud.Secret{Name: "off", Value: "v-off", Disabled: true})
+
+	res := w.Run(files(step{Filter: "*"}, "cert as raw, old-key"))
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	if diff := cmp.Diff(map[string]int{"app-a": 1, "cert": 1, "old-key": 1}, testworld.SecretGets(w.Vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+	want := map[string]agentrunner.Variable{
+		"app-a":        testworld.SecretVar("v-app-a"),
+		"Cert":         testworld.SecretVar("v-cert"),
+		"cert.file":    {Value: filepath.Join(fileDir(t, res), "cert")},
+		"old-key.file": {Value: filepath.Join(fileDir(t, res), "old-key")},
+	}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	log := strings.Join(testworld.NormalLog(res), "\n")
+	testworld.MustContain(t, log,
+		"Downloading every enabled secret; to files: cert as raw, old-key\n",
+		"Found 4 secret(s): 2 enabled and valid, 2 skipped\n  skipped off: disabled\n  skipped old-key: expired ",
+		"Set 2 secret(s):\n  Cert\n  app-a\n",
+		"Wrote 2 file(s):\n  cert -> "+want["cert.file"].Value+" (raw, variable cert.file)\n  old-key -> "+want["old-key.file"].Value+" (raw, variable old-key.file)\n",
+		"Downloaded 3 secret(s) in X s")
+}
+
+// fileDir is the run's own directory under the agent's temp directory.
+func fileDir(t *testing.T, res *agentrunner.Result) string {
+	t.Helper()
+	for rel, e := range res.Temp {
+		if e.Mode.IsDir() && !strings.Contains(rel, string(filepath.Separator)) {
+			return filepath.Join(res.TempDir, rel)
+		}
+	}
+	t.Fatalf("no directory in the agent's temp directory: %v", res.TempFiles)
+	return ""
+}
+
+// TestFileFailures: a file entry fails like a named secret when its
+// secret is not there or disabled, optional in SecretsFilter or not, and
+// on its own when the value cannot be converted; the fix names
+// SecretsToFiles, and the other entries are written.
+func TestFileFailures(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "good", Value: "v-good"})
+	w.Vault.Put(localcloud.Secret{Name: "off", Value: "v-off", Disabled: true})
+	w.Vault.Put(localcloud.Secret{Name: "keyless", Value: certOnlyPEM(t), ContentType: pemType})
+
+	res := w.Run(files(step{Filter: "good, maybe?"}, "good, maybe, nowhere, off, keyless as pfx"))
+
+	if res.Result != "Failed" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	errs := testworld.Issues(res, "error")
+	for i, e := range errs {
+		errs[i], _, _ = strings.Cut(e, " (x-ms-request-id")
+	}
+	want := []string{
+		"Secret 'maybe': not found in vault kv-e2e. Check the name (and version) in SecretsFilter and SecretsToFiles; a deleted secret shows in az keyvault secret list-deleted --vault-name kv-e2e",
+		"Secret 'nowhere': not found in vault kv-e2e. Check the name (and version) in SecretsToFiles; a deleted secret shows in az keyvault secret list-deleted --vault-name kv-e2e",
+		"Secret 'off': the secret is disabled. Enable it (az keyvault secret set-attributes --vault-name kv-e2e --name <name> --enabled true) or remove it from SecretsToFiles",
+		"SecretsToFiles entry 'keyless as pfx': secret keyless (content type application/x-pem-file) cannot be written as pfx: the PEM holds no private key (found 1 CERTIFICATE block); a PFX needs the key. No file was written",
+	}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	testworld.MustContain(t, res.Log[len(res.Log)-1], "3 of 5 secret(s) could not be downloaded from kv-e2e; 1 of 2 file(s) could not be written")
+	if got := res.Variables["good.file"].Value; got != filepath.Join(fileDir(t, res), "good") {
+		t.Errorf("good.file = %q", got)
+	}
+	if diff := cmp.Diff(map[string]int{"good": 1, "maybe": 1, "nowhere": 1, "off": 1, "keyless": 1}, testworld.SecretGets(w.Vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+}
+
+// TestFilesOnly: an empty filter with files downloads only the files'
+// secrets, without listing the vault, and sets only their variables.
+func TestFilesOnly(t *testing.T) {
+	w := newWorld(t)
+	w.Put(map[string]string{"deploy-key": "v-deploy-key", "other": "v-other"})
+
+	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "deploy-key"))
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	want := map[string]agentrunner.Variable{"deploy-key.file": {Value: filepath.Join(fileDir(t, res), "deploy-key")}}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	if n := testworld.ListCalls(w.Vault); n != 0 {
+		t.Errorf("%d list calls", n)
+	}
+	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"), "Downloading 1 secret(s) to files: deploy-key\n", "Wrote 1 file(s):\n")
+	if got := string(res.Temp[filepath.Join(filepath.Base(fileDir(t, res)), "deploy-key")].Data); got != "v-deploy-key" {
+		t.Errorf("deploy-key's file holds %d bytes, not its value", len(got))
+	}
+}
+
+// certOnlyPEM is a certificate in PEM without its key.
+func certOnlyPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keyless"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
