@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
+)
+
+// SecretsToFiles end to end: the task folder writes Key Vault certificates
+// and keys to files a later step can use, converted as asked, under the
+// agent's temp directory, 0600 (the harness checks where and how every
+// file is kept, and that no value reaches the log).
+
+const (
+	pkcs12Type = "application/x-pkcs12"
+	pemType    = "application/x-pem-file"
+)
+
+// certs is a key, its certificate and the CA that issued it, in a
+// directory openssl works in (k.pem, leaf.pem, ca.pem).
+type certs struct {
+	dir      string
+	key      *rsa.PrivateKey
+	leaf, ca *x509.Certificate
+}
+
+func newCerts(t *testing.T) *certs {
+	t.Helper()
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &certs{dir: t.TempDir(), key: key}
+	c.ca = newCert(t, "Test CA", caKey.Public(), nil, caKey)
+	c.leaf = newCert(t, "signing.example", key.Public(), c.ca, caKey)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, block := range map[string]*pem.Block{"k.pem": {Type: "PRIVATE KEY", Bytes: der}, "leaf.pem": {Type: "CERTIFICATE", Bytes: c.leaf.Raw}, "ca.pem": {Type: "CERTIFICATE", Bytes: c.ca.Raw}} {
+		if err := os.WriteFile(filepath.Join(c.dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func newCert(t *testing.T, name string, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	if parent == nil {
+		tmpl.IsCA, tmpl.KeyUsage = true, tmpl.KeyUsage|x509.KeyUsageCertSign
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// openssl runs the real openssl in the directory; the tests do not pass
+// by skipping when it is missing.
+func (c *certs) openssl(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("openssl", args...)
+	cmd.Dir = c.dir
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out.Bytes()
+}
+
+// pfx makes a PFX without password as OpenSSL 3 does by default (AES,
+// PBKDF2) or, legacy, as OpenSSL 1.x did (3DES and RC2-40, SHA-1 MAC).
+func (c *certs) pfx(t *testing.T, legacy bool) []byte {
+	t.Helper()
+	args := []string{"pkcs12", "-export", "-inkey", "k.pem", "-in", "leaf.pem", "-certfile", "ca.pem", "-passout", "pass:", "-out", "out.pfx"}
+	if legacy {
+		args = append(args, "-legacy")
+	}
+	c.openssl(t, args...)
+	b, err := os.ReadFile(filepath.Join(c.dir, "out.pfx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// keyVaultPEM is the certificate as Key Vault stores a PEM one: the key,
+// then the chain, leaf first.
+func (c *certs) keyVaultPEM(t *testing.T) string {
+	var b strings.Builder
+	for _, name := range []string{"k.pem", "leaf.pem", "ca.pem"} {
+		p, err := os.ReadFile(filepath.Join(c.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(p)
+	}
+	return b.String()
+}
+
+// bundle is what a certificate file holds, comparable with cmp.
+type bundle struct {
+	Blocks []string // PEM block types in order; nil for a PFX
+	Key    crypto.PublicKey
+	Certs  []string // subjects, leaf first
+}
+
+func (c *certs) want(blocks ...string) bundle {
+	return bundle{Blocks: blocks, Key: c.key.Public(), Certs: []string{"signing.example", "Test CA"}}
+}
+
+func readPEM(t *testing.T, b []byte) bundle {
+	t.Helper()
+	var out bundle
+	for {
+		var block *pem.Block
+		if block, b = pem.Decode(b); block == nil {
+			return out
+		}
+		out.Blocks = append(out.Blocks, block.Type)
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Key = key.(crypto.Signer).Public()
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Certs = append(out.Certs, cert.Subject.CommonName)
+		}
+	}
+}
+
+func readPFX(t *testing.T, b []byte) bundle {
+	t.Helper()
+	key, leaf, cas, err := pkcs12.DecodeChain(b, "")
+	if err != nil {
+		t.Fatalf("the PFX does not decode with an empty password: %v", err)
+	}
+	out := bundle{Key: key.(crypto.Signer).Public(), Certs: []string{leaf.Subject.CommonName}}
+	for _, ca := range cas {
+		out.Certs = append(out.Certs, ca.Subject.CommonName)
+	}
+	return out
+}
+
+// TestSecretsToFiles: PFX secrets of both openssl kinds written as PFX
+// (Key Vault's bytes exactly) and as PEM, a PEM certificate written as a
+// PFX that openssl reads, an SSH key as its bytes, a secret named in both
+// inputs fetched once and used for both, and a value that is not what its
+// content type says failing its entry alone with certformat's message.
+func TestSecretsToFiles(t *testing.T) {
+	c := newCerts(t)
+	modern, legacy := c.pfx(t, false), c.pfx(t, true)
+	sshKey := "-----BEGIN OPENSSH PRIVATE KEY-----\n" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k3y"), 40)) + "\n-----END OPENSSH PRIVATE KEY-----\n"
+	w := newWorld(t)
+	for _, s := range []localcloud.Secret{
+		{Name: "modern-pfx", Value: base64.StdEncoding.EncodeToString(modern), ContentType: pkcs12Type},
+		{Name: "modern-pem", Value: base64.StdEncoding.EncodeToString(modern), ContentType: pkcs12Type},
+		{Name: "legacy-pfx", Value: base64.StdEncoding.EncodeToString(legacy), ContentType: pkcs12Type},
+		{Name: "legacy-pem", Value: base64.StdEncoding.EncodeToString(legacy), ContentType: pkcs12Type},
+		{Name: "tls-pem", Value: c.keyVaultPEM(t), ContentType: pemType},
+		{Name: "ssh-key", Value: sshKey},
+		{Name: "bad-cert", Value: "not a PFX, and not base64 either", ContentType: pkcs12Type},
+		{Name: "db-password", Value: "v-db-password"},
+	} {
+		w.Vault.Put(s)
+	}
+
+	res := w.Run(step{Filter: "db-password, tls-pem", Inputs: map[string]string{"SecretsToFiles": "modern-pfx, modern-pem as pem, legacy-pfx as PFX\nlegacy-pem as pem, tls-pem as pfx, ssh-key, bad-cert"}})
+
+	testworld.FailedWith(t, res, "SecretsToFiles entry 'bad-cert': secret bad-cert (content type application/x-pkcs12) cannot be written as pfx: the value is not base64 (a PFX must be base64-encoded, as Key Vault stores certificates). No file was written")
+	testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 7 file(s) could not be written")
+	files := map[string][]byte{}
+	for name, v := range res.Variables {
+		if base, ok := strings.CutSuffix(name, ".file"); ok {
+			rel, _ := filepath.Rel(res.TempDir, v.Value)
+			files[base] = res.Temp[rel].Data
+			if filepath.Base(v.Value) != map[string]string{"modern-pfx": "modern-pfx.pfx", "modern-pem": "modern-pem.pem", "legacy-pfx": "legacy-pfx.pfx", "legacy-pem": "legacy-pem.pem", "tls-pem": "tls-pem.pfx", "ssh-key": "ssh-key"}[base] {
+				t.Errorf("%s = %s: not the secret's name and its format's extension", name, v.Value)
+			}
+		}
+	}
+	checkFiles(t, c, files, map[string][]byte{"modern-pfx": modern, "legacy-pfx": legacy, "ssh-key": []byte(sshKey)})
+	testworld.Succeeded(t, &agentrunner.Result{Result: "Succeeded", Variables: res.Variables}, map[string]string{"db-password": "v-db-password", "tls-pem": c.keyVaultPEM(t)})
+	if n := testworld.SecretGets(w.Vault)["tls-pem"]; n != 1 {
+		t.Errorf("tls-pem, in both inputs, fetched %d times", n)
+	}
+	checkFilesStayOut(t, res, files)
+}
+
+// checkFiles checks what each file holds: exact bytes where the value is
+// written as it is, the key and chain where it was converted.
+func checkFiles(t *testing.T, c *certs, got map[string][]byte, exact map[string][]byte) {
+	t.Helper()
+	names := []string{}
+	for n := range got {
+		names = append(names, n)
+	}
+	if diff := cmp.Diff([]string{"legacy-pem", "legacy-pfx", "modern-pem", "modern-pfx", "ssh-key", "tls-pem"}, sorted(names)); diff != "" {
+		t.Fatalf("files written (-want +got):\n%s", diff)
+	}
+	for n, want := range exact {
+		if !bytes.Equal(got[n], want) {
+			t.Errorf("%s: %d bytes, not the %d bytes of the value", n, len(got[n]), len(want))
+		}
+	}
+	for _, n := range []string{"modern-pem", "legacy-pem"} {
+		if diff := cmp.Diff(c.want("PRIVATE KEY", "CERTIFICATE", "CERTIFICATE"), readPEM(t, got[n])); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", n, diff)
+		}
+	}
+	if diff := cmp.Diff(c.want(), readPFX(t, got["tls-pem"])); diff != "" {
+		t.Errorf("tls-pem as pfx (-want +got):\n%s", diff)
+	}
+	// openssl 3, without -legacy, reads the PFX written from a PEM: the
+	// key and both certificates come out.
+	if err := os.WriteFile(filepath.Join(c.dir, "written.pfx"), got["tls-pem"], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := c.openssl(t, "pkcs12", "-in", "written.pfx", "-passin", "pass:", "-nodes")
+	if diff := cmp.Diff(c.want("CERTIFICATE", "CERTIFICATE", "PRIVATE KEY"), readPEM(t, out)); diff != "" {
+		t.Errorf("openssl pkcs12 -in tls-pem.pfx (-want +got):\n%s", diff)
+	}
+}
+
+// checkFilesStayOut checks that no file's content is in the log, and that
+// what a converted file holds (its own lines) was registered with the
+// masker before anything could print it.
+func checkFilesStayOut(t *testing.T, res *agentrunner.Result, files map[string][]byte) {
+	t.Helper()
+	var contents []string
+	for _, b := range files {
+		contents = append(contents, string(b))
+	}
+	testworld.CheckNoValueLeaks(t, res, contents)
+	registered := map[string]bool{}
+	for _, cmd := range res.Commands {
+		if cmd.Area == "task" && cmd.Event == "setsecret" {
+			registered[cmd.Data] = true
+		}
+	}
+	for _, line := range strings.Split(string(files["modern-pem"]), "\n") {
+		if len(line) >= 8 && !registered[line] {
+			t.Errorf("a line of modern-pem.pem (%d bytes) was not registered with the masker", len(line))
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestSecretsToFilesBeforeTheJob: with RunAsPreJob and an empty filter,
+// the pre-job run writes the file and sets only its variable, for every
+// step of the job; the step run does nothing.
+func TestSecretsToFilesBeforeTheJob(t *testing.T) {
+	w := newWorld(t)
+	w.Put(map[string]string{"deploy-key": "v-deploy-key", "other": "v-other"})
+	in := map[string]string{"SecretsFilter": "", "SecretsToFiles": "deploy-key"}
+
+	pre := w.Run(step{Stage: agentrunner.StagePreJob, PreJob: "true", Inputs: in})
+	main := w.Run(step{PreJob: "true", Inputs: in})
+
+	if pre.Result != "Succeeded" || main.Result != "Skipped" {
+		t.Fatalf("results %s (pre-job), %s (step); log:\n%s", pre.Result, main.Result, strings.Join(pre.Log, "\n"))
+	}
+	v := pre.Variables["deploy-key.file"]
+	rel, _ := filepath.Rel(pre.TempDir, v.Value)
+	if len(pre.Variables) != 1 || v.Secret || string(pre.Temp[rel].Data) != "v-deploy-key" {
+		t.Errorf("variables %v; want deploy-key.file alone, naming a file with the value", pre.Variables)
+	}
+	if len(main.TempFiles) != 0 || len(main.Variables) != 0 {
+		t.Errorf("the skipped step wrote %v and set %v", main.TempFiles, main.Variables)
+	}
+}
