@@ -55,12 +55,42 @@ func setup(m *testing.M) (int, error) {
 	if err := build.Run(); err != nil {
 		return 0, fmt.Errorf("build the task binary: %w", err)
 	}
+	if err := buildCheckTools(dir, bin); err != nil {
+		return 0, err
+	}
 	// The agent's packaging loses the executable bit; the launcher must
 	// restore it, so the tests start without it.
 	if err := os.Chmod(bin, 0o644); err != nil {
 		return 0, err
 	}
 	return m.Run(), nil
+}
+
+// checkBin is the binary as a developer runs it (gokeyvault check), and
+// azDir a directory with the stand-in Azure CLI, az.
+var checkBin, azDir string
+
+// buildCheckTools copies the task binary to where a developer would run it
+// and builds cmd/fakeaz as az.
+func buildCheckTools(dir, bin string) error {
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	checkBin = filepath.Join(dir, "dev", "gokeyvault")
+	azDir = filepath.Join(dir, "az")
+	if err := os.MkdirAll(filepath.Dir(checkBin), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(checkBin, b, 0o755); err != nil {
+		return err
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(azDir, "az"), "../fakeaz")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build the stand-in az: %w", err)
+	}
+	return nil
 }
 
 // copyTaskFolder copies the shipped files of task/, not a developer's build.
