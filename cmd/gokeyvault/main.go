@@ -1,6 +1,13 @@
 // Command gokeyvault is the GoKeyVault@1 task binary. The agent starts it
-// through task/launcher.js; it reads the inputs and service connection from
-// the environment and talks to the agent through logging commands on stdout.
+// through task/launcher.js (always with --stage and --parent-pipe); it reads
+// the inputs and service connection from the environment and talks to the
+// agent through logging commands on stdout.
+//
+// "gokeyvault check ..." is the same binary on a developer's machine: what
+// a pipeline with given inputs would get, with the developer's sign-in. A
+// subcommand is recognised only as the first argument, and the task takes
+// no argument that is not a flag, so neither can be mistaken for the
+// other.
 package main
 
 import (
@@ -13,6 +20,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gokeyvault/gokeyvault/pkg/check"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -21,14 +29,32 @@ import (
 var version = "dev"
 
 func main() {
+	// Go's standard library logs through the standard logger (net/http's
+	// HTTP/2 client logs request headers, tokens included, under
+	// GODEBUG=http2debug): nothing it prints may reach the agent's log, nor
+	// a developer's terminal.
+	log.SetOutput(io.Discard)
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(checkMain(os.Args[2:]))
+	}
 	os.Exit(run())
 }
 
+// checkMain is gokeyvault check: plain text for a person, no logging
+// command, not even for a panic.
+func checkMain(args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintln(os.Stderr, "gokeyvault check stopped on an internal error; please report it")
+			code = check.ExitWouldFail
+		}
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runCheck(ctx, args, os.Stdout, os.Stderr, check.Run)
+}
+
 func run() (code int) {
-	// Go's standard library logs through the standard logger (net/http's
-	// HTTP/2 client logs request headers, tokens included, under
-	// GODEBUG=http2debug): nothing it prints may reach the agent's log.
-	log.SetOutput(io.Discard)
 	out := vso.NewWriter(os.Stdout, vso.Encoding{})
 	// No panic trace may reach the log: it could quote memory holding a
 	// secret, and it tells the user nothing they can act on. This covers
@@ -46,7 +72,16 @@ func run() (code int) {
 	stage := fs.String("stage", "main", "job stage the agent runs: main or prejob")
 	parentPipe := fs.Bool("parent-pipe", false, "stdin is the launcher's lifeline: exit when it closes")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: gokeyvault --stage main|prejob [--parent-pipe]   (the task's launcher runs this)")
+		fmt.Fprintln(fs.Output(), "       gokeyvault check --vault NAME [flags]           (see gokeyvault check -h)")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stdout, "unexpected argument %q: the task takes flags only; gokeyvault check, first on the command line, checks a vault from your machine\n", fs.Arg(0))
 		return 2
 	}
 	if *showVersion {

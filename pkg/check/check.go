@@ -1,0 +1,149 @@
+// Package check is gokeyvault check: what a pipeline step with given
+// inputs would get from a vault, found from a developer's machine with
+// their own sign-in, before anything is committed or run.
+//
+// It makes the task's own decisions (task.ReadSelection, task.Preview,
+// task.SummariseIn), so it cannot disagree with a run about what a filter
+// selects, which variable a secret sets, what a file entry converts to, or
+// how a failure is explained and fixed. It prints names, versions, content
+// types and sizes: never a value, a token or a file's content, and no
+// logging command, even when run inside a pipeline.
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/task"
+	"github.com/gokeyvault/gokeyvault/pkg/transport"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// Options is one check: the step's inputs, and where the check runs.
+type Options struct {
+	Vault  string // KeyVaultName
+	Filter string // SecretsFilter
+	Files  string // SecretsToFiles
+	Cloud  string // AzureCloud, AzureChinaCloud or AzureUSGovernment; "" is AzureCloud
+	Tenant string // the tenant to sign in to; "" lets the vault's challenge say
+
+	Out io.Writer
+	// SignIn is the credential; nil: the developer tools' (DevCredential).
+	SignIn *SignIn
+	// Transport carries every request; nil: one that follows HTTPS_PROXY
+	// and NO_PROXY and trusts the system's roots (and SSL_CERT_FILE).
+	Transport policy.Transporter
+	// Timeout bounds the whole check; 0 is the task's default budget.
+	Timeout time.Duration
+}
+
+// Exit statuses.
+const (
+	ExitOK        = 0 // a pipeline with these inputs would succeed
+	ExitWouldFail = 1 // it would fail (or the check could not tell)
+	ExitUsage     = 2 // the command line is wrong
+)
+
+// defaultTimeout is the task's own budget.
+const defaultTimeout = 5 * time.Minute
+
+// Run runs the check, prints what it found to o.Out and returns the exit
+// status.
+func Run(ctx context.Context, o Options) int {
+	p := newPrinter(o.Out)
+	defer p.flush()
+	job, cl, err := o.job()
+	if err != nil {
+		p.verdict("A pipeline with these inputs would fail before any request: " + err.Error())
+		return ExitWouldFail
+	}
+	signIn := o.SignIn
+	if signIn == nil {
+		if signIn, err = DevCredential(o.Tenant); err != nil {
+			p.verdict("Could not check: " + err.Error())
+			return ExitWouldFail
+		}
+	}
+	vault, err := o.client(cl, signIn)
+	if err != nil {
+		p.verdict("Could not check: " + err.Error())
+		return ExitWouldFail
+	}
+	ctx, cancel := context.WithTimeout(ctx, job.Budget)
+	defer cancel()
+	p.header(o, job, cl)
+	d := task.Preview(ctx, job, vault)
+	out := task.SummariseIn(job, cl, d)
+	p.report(job, d, out, signIn.Used())
+	if out.Result != vso.Succeeded {
+		return ExitWouldFail
+	}
+	return ExitOK
+}
+
+// job is the task's Job for the inputs: refused as the task would refuse
+// them, with the task's messages.
+func (o Options) job() (task.Job, cloud.Cloud, error) {
+	job := task.Job{Vault: strings.TrimSpace(o.Vault), Budget: o.Timeout}
+	if job.Budget <= 0 {
+		job.Budget = defaultTimeout
+	}
+	if err := inputs.ValidateVaultName(job.Vault); err != nil {
+		return job, cloud.Cloud{}, err
+	}
+	var err error
+	if job.Plan, job.Files, err = task.ReadSelection(o.Filter, o.Files); err != nil {
+		return job, cloud.Cloud{}, err
+	}
+	name, err := CloudName(o.Cloud)
+	if err != nil {
+		return job, cloud.Cloud{}, err
+	}
+	// The connection the task's messages may mention: the cloud and the
+	// tenant, no identity.
+	job.Conn = &endpoint.Connection{Environment: name, TenantID: o.Tenant}
+	cl, err := cloud.Resolve(job.Conn)
+	return job, cl, err
+}
+
+// client is the vault's client, with the task's guards (no token to any
+// other host, bounded replies) and fewer retries: a person is waiting.
+func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvault.Client, error) {
+	tr := o.Transport
+	if tr == nil {
+		tr = transport.New(transport.Options{})
+	}
+	// The tenant is not checked against the vault's challenge here: the
+	// sign-in refuses another tenant than --tenant with a message for a
+	// developer, not for a service connection.
+	return keyvault.New(keyvault.Options{
+		VaultURL:    cl.VaultURL(strings.TrimSpace(o.Vault)),
+		Credential:  signIn,
+		HTTP:        transport.Pipeline{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 4, TryTimeout: 30 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 4 * time.Second}},
+		Concurrency: 16,
+	})
+}
+
+// CloudName is the cloud's name as the task knows it; "" is AzureCloud.
+func CloudName(name string) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		return "AzureCloud", nil
+	}
+	for _, c := range []string{"AzureCloud", "AzureChinaCloud", "AzureUSGovernment"} {
+		if strings.EqualFold(strings.TrimSpace(name), c) {
+			return c, nil
+		}
+	}
+	return "", errors.New("--cloud " + fmt.Sprintf("%q", vso.Clip(name, 40)) + " is not a cloud the check knows: use AzureCloud, AzureChinaCloud or AzureUSGovernment")
+}

@@ -1,0 +1,209 @@
+package check
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
+	"github.com/gokeyvault/gokeyvault/pkg/task"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
+)
+
+// printer writes the report: plain lines, tables aligned. Every line is
+// neutralised as the task's log lines are (no "##vso", no line break in
+// what a vault or a tool said), so that a check run in a pipeline's script
+// step writes no logging command.
+type printer struct {
+	tw *tabwriter.Writer
+}
+
+func newPrinter(w io.Writer) *printer {
+	return &printer{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+}
+
+func (p *printer) flush() { _ = p.tw.Flush() }
+
+// line writes one line; tabs separate the columns of a table.
+func (p *printer) line(format string, args ...any) {
+	cols := strings.Split(fmt.Sprintf(format, args...), "\t")
+	for i, c := range cols {
+		cols[i] = vso.Neutralize(c)
+	}
+	fmt.Fprintln(p.tw, strings.Join(cols, "\t"))
+}
+
+// verdict ends the report, after a blank line.
+func (p *printer) verdict(s string) {
+	p.flush()
+	p.line("")
+	p.line("%s", s)
+}
+
+// header says what is checked, where, and with whose access.
+func (p *printer) header(o Options, job task.Job, cl cloud.Cloud) {
+	p.line("Vault %s (%s), cloud %s", job.Vault, cl.VaultURL(job.Vault), cl.Name)
+	p.line("SecretsFilter: %s", orNone(o.Filter))
+	if len(job.Files) > 0 {
+		p.line("SecretsToFiles: %s", entryList(job.Files))
+	}
+}
+
+// report prints what a pipeline would get, then the verdict.
+func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used string) {
+	if used != "" {
+		p.line("Signed in with %s: a pipeline gets what its service connection may read, which this check cannot see.", used)
+	}
+	p.line("")
+	if signInFailed(d) {
+		p.issues("Errors", out, task.Error)
+		p.verdict("The check could not sign in, so it cannot tell what a pipeline would get.")
+		return
+	}
+	if job.Plan.NeedsList() && d.ListErr == nil {
+		p.listing(job, d)
+	}
+	p.variables(d)
+	p.files(d)
+	p.issues("Warnings", out, task.Warning)
+	p.issues("Errors", out, task.Error)
+	switch {
+	case out.Result == vso.Succeeded:
+		p.verdict("A pipeline with these inputs would succeed: " + out.Message + ".")
+	case d.Canceled:
+		p.verdict("Canceled: the check did not finish.")
+	case isError(out, out.Message):
+		p.verdict("A pipeline with these inputs would fail, as the error above says.")
+	default:
+		p.verdict("A pipeline with these inputs would fail: " + out.Message + ".")
+	}
+}
+
+// signInFailed reports whether the check's own sign-in failed, for the
+// listing or any secret: then nothing is known about the vault.
+func signInFailed(d task.Downloaded) bool {
+	errs := []error{d.ListErr, d.Report.Shared}
+	for _, f := range d.Report.Failures {
+		errs = append(errs, f.Err)
+	}
+	for _, err := range errs {
+		var s *SignInError
+		var t *TenantError
+		if errors.As(err, &s) || errors.As(err, &t) {
+			return true
+		}
+	}
+	return false
+}
+
+// isError reports whether msg is one of the outcome's error lines: the
+// verdict does not repeat it.
+func isError(out task.Outcome, msg string) bool {
+	for _, l := range out.Log {
+		if l.Kind == task.Error && l.Text == msg {
+			return true
+		}
+	}
+	return false
+}
+
+// listing says what the listing found, what each pattern or tag selected,
+// and what was skipped, and why.
+func (p *printer) listing(job task.Job, d task.Downloaded) {
+	rep := d.Report
+	p.line("Listed %d secret(s); %d selected, %d of them skipped.", rep.Listed, rep.Selected, len(rep.Skipped))
+	for _, e := range job.Plan.Entries {
+		if e.Kind != selection.Name && !e.Exclude && !job.Plan.All() {
+			p.line("  %s selects %d", e.Text, d.Selected[e.Text])
+		}
+	}
+	var skipped []task.Skipped
+	for _, s := range rep.Skipped {
+		skipped = append(skipped, task.Skipped{Secret: s.Name, Why: s.Reason})
+	}
+	skipped = append(skipped, d.Excluded...)
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Secret < skipped[j].Secret })
+	if len(skipped) > 0 {
+		p.line("Skipped (%d):", len(skipped))
+	}
+	for _, s := range skipped {
+		p.line("  %s\t%s", s.Secret, s.Why)
+	}
+}
+
+// variables lists each variable with the secret and version behind it.
+func (p *printer) variables(d task.Downloaded) {
+	type row struct{ v, from string }
+	var rows []row
+	for _, a := range d.Set {
+		for _, v := range a.Vars {
+			rows = append(rows, row{v, describe(strings.SplitN(a.Secret, "/", 2)[0], a.Version, a.ContentType)})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return strings.ToLower(rows[i].v) < strings.ToLower(rows[j].v) })
+	p.line("Secret variables (%d):", len(rows))
+	for _, r := range rows {
+		p.line("  %s\t<- %s", r.v, r.from)
+	}
+}
+
+// files lists each file a SecretsToFiles entry would write.
+func (p *printer) files(d task.Downloaded) {
+	if len(d.Files) == 0 {
+		return
+	}
+	p.line("Files (%d), each path in a plain variable:", len(d.Files))
+	for _, f := range d.Files {
+		p.line("  %s\t<- %s, written as %s, %d bytes", f.Entry.Var, describe(f.Entry.Ref.Name, f.Version, f.ContentType), f.Entry.FileName(f.Format), f.Size)
+	}
+}
+
+// issues lists the outcome's lines of a kind, as the pipeline's log would
+// show them.
+func (p *printer) issues(title string, out task.Outcome, kind task.LineKind) {
+	var lines []string
+	for _, l := range out.Log {
+		if l.Kind == kind {
+			lines = append(lines, l.Text)
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	p.line("%s (%d):", title, len(lines))
+	for _, l := range lines {
+		p.line("  %s", l)
+	}
+}
+
+// describe names a secret's version and content type.
+func describe(name, version, contentType string) string {
+	s := name
+	if version != "" {
+		s += " version " + version
+	}
+	if contentType != "" {
+		s += " (" + contentType + ")"
+	}
+	return s
+}
+
+func entryList(files []secretfile.Entry) string {
+	texts := make([]string, len(files))
+	for i, f := range files {
+		texts[i] = f.Text
+	}
+	return strings.Join(texts, ", ")
+}
+
+func orNone(s string) string {
+	if strings.Trim(s, " \t\r\n,") == "" {
+		return "(none)"
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", ", ")), " ")
+}
