@@ -58,6 +58,11 @@ const (
 // defaultTimeout is the task's own budget.
 const defaultTimeout = 5 * time.Minute
 
+// getsInFlight bounds the check's concurrent gets: half the task's, since
+// a developer's sign-in is usually a person's, whose reads count against
+// the same vault limit as the pipelines'.
+const getsInFlight = 16
+
 // Run runs the check, prints what it found to o.Out and returns the exit
 // status.
 func Run(ctx context.Context, o Options) int {
@@ -122,7 +127,8 @@ func (o Options) job() (task.Job, cloud.Cloud, error) {
 func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvault.Client, error) {
 	tr := o.Transport
 	if tr == nil {
-		tr = transport.New(transport.Options{})
+		// Room for the list call beside the gets, as the task leaves it.
+		tr = transport.New(transport.Options{MaxConnsPerHost: getsInFlight + 4})
 	}
 	// The tenant is not checked against the vault's challenge here: the
 	// sign-in refuses another tenant than --tenant with a message for a
@@ -131,7 +137,7 @@ func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvaul
 		VaultURL:    cl.VaultURL(strings.TrimSpace(o.Vault)),
 		Credential:  signIn,
 		HTTP:        transport.Pipeline{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 4, TryTimeout: 30 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 4 * time.Second}},
-		Concurrency: 16,
+		Concurrency: getsInFlight,
 	})
 }
 

@@ -153,21 +153,27 @@ func TestFileFailures(t *testing.T) {
 // secrets, without listing the vault, and sets only their variables.
 func TestFilesOnly(t *testing.T) {
 	w := newWorld(t)
-	w.Put(map[string]string{"deploy-key": "v-deploy-key", "other": "v-other"})
+	w.Put(map[string]string{"deploy-key": "v-deploy-key", "other": "v-other", "blank": ""})
 
-	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "deploy-key"))
+	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "deploy-key, blank"))
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	want := map[string]agentrunner.Variable{"deploy-key.file": {Value: filepath.Join(fileDir(t, res), "deploy-key")}}
+	if diff := cmp.Diff([]string{"Secret 'blank' is empty: the file in variable blank.file is empty"}, testworld.Issues(res, "warning")); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	want := map[string]agentrunner.Variable{
+		"deploy-key.file": {Value: filepath.Join(fileDir(t, res), "deploy-key")},
+		"blank.file":      {Value: filepath.Join(fileDir(t, res), "blank")},
+	}
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
 	if n := testworld.ListCalls(w.Vault); n != 0 {
 		t.Errorf("%d list calls", n)
 	}
-	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"), "Downloading 1 secret(s) to files: deploy-key\n", "Wrote 1 file(s):\n")
+	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"), "Downloading 2 secret(s) to files: deploy-key, blank\n", "Wrote 2 file(s):\n")
 	if got := string(res.Temp[filepath.Join(filepath.Base(fileDir(t, res)), "deploy-key")].Data); got != "v-deploy-key" {
 		t.Errorf("deploy-key's file holds %d bytes, not its value", len(got))
 	}

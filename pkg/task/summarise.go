@@ -106,6 +106,11 @@ func SummariseIn(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	for _, n := range d.Empty {
 		o.add(Warning, "Secret '%s' is empty: variable %s is defined with an empty value", n, n)
 	}
+	for _, f := range d.Files {
+		if f.Size == 0 {
+			o.add(Warning, "Secret '%s' is empty: the file in variable %s is empty", f.Entry.Ref, f.Entry.Var)
+		}
+	}
 	o.add(Plain, "Downloaded %d secret(s) in %.2f s", d.Report.Downloaded, d.Elapsed.Seconds())
 	return o.end(job, cl, d)
 }
