@@ -46,9 +46,6 @@ func NewDir(root string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
-// Root is the agent's temp directory.
-func (d *Dir) Root() string { return d.root }
-
 // Write creates the file name (a name of the run's own, no path) in the
 // run's directory with data, readable and writable by the agent's user
 // only, and returns its full path. A file that exists already, or a link
