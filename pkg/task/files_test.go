@@ -193,3 +193,26 @@ func certOnlyPEM(t *testing.T) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// TestFileOfADisabledListedSecret: a disabled secret that a pattern
+// selects and a file entry names is skipped for its variable, as the
+// listing skips it, and fails its file entry, with one get.
+func TestFileOfADisabledListedSecret(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "app-a", Value: "v-app-a"})
+	w.Vault.Put(localcloud.Secret{Name: "off", Value: "v-off", Disabled: true})
+
+	res := w.Run(files(step{Filter: "*"}, "off"))
+
+	msg := testworld.FailedWith(t, res, "Secret 'off': the secret is disabled.", "or remove it from SecretsToFiles")
+	if strings.Contains(msg, "SecretsFilter") {
+		t.Errorf("the fix names SecretsFilter, whose pattern skips a disabled secret anyway: %s", msg)
+	}
+	if diff := cmp.Diff(map[string]agentrunner.Variable{"app-a": testworld.SecretVar("v-app-a")}, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Found 2 secret(s): 1 enabled and valid, 1 skipped\n  skipped off: disabled\n")
+	if diff := cmp.Diff(map[string]int{"app-a": 1, "off": 1}, testworld.SecretGets(w.Vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+}
