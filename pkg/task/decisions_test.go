@@ -292,3 +292,35 @@ func TestEntraErrorsLinkTheConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestRenamedAndListed: a secret a pattern selects and a renamed entry
+// names is fetched once and sets both variables; the listing's rules still
+// decide its own name (an expired one is skipped, its rename set, as a
+// named secret is set whatever its dates).
+func TestRenamedAndListed(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "legacy-key", Value: "v-legacy"})
+	w.Vault.Put(localcloud.Secret{Name: "old", Value: "v-old", Expires: time.Now().Add(-time.Hour)})
+	w.Vault.Put(localcloud.Secret{Name: "app", Value: "v-app"})
+
+	res := w.Run(step{Filter: "*, Legacy-Key as LEGACY_KEY, old as OLD_VALUE"})
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	if diff := cmp.Diff(map[string]int{"app": 1, "Legacy-Key": 1, "old": 1}, testworld.SecretGets(w.Vault)); diff != "" {
+		t.Errorf("gets (-want +got):\n%s", diff)
+	}
+	want := map[string]agentrunner.Variable{
+		"app":        testworld.SecretVar("v-app"),
+		"legacy-key": testworld.SecretVar("v-legacy"),
+		"LEGACY_KEY": testworld.SecretVar("v-legacy"),
+		"OLD_VALUE":  testworld.SecretVar("v-old"),
+	}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"),
+		"Found 3 secret(s): 2 enabled and valid, 1 skipped\n  * selected 3\n  skipped old: expired ",
+		"Set 4 secret(s):\n  Legacy-Key -> LEGACY_KEY\n  app\n  legacy-key\n  old -> OLD_VALUE\n")
+}

@@ -112,27 +112,28 @@ type download struct {
 	d       Downloaded
 	listed  map[string]bool   // lower-case names the listing set
 	implied map[string]string // target ref -> value, waiting for the listing
-	// viaFile maps the lower-case names of listed secrets a pattern or tag
-	// selected, and whose latest value a file entry fetches anyway, to the
-	// name as listed: fetched once, their variables are set in finish.
-	viaFile map[string]string
-	// fileValues keeps the latest values file entries fetched, by
-	// lower-case name, for viaFile.
-	fileValues map[string]keyvault.Value
+	// byName maps the lower-case names of listed secrets a pattern or tag
+	// selected, and whose latest value a named or file entry fetches
+	// anyway, to the name as listed: fetched once, their own variables are
+	// set in finish.
+	byName map[string]string
+	// latest keeps the latest values fetched by name, by lower-case name,
+	// for byName.
+	latest map[string]keyvault.Value
 }
 
 func newDownload(job Job, out output, enc vso.Encoding) *download {
 	dl := &download{
-		plan:       job.Plan,
-		out:        out,
-		enc:        enc,
-		targets:    map[string]selection.Target{},
-		files:      map[string]secretfile.Entry{},
-		now:        time.Now(),
-		listed:     map[string]bool{},
-		implied:    map[string]string{},
-		viaFile:    map[string]string{},
-		fileValues: map[string]keyvault.Value{},
+		plan:    job.Plan,
+		out:     out,
+		enc:     enc,
+		targets: map[string]selection.Target{},
+		files:   map[string]secretfile.Entry{},
+		now:     time.Now(),
+		listed:  map[string]bool{},
+		implied: map[string]string{},
+		byName:  map[string]string{},
+		latest:  map[string]keyvault.Value{},
 	}
 	dl.d.Selected = map[string]int{}
 	for _, t := range job.Plan.Targets {
@@ -145,7 +146,7 @@ func newDownload(job Job, out output, enc vso.Encoding) *download {
 }
 
 // refs are the secrets to fetch by name: the filter's, then the files'
-// that the filter does not fetch already. A secret both name is fetched
+// that the filter does not fetch already. A secret both inputs name is fetched
 // once.
 func (dl *download) refs(job Job) []vaultref.Secret {
 	refs := job.Plan.Refs()
@@ -172,9 +173,13 @@ func (dl *download) choose(name string, tags map[string]string) bool {
 	if c.Shadowed != "" {
 		dl.d.Shadowed = append(dl.d.Shadowed, Skipped{name, "its variable is set by the entry " + c.Shadowed})
 	}
-	if _, ok := dl.files[strings.ToLower(name)]; ok && c.Fetch {
-		// A file entry fetches its latest value by name already.
-		dl.viaFile[strings.ToLower(name)] = name
+	key := strings.ToLower(name)
+	_, file := dl.files[key]
+	_, named := dl.targets[key]
+	if (file || named) && c.Fetch {
+		// A renamed or file entry fetches its latest value by name
+		// already: one get serves both, and both see the same version.
+		dl.byName[key] = name
 		return false
 	}
 	return c.Fetch
@@ -183,17 +188,16 @@ func (dl *download) choose(name string, tags map[string]string) bool {
 // sink writes one value's file and sets its variables.
 func (dl *download) sink(v keyvault.Value) {
 	key := strings.ToLower(vaultref.Secret{Name: v.Name, Version: v.Version}.String())
+	if v.Version == "" {
+		// The listing may have selected it too: finish decides.
+		dl.mu.Lock()
+		dl.latest[key] = v
+		dl.mu.Unlock()
+	}
 	t, named := dl.targets[key]
 	if f, ok := dl.files[key]; ok {
 		dl.file(f, v)
 		if !named {
-			// Fetched for its file only, unless the listing selected it
-			// too: finish decides.
-			if v.Version == "" {
-				dl.mu.Lock()
-				dl.fileValues[key] = v
-				dl.mu.Unlock()
-			}
 			return
 		}
 	}
@@ -242,10 +246,10 @@ func (dl *download) missing(secret, why string) {
 }
 
 // finish sets what waited for the listing to end (the variables of listed
-// secrets a file entry fetched, the versions' own names the listing did
-// not set), and sorts what the log shows.
+// secrets an entry fetched by name, the versions' own names the listing
+// did not set), and sorts what the log shows.
 func (dl *download) finish(rep *keyvault.Report) {
-	dl.fromFiles(rep)
+	dl.fromNamed(rep)
 	for _, t := range dl.plan.Targets {
 		value, ok := dl.implied[strings.ToLower(t.Ref.String())]
 		if !ok || dl.listed[strings.ToLower(t.Implied)] {
@@ -269,26 +273,29 @@ func (dl *download) finish(rep *keyvault.Report) {
 	sort.Slice(d.FileFailures, func(i, j int) bool { return d.FileFailures[i].Entry.Text < d.FileFailures[j].Entry.Text })
 }
 
-// fromFiles sets the variables of the listed secrets whose value a file
-// entry fetched, as the listing would have: counted as selected, skipped
+// fromNamed sets the variables of the listed secrets whose value an entry
+// fetched by name, as the listing would have: counted as selected, skipped
 // when disabled, expired or not yet valid.
-func (dl *download) fromFiles(rep *keyvault.Report) {
-	names := make([]string, 0, len(dl.viaFile))
-	for key := range dl.viaFile {
+func (dl *download) fromNamed(rep *keyvault.Report) {
+	names := make([]string, 0, len(dl.byName))
+	for key := range dl.byName {
 		names = append(names, key)
 	}
 	sort.Strings(names)
 	for _, key := range names {
-		listed := dl.viaFile[key]
+		listed := dl.byName[key]
 		rep.Selected++
-		v, ok := dl.fileValues[key]
+		v, ok := dl.latest[key]
+		_, named := dl.targets[key]
 		switch {
 		case !ok && disabled(rep.Failures, key):
 			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: "disabled"})
 		case !ok:
-			// Its failure is the file entry's, already reported.
+			// Its failure is the entry's, already reported.
 		case unusable(v, dl.now) != "":
 			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: unusable(v, dl.now)})
+		case named && !dl.enc.Carries(v.Value):
+			// The entry's variables reported it already.
 		default:
 			v.Name = listed
 			dl.setVars(v, selection.Target{}, false)
