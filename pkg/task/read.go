@@ -173,7 +173,10 @@ func (j Job) debugf(w *vso.Writer) func(string) {
 // diagnoseContext is what messages about this job may mention; cl is the
 // cloud once known.
 func (j Job) diagnoseContext(cl *cloud.Cloud) diagnose.Context {
-	c := diagnose.Context{Vault: j.Vault, TenantID: j.Conn.TenantID, ConnectionPage: j.ConnectionPage}
+	c := diagnose.Context{Vault: j.Vault, ConnectionPage: j.ConnectionPage}
+	if j.Conn != nil {
+		c.TenantID = j.Conn.TenantID
+	}
 	if cl != nil {
 		c.TenantID = cl.Tenant
 	}
