@@ -46,12 +46,16 @@ func (p *versionPolicy) Do(req *policy.Request) (*http.Response, error) {
 	if err != nil || p.fixed || resp.StatusCode != http.StatusBadRequest {
 		return resp, err
 	}
-	body, rerr := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		// A reply over its cap, or cut short: its error, not half a body.
+		return nil, err
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	asked, latest, ok := UnsupportedVersion(string(body))
-	if rerr != nil || !ok || !p.fallBack(asked, latest) {
-		return resp, err
+	if !ok || !p.fallBack(asked, latest) {
+		return resp, nil
 	}
 	p.rewrite(req)
 	return req.Next()

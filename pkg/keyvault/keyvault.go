@@ -198,16 +198,6 @@ func (c *Client) Download(ctx context.Context, req Request, sink func(Value)) (R
 	return t.report(), nil
 }
 
-// All downloads every enabled, currently valid secret of the vault.
-func (c *Client) All(ctx context.Context, sink func(Value)) (Report, error) {
-	return c.Download(ctx, Request{Select: func(string, map[string]string) bool { return true }}, sink)
-}
-
-// Named downloads the given secrets by name, without listing.
-func (c *Client) Named(ctx context.Context, want []vaultref.Secret, sink func(Value)) (Report, error) {
-	return c.Download(ctx, Request{Named: want}, sink)
-}
-
 // sharedCause is the one cause behind all of fs, if there is one: no
 // failure got an answer from the vault about its secret, and either the
 // token was refused (it would be for every secret) or there is more than
@@ -222,7 +212,7 @@ func sharedCause(fs []Failure) error {
 			if auth == nil {
 				auth = f.Err
 			}
-		case VaultAnswered(f.Err):
+		case aboutSecret(f.Err):
 			return nil
 		}
 	}
@@ -247,7 +237,7 @@ func (c *Client) named(ctx context.Context, want []vaultref.Secret, sink func(Va
 	first.push(want[0])
 	first.close()
 	c.fetch(ctx, first, &t, sink, 1)
-	if rep := t.report(); len(rep.Failures) == 1 && !VaultAnswered(rep.Failures[0].Err) {
+	if rep := t.report(); len(rep.Failures) == 1 && !aboutSecret(rep.Failures[0].Err) {
 		// The vault never answered about the first secret: the token, the
 		// network or the TLS handshake failed, and would fail the same
 		// way for each of the others. They fail with that cause rather
@@ -360,13 +350,31 @@ func skipReason(a *azsecrets.SecretAttributes, now time.Time) string {
 	if a == nil {
 		return ""
 	}
-	switch {
-	case a.Enabled != nil && !*a.Enabled:
+	if a.Enabled != nil && !*a.Enabled {
 		return "disabled"
-	case a.Expires != nil && !a.Expires.After(now):
-		return "expired " + a.Expires.UTC().Format(time.RFC3339)
-	case a.NotBefore != nil && a.NotBefore.After(now):
-		return "not valid before " + a.NotBefore.UTC().Format(time.RFC3339)
+	}
+	var exp, nbf time.Time
+	if a.Expires != nil {
+		exp = *a.Expires
+	}
+	if a.NotBefore != nil {
+		nbf = *a.NotBefore
+	}
+	return unusable(exp, nbf, now)
+}
+
+// Unusable says why v is not valid now, by the client's clock (the one the
+// listing's skips use): expired or not yet valid; "" when it is.
+func (c *Client) Unusable(v Value) string { return unusable(v.Expires, v.NotBefore, c.now()) }
+
+// unusable says why a version with these dates (zero: none) is not valid
+// at now.
+func unusable(expires, notBefore, now time.Time) string {
+	switch {
+	case !expires.IsZero() && !expires.After(now):
+		return "expired " + expires.UTC().Format(time.RFC3339)
+	case !notBefore.IsZero() && notBefore.After(now):
+		return "not valid before " + notBefore.UTC().Format(time.RFC3339)
 	}
 	return ""
 }
@@ -404,7 +412,7 @@ func (c *Client) fetch(ctx context.Context, jobs *queue, rep *tally, sink func(V
 func deliver(sink func(Value), v Value) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("set secret %s: internal error", v.Name)
+			err = &secretError{fmt.Sprintf("set secret %s: internal error", v.Name)}
 		}
 	}()
 	sink(v)
@@ -416,7 +424,7 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 	// run, nor print a stack trace: it becomes this secret's failure.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("get secret %s: unexpected reply from the vault", s.Name)
+			err = &secretError{fmt.Sprintf("get secret %s: unexpected reply from the vault", s.Name)}
 		}
 	}()
 	resp, err := c.secrets.GetSecret(ctx, s.Name, s.Version, nil)
@@ -444,11 +452,19 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 	return v, nil
 }
 
-// VaultAnswered reports whether err carries a reply from the vault about
-// the secret itself (a 403, a 404...), as opposed to a failure before any
-// such reply: the token, the network or the TLS handshake, which every
-// other request would meet too.
-func VaultAnswered(err error) bool {
+// aboutSecret reports whether err is this secret's own: the vault answered
+// about it (a 403, a 404, a reply too large or unreadable), or setting it
+// failed. Any other failure came before such an answer (the token, the
+// network, the TLS handshake), and every other request would meet it too.
+func aboutSecret(err error) bool {
 	var re *azcore.ResponseError
-	return errors.As(err, &re)
+	var big *ReplyTooLargeError
+	var own *secretError
+	return errors.As(err, &re) || errors.As(err, &big) || errors.As(err, &own)
 }
+
+// secretError is a failure of one secret's reply or of setting it, which
+// says nothing about the others.
+type secretError struct{ msg string }
+
+func (e *secretError) Error() string { return e.msg }

@@ -49,6 +49,9 @@ func (t *tally) report() Report {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.rep
-	r.Shared = sharedCause(r.Failures)
+	if r.Downloaded == 0 {
+		// Once one secret came through, each failure is told on its own.
+		r.Shared = sharedCause(r.Failures)
+	}
 	return r
 }

@@ -409,3 +409,27 @@ func TestHostileRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileOneHugeSecret: a reply too large for one secret is that
+// secret's failure, whichever place it has among the names: the others are
+// fetched and set, and the log names the one that failed.
+func TestHostileOneHugeSecret(t *testing.T) {
+	for _, filter := range []string{"huge, a, b", "a, huge, b"} {
+		t.Run(filter, func(t *testing.T) {
+			w := newWorld(t)
+			for _, n := range []string{"huge", "a", "b"} {
+				w.Vault.Put(localcloud.Secret{Name: n, Value: "value-of-" + n})
+			}
+			w.Vault.SetHostile(localcloud.Hostile{HugeValue: 1 << 20, HugeOnly: "huge"})
+
+			res := w.Run(step{Filter: filter})
+
+			testworld.FailedWith(t, res, "Secret 'huge': the vault's reply is larger than 256 KiB")
+			want := map[string]agentrunner.Variable{"a": testworld.SecretVar("value-of-a"), "b": testworld.SecretVar("value-of-b")}
+			if diff := cmp.Diff(want, res.Variables); diff != "" {
+				t.Errorf("variables (-want +got):\n%s", diff)
+			}
+			testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 3 secret(s) could not be downloaded from kv-e2e")
+		})
+	}
+}

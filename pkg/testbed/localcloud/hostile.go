@@ -40,8 +40,11 @@ type Hostile struct {
 	ExtraInvalid bool
 
 	// HugeValue > 0 answers every get with a 200 whose body is this many
-	// bytes (a JSON secret bundle with a padded value), streamed.
+	// bytes (a JSON secret bundle with a padded value), streamed; with
+	// HugeOnly, only the gets of that secret (the others are answered as
+	// usual).
 	HugeValue int64
+	HugeOnly  string
 	// HugeListPage > 0 answers every list call with a page of this many
 	// bytes, streamed.
 	HugeListPage int64
@@ -278,8 +281,12 @@ func (v *Vault) hostileReply(r *http.Request, h Hostile, rp *reply) func(http.Re
 		rp.status = h.Redirect.Status
 		return func(w http.ResponseWriter, _ *http.Request) { h.Redirect.write(w) }
 	}
-	if segs, _ := pathSegments(r.URL); len(segs) == 1 {
+	segs, _ := pathSegments(r.URL)
+	if len(segs) == 1 {
 		return v.hostileList(r, h, rp)
+	}
+	if h.HugeOnly != "" && (len(segs) < 2 || !strings.EqualFold(segs[1], h.HugeOnly)) {
+		h.HugeValue = 0
 	}
 	return v.hostileGet(h, rp)
 }
