@@ -188,7 +188,8 @@ func describe(name, version, contentType string) string {
 		s += " version " + version
 	}
 	if contentType != "" {
-		s += " (" + contentType + ")"
+		// The vault's text: on a terminal, an escape sequence would act.
+		s += " (" + vso.Clip(contentType, 80) + ")"
 	}
 	return s
 }

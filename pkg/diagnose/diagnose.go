@@ -32,6 +32,9 @@ import (
 // Context is what the messages may mention.
 type Context struct {
 	Vault string // vault name
+	// Host is the vault's host name in its cloud (kv.vault.azure.cn);
+	// "" means the public cloud's.
+	Host string
 	// ConnectionPage is where the user edits the service connection, e.g.
 	// https://dev.azure.com/org/project/_settings/adminservices?resourceId=<id>
 	ConnectionPage string
@@ -39,6 +42,13 @@ type Context struct {
 	// Input names the input that asks for the secret, for messages about
 	// one secret; "" means SecretsFilter.
 	Input string
+}
+
+func (c Context) host() string {
+	if c.Host == "" {
+		return c.Vault + ".vault.azure.net"
+	}
+	return c.Host
 }
 
 func (c Context) input() string {
@@ -162,7 +172,7 @@ func explainVault(c Context, p Problem, op string) string {
 	case p.Inner == "ForbiddenByFirewall":
 		msg = fmt.Sprintf("the vault's firewall does not allow this agent's IP address. Allow it (az keyvault network-rule add --name %s --ip-address <agent public IP>), enable \"Allow trusted Microsoft services\" where it applies, or run the job on a self-hosted agent inside an allowed network", c.Vault)
 	case p.Inner == "ForbiddenByConnection":
-		msg = fmt.Sprintf("public network access to vault %s is disabled: run the job on a self-hosted agent that reaches the vault's private endpoint (and resolves %s.vault.azure.net to it), or allow public access from selected networks", c.Vault, c.Vault)
+		msg = fmt.Sprintf("public network access to vault %s is disabled: run the job on a self-hosted agent that reaches the vault's private endpoint (and resolves %s to it), or allow public access from selected networks", c.Vault, c.host())
 	case p.Inner == "ForbiddenByPolicy":
 		msg = "an Azure Policy or vault policy denied the request: ask the vault's owner which policy applies"
 	case p.Inner == "SecretDisabled":

@@ -117,3 +117,20 @@ func TestSecretNamesItsInput(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateEndpointHost: the private-endpoint fix names the vault's host
+// in its own cloud.
+func TestPrivateEndpointHost(t *testing.T) {
+	err := &azcore.ResponseError{StatusCode: 403, ErrorCode: "Forbidden", RawResponse: &http.Response{
+		StatusCode: 403, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(`{"error":{"code":"Forbidden","message":"m","innererror":{"code":"ForbiddenByConnection"}}}`)),
+	}}
+	for host, want := range map[string]string{
+		"":                   "resolves kv1.vault.azure.net to it",
+		"kv1.vault.azure.cn": "resolves kv1.vault.azure.cn to it",
+	} {
+		if got := Secret(Context{Vault: "kv1", Host: host}, "cert", err); !strings.Contains(got, want) {
+			t.Errorf("host %q: %s\nwant it to contain %q", host, got, want)
+		}
+	}
+}

@@ -22,11 +22,13 @@ type Session struct {
 	// Describe is the debug line about the connection and its cloud.
 	Describe string
 
-	warm      func() // waits for the early token request
+	warm      func() // stops the early token request and waits for it
 	transport *transport.Client
 }
 
-// Close waits for what the session started and releases its connections.
+// Close stops what the session started, waits for it, and releases its
+// connections: a run that has reported must not linger on a token request
+// nobody needs any more.
 func (s *Session) Close() {
 	s.warm()
 	s.transport.CloseIdleConnections()
@@ -94,7 +96,9 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		tr.CloseIdleConnections()
 		return nil, fmt.Errorf("connect to vault %s: %w", job.Vault, err)
 	}
-	s.warm = s.Vault.Warm(ctx, cl.Tenant, cl.VaultResource)
+	wctx, stop := context.WithCancel(ctx)
+	wait := s.Vault.Warm(wctx, cl.Tenant, cl.VaultResource)
+	s.warm = func() { stop(); wait() }
 	return s, nil
 }
 

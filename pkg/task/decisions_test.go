@@ -119,7 +119,7 @@ func TestForbidden(t *testing.T) {
 		{"AccessDenied", true, []string{"Could not list the secrets of vault kv-e2e", "access policy", "secret List permission", "az keyvault set-policy --name kv-e2e", "--secret-permissions get list", "name the secrets in SecretsFilter"}},
 		{"ForbiddenByRbac", true, []string{"Azure RBAC", `--role "Key Vault Secrets User"`, "az keyvault show --name kv-e2e"}},
 		{"ForbiddenByFirewall", true, []string{"firewall", "az keyvault network-rule add --name kv-e2e"}},
-		{"ForbiddenByConnection", true, []string{"public network access to vault kv-e2e is disabled", "private endpoint"}},
+		{"ForbiddenByConnection", true, []string{"public network access to vault kv-e2e is disabled", "private endpoint", "resolves kv-e2e.vault.azure.net to it"}},
 		{"ForbiddenByPolicy", true, []string{"Azure Policy"}},
 		{"AccessDenied", false, []string{"Secret 'a': access denied by the vault's access policy", "secret Get permission", "az keyvault set-policy --name kv-e2e"}},
 		{"ForbiddenByRbac", false, []string{"Secret 'a': access denied by Azure RBAC", "Key Vault Secrets User"}},
@@ -323,4 +323,17 @@ func TestRenamedAndListed(t *testing.T) {
 	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"),
 		"Found 3 secret(s): 2 enabled and valid, 1 skipped\n  * selected 3\n  skipped old: expired ",
 		"Set 4 secret(s):\n  Legacy-Key -> LEGACY_KEY\n  app\n  legacy-key\n  old -> OLD_VALUE\n")
+}
+
+// TestEmptyRenamed: the warning for an empty secret names the secret and
+// the variables it set, not the variable as if it were the secret.
+func TestEmptyRenamed(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "db", Value: ""})
+
+	res := w.Run(step{Filter: "db as DB_PASSWORD"})
+
+	if diff := cmp.Diff([]string{"Secret 'db' is empty: variable DB_PASSWORD is defined with an empty value"}, testworld.Issues(res, "warning")); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
 }

@@ -26,8 +26,8 @@ type Downloaded struct {
 	ListErr error
 	// Set is every secret set, with the variables it set, sorted.
 	Set []Assigned
-	// Empty lists, sorted, the variables set to an empty value.
-	Empty []string
+	// Empty lists, sorted, the secrets set to an empty value.
+	Empty []Assigned
 	// Missing are optional secrets that were not set, and why.
 	Missing []Skipped
 	// Uncarried are secrets whose value the agent would alter (its
@@ -82,7 +82,7 @@ func Preview(ctx context.Context, job Job, vault *keyvault.Client) Downloaded {
 }
 
 func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding) Downloaded {
-	dl := newDownload(job, out, enc)
+	dl := newDownload(job, vault, out, enc)
 	req := keyvault.Request{Named: dl.refs(job)}
 	if job.Plan.NeedsList() {
 		req.Select = dl.choose
@@ -106,7 +106,9 @@ type download struct {
 	enc     vso.Encoding
 	targets map[string]selection.Target // lower-case ref -> target
 	files   map[string]secretfile.Entry // lower-case ref -> file entry
-	now     time.Time
+	// unusable is the vault client's rule for expired and not yet valid
+	// versions, by the clock its listing uses.
+	unusable func(keyvault.Value) string
 
 	mu      sync.Mutex
 	d       Downloaded
@@ -117,23 +119,23 @@ type download struct {
 	// anyway, to the name as listed: fetched once, their own variables are
 	// set in finish.
 	byName map[string]string
-	// latest keeps the latest values fetched by name, by lower-case name,
-	// for byName.
+	// latest keeps the latest values named and file entries fetched, by
+	// lower-case name, for byName; the listing's own values pass through.
 	latest map[string]keyvault.Value
 }
 
-func newDownload(job Job, out output, enc vso.Encoding) *download {
+func newDownload(job Job, vault *keyvault.Client, out output, enc vso.Encoding) *download {
 	dl := &download{
-		plan:    job.Plan,
-		out:     out,
-		enc:     enc,
-		targets: map[string]selection.Target{},
-		files:   map[string]secretfile.Entry{},
-		now:     time.Now(),
-		listed:  map[string]bool{},
-		implied: map[string]string{},
-		byName:  map[string]string{},
-		latest:  map[string]keyvault.Value{},
+		plan:     job.Plan,
+		out:      out,
+		enc:      enc,
+		unusable: vault.Unusable,
+		targets:  map[string]selection.Target{},
+		files:    map[string]secretfile.Entry{},
+		listed:   map[string]bool{},
+		implied:  map[string]string{},
+		byName:   map[string]string{},
+		latest:   map[string]keyvault.Value{},
 	}
 	dl.d.Selected = map[string]int{}
 	for _, t := range job.Plan.Targets {
@@ -188,14 +190,15 @@ func (dl *download) choose(name string, tags map[string]string) bool {
 // sink writes one value's file and sets its variables.
 func (dl *download) sink(v keyvault.Value) {
 	key := strings.ToLower(vaultref.Secret{Name: v.Name, Version: v.Version}.String())
-	if v.Version == "" {
+	t, named := dl.targets[key]
+	f, file := dl.files[key]
+	if v.Version == "" && (named || file) {
 		// The listing may have selected it too: finish decides.
 		dl.mu.Lock()
 		dl.latest[key] = v
 		dl.mu.Unlock()
 	}
-	t, named := dl.targets[key]
-	if f, ok := dl.files[key]; ok {
+	if file {
 		dl.file(f, v)
 		if !named {
 			return
@@ -211,7 +214,7 @@ func (dl *download) setVars(v keyvault.Value, t selection.Target, named bool) {
 	vars := []string{v.Name}
 	if named {
 		vars = t.Vars
-		if why := unusable(v, dl.now); t.Optional && why != "" {
+		if why := dl.unusable(v); t.Optional && why != "" {
 			dl.missing(ref.String(), why)
 			return
 		}
@@ -235,7 +238,7 @@ func (dl *download) setVars(v keyvault.Value, t selection.Target, named bool) {
 	}
 	dl.d.Set = append(dl.d.Set, Assigned{Secret: ref.String(), Vars: append([]string(nil), vars...), Version: v.Resolved, ContentType: v.ContentType})
 	if v.Value == "" {
-		dl.d.Empty = append(dl.d.Empty, vars[0])
+		dl.d.Empty = append(dl.d.Empty, dl.d.Set[len(dl.d.Set)-1])
 	}
 }
 
@@ -264,7 +267,7 @@ func (dl *download) finish(rep *keyvault.Report) {
 	}
 	d := &dl.d
 	sort.Slice(d.Set, func(i, j int) bool { return d.Set[i].Secret < d.Set[j].Secret })
-	sort.Strings(d.Empty)
+	sort.Slice(d.Empty, func(i, j int) bool { return d.Empty[i].Secret < d.Empty[j].Secret })
 	sort.Strings(d.Uncarried)
 	for _, s := range [][]Skipped{d.Missing, d.Excluded, d.Shadowed} {
 		sort.Slice(s, func(i, j int) bool { return s[i].Secret < s[j].Secret })
@@ -292,8 +295,8 @@ func (dl *download) fromNamed(rep *keyvault.Report) {
 			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: "disabled"})
 		case !ok:
 			// Its failure is the entry's, already reported.
-		case unusable(v, dl.now) != "":
-			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: unusable(v, dl.now)})
+		case dl.unusable(v) != "":
+			rep.Skipped = append(rep.Skipped, keyvault.Skip{Name: listed, Reason: dl.unusable(v)})
 		case named && !dl.enc.Carries(v.Value):
 			// The entry's variables reported it already.
 		default:
@@ -335,18 +338,6 @@ func (dl *download) optional(fs []keyvault.Failure) []keyvault.Failure {
 		}
 	}
 	return out
-}
-
-// unusable says why a secret fetched by name is not valid now: expired or
-// not yet valid; "" when it is.
-func unusable(v keyvault.Value, now time.Time) string {
-	switch {
-	case !v.Expires.IsZero() && !v.Expires.After(now):
-		return "expired " + v.Expires.UTC().Format(time.RFC3339)
-	case !v.NotBefore.IsZero() && v.NotBefore.After(now):
-		return "not valid before " + v.NotBefore.UTC().Format(time.RFC3339)
-	}
-	return ""
 }
 
 // downloadingLine says what the run is about to download.

@@ -1,6 +1,8 @@
 package task
 
 import (
+	"errors"
+
 	"github.com/gokeyvault/gokeyvault/pkg/certformat"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
@@ -68,6 +70,11 @@ func (o jobOutput) File(e secretfile.Entry, f certformat.Format, value string, d
 	return path, nil
 }
 
+// errUncarried fails a file whose value the agent would alter on its way
+// to the masker. It cannot quote those sequences: the agent would decode
+// them in the message too.
+var errUncarried = errors.New("its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes before masking because its setting DECODE_PERCENTS is false, so a step that printed the file would show it. Set DECODE_PERCENTS to true for the job, or change the value")
+
 // preview sets nothing and writes nothing.
 type preview struct{}
 
@@ -83,7 +90,13 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 	if f == "" {
 		f = certformat.Default(v.ContentType)
 	}
-	data, err := certformat.Convert(v.Value, v.ContentType, f)
+	var data []byte
+	err := errUncarried
+	if dl.enc.Carries(v.Value) {
+		// Otherwise the masker would learn the value as the agent decodes
+		// it, and a later step that prints the file would show it.
+		data, err = certformat.Convert(v.Value, v.ContentType, f)
+	}
 	var path string
 	if err == nil {
 		path, err = dl.out.File(e, f, v.Value, data)

@@ -216,3 +216,26 @@ func TestFileOfADisabledListedSecret(t *testing.T) {
 		t.Errorf("gets (-want +got):\n%s", diff)
 	}
 }
+
+// TestFileDecodePercentsOff: on an agent with DECODE_PERCENTS=false, a
+// value the agent would decode on its way to the masker is not written:
+// a later step that printed the file would show it. Other files are.
+func TestFileDecodePercentsOff(t *testing.T) {
+	w := newWorld(t)
+	w.Vault.Put(localcloud.Secret{Name: "decoded", Value: "topsecret%3Bvalue"})
+	w.Vault.Put(localcloud.Secret{Name: "kept", Value: "fine%25value"})
+
+	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}, Variables: map[string]agentrunner.Variable{"DECODE_PERCENTS": {Value: "false"}}}, "decoded, kept"))
+
+	testworld.FailedWith(t, res, "SecretsToFiles entry 'decoded': secret decoded (no content type) cannot be written as raw: its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes before masking because its setting DECODE_PERCENTS is false, so a step that printed the file would show it. Set DECODE_PERCENTS to true for the job, or change the value. No file was written")
+	want := map[string]agentrunner.Variable{"kept.file": {Value: filepath.Join(fileDir(t, res), "kept")}}
+	if diff := cmp.Diff(want, res.Variables); diff != "" {
+		t.Errorf("variables (-want +got):\n%s", diff)
+	}
+	if got := res.MaskLater("cat: fine%25value"); got != "cat: ***" {
+		t.Errorf("a later step printing the file written shows %q", got)
+	}
+	if got := len(res.Temp); got != 2 {
+		t.Errorf("temp entries %v, want the run's directory and kept", res.TempFiles)
+	}
+}

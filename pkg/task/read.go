@@ -135,12 +135,12 @@ func ReadSelection(filter, toFiles string) (*selection.Plan, []secretfile.Entry,
 func readBudget(env *endpoint.Env) (time.Duration, []string) {
 	s := strings.TrimSpace(env.Get("GOKEYVAULT_TIMEOUT"))
 	if s == "" {
-		return defaultBudget, nil
+		return DefaultBudget, nil
 	}
 	if d, err := time.ParseDuration(s + "s"); err == nil && d > 0 {
 		return d, nil
 	}
-	return defaultBudget, []string{fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", vso.Clip(s, 40), defaultBudget)}
+	return DefaultBudget, []string{fmt.Sprintf("The pipeline variable GoKeyVault.Timeout is %q, not a number of seconds; using %s", vso.Clip(s, 40), DefaultBudget)}
 }
 
 // connectionPage links to the service connection's settings page, where a
@@ -179,6 +179,7 @@ func (j Job) diagnoseContext(cl *cloud.Cloud) diagnose.Context {
 	}
 	if cl != nil {
 		c.TenantID = cl.Tenant
+		c.Host = j.Vault + "." + cl.VaultSuffix
 	}
 	return c
 }

@@ -103,8 +103,8 @@ func SummariseIn(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	for _, sh := range d.Shadowed {
 		o.add(Warning, "Secret '%s' is selected but not set from the list: %s", sh.Secret, sh.Why)
 	}
-	for _, n := range d.Empty {
-		o.add(Warning, "Secret '%s' is empty: variable %s is defined with an empty value", n, n)
+	for _, e := range d.Empty {
+		o.add(Warning, "Secret '%s' is empty: %s defined with an empty value", e.Secret, variables(e.Vars))
 	}
 	for _, f := range d.Files {
 		if f.Size == 0 {
@@ -241,7 +241,7 @@ func failureMessage(job Job, d Downloaded) string {
 func fileFailure(f FileFailure) string {
 	ct := "no content type"
 	if f.ContentType != "" {
-		ct = "content type " + f.ContentType
+		ct = "content type " + vso.Clip(f.ContentType, 80)
 	}
 	return fmt.Sprintf("SecretsToFiles entry '%s': secret %s (%s) cannot be written as %s: %s. No file was written", f.Entry.Text, f.Entry.Ref, ct, f.Format, f.Err)
 }
@@ -304,4 +304,12 @@ func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, list
 		msg += "; the secret list did not finish, so other secrets are missing too"
 	}
 	return msg + ". Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"
+}
+
+// variables names the variables a secret set, as a sentence's subject.
+func variables(vars []string) string {
+	if len(vars) == 1 {
+		return "variable " + vars[0] + " is"
+	}
+	return "variables " + strings.Join(vars, ", ") + " are"
 }

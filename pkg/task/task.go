@@ -61,9 +61,9 @@ const (
 	ExitCanceled = 130
 )
 
-// defaultBudget bounds a whole run; the pipeline variable
+// DefaultBudget bounds a whole run (and a check's); the pipeline variable
 // GoKeyVault.Timeout (seconds) overrides it.
-const defaultBudget = 5 * time.Minute
+const DefaultBudget = 5 * time.Minute
 
 // Run executes the task and returns the process exit code.
 func Run(ctx context.Context, o Options) int {
