@@ -3,6 +3,7 @@ package secretfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,8 +41,13 @@ func NewDir(root string) (*Dir, error) {
 		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) is %q, not an absolute path: SecretsToFiles writes nowhere else", clip(root))
 	}
 	info, err := os.Stat(root)
-	if err != nil || !info.IsDir() {
-		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s is not a directory this task can read: SecretsToFiles writes nowhere else", clip(root))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s does not exist: SecretsToFiles writes nowhere else. Run the task on an Azure Pipelines agent, which creates it for every job", clip(root))
+	case err != nil:
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s cannot be read (SecretsToFiles writes nowhere else): %w", clip(root), err)
+	case !info.IsDir():
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s is not a directory: SecretsToFiles writes nowhere else", clip(root))
 	}
 	return &Dir{root: root}, nil
 }

@@ -111,7 +111,8 @@ func TestNewDirRefuses(t *testing.T) {
 		{"", "input SecretsToFiles needs the agent's temp directory (AGENT_TEMPDIRECTORY), which is not set"},
 		{"relative/temp", `the agent's temp directory (AGENT_TEMPDIRECTORY) is "relative/temp", not an absolute path`},
 		{file, "the agent's temp directory (AGENT_TEMPDIRECTORY) " + file + " is not a directory"},
-		{filepath.Join(file, "missing"), "is not a directory this task can read"},
+		{filepath.Join(file, "below"), "the agent's temp directory (AGENT_TEMPDIRECTORY) " + filepath.Join(file, "below") + " cannot be read (SecretsToFiles writes nowhere else): stat " + filepath.Join(file, "below") + ": not a directory"},
+		{filepath.Join(filepath.Dir(file), "missing"), "the agent's temp directory (AGENT_TEMPDIRECTORY) " + filepath.Join(filepath.Dir(file), "missing") + " does not exist"},
 	}
 	for _, tt := range tests {
 		if _, err := NewDir(tt.root); err == nil || !strings.Contains(err.Error(), tt.want) {

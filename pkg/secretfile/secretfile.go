@@ -59,11 +59,7 @@ const VarSuffix = ".file"
 func Parse(s string) ([]Entry, error) {
 	var out []Entry
 	byVar := map[string]string{} // lower-case variable -> the entry that sets it
-	for _, text := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
-		}
+	for _, text := range vaultref.SplitEntries(s) {
 		e, err := parseEntry(text)
 		if err != nil {
 			return nil, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
@@ -97,8 +93,10 @@ func parseEntry(text string) (Entry, error) {
 		return e, err
 	}
 	e.Ref, e.Var = ref, ref.Name+VarSuffix
-	if err := selection.CheckVariable(e.Var); err != nil {
-		return e, fmt.Errorf("%w (SecretsToFiles sets the variable <name>%s)", err, VarSuffix)
+	if selection.CheckVariable(e.Var) != nil {
+		// Only a name the agent owns gets here (a secret's name is letters,
+		// digits and '-'), and the user cannot choose another variable.
+		return e, fmt.Errorf("a secret named %s cannot be written to a file: its path would go in variable %s, which the agent and the pipeline own. Copy the secret to another name in the vault and name that one here", ref.Name, e.Var)
 	}
 	return e, nil
 }
@@ -112,19 +110,7 @@ func parseRef(s string) (vaultref.Secret, error) {
 	case strings.HasPrefix(s, "!"), strings.HasSuffix(s, "?"):
 		return vaultref.Secret{}, fmt.Errorf("'!' and '?' belong to SecretsFilter; a SecretsToFiles entry is a secret that must be there")
 	}
-	name, version, pinned := strings.Cut(s, "/")
-	if err := vaultref.CheckName(name); err != nil {
-		return vaultref.Secret{}, err
-	}
-	ref := vaultref.Secret{Name: name}
-	if !pinned {
-		return ref, nil
-	}
-	if !vaultref.IsVersion(version) {
-		return vaultref.Secret{}, fmt.Errorf("the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (e.g. signing-cert/0123456789abcdef0123456789abcdef)")
-	}
-	ref.Version = strings.ToLower(version)
-	return ref, nil
+	return vaultref.ParseRef(s)
 }
 
 func clip(s string) string { return vso.Clip(s, 80) }

@@ -60,8 +60,8 @@ func TestParseRefuses(t *testing.T) {
 		{"cert?", `'!' and '?' belong to SecretsFilter`},
 		{"cert, CERT as pem", `input SecretsToFiles entries "cert" and "CERT as pem" would both set variable CERT.file: write one file per secret (keep one entry)`},
 		{"cert, cert/" + v1, `entries "cert" and "cert/` + v1 + `" would both set variable cert.file`},
-		{"system", `input SecretsToFiles entry "system": variable name "system.file" is in the system. namespace, which the agent and the pipeline own; choose another name (SecretsToFiles sets the variable <name>.file)`},
-		{"Agent as pem", `variable name "Agent.file" is in the agent. namespace`},
+		{"system", `input SecretsToFiles entry "system": a secret named system cannot be written to a file: its path would go in variable system.file, which the agent and the pipeline own. Copy the secret to another name in the vault and name that one here`},
+		{"Agent as pem", `a secret named Agent cannot be written to a file: its path would go in variable Agent.file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
