@@ -55,9 +55,6 @@ const (
 	ExitUsage     = 2 // the command line is wrong
 )
 
-// defaultTimeout is the task's own budget.
-const defaultTimeout = 5 * time.Minute
-
 // getsInFlight bounds the check's concurrent gets: half the task's, since
 // a developer's sign-in is usually a person's, whose reads count against
 // the same vault limit as the pipelines'.
@@ -102,7 +99,7 @@ func Run(ctx context.Context, o Options) int {
 func (o Options) job() (task.Job, cloud.Cloud, error) {
 	job := task.Job{Vault: strings.TrimSpace(o.Vault), Budget: o.Timeout}
 	if job.Budget <= 0 {
-		job.Budget = defaultTimeout
+		job.Budget = task.DefaultBudget
 	}
 	if err := inputs.ValidateVaultName(job.Vault); err != nil {
 		return job, cloud.Cloud{}, err
@@ -146,10 +143,8 @@ func CloudName(name string) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "AzureCloud", nil
 	}
-	for _, c := range []string{"AzureCloud", "AzureChinaCloud", "AzureUSGovernment"} {
-		if strings.EqualFold(strings.TrimSpace(name), c) {
-			return c, nil
-		}
+	if c, ok := cloud.Named(name); ok {
+		return c, nil
 	}
 	return "", errors.New("--cloud " + fmt.Sprintf("%q", vso.Clip(name, 40)) + " is not a cloud the check knows: use AzureCloud, AzureChinaCloud or AzureUSGovernment")
 }

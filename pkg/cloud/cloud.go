@@ -46,6 +46,14 @@ func (c Cloud) VaultURL(vault string) string { return "https://" + vault + "." +
 // AzureStack is the environment name of Azure Stack Hub connections.
 const AzureStack = "AzureStack"
 
+// Named is the name of a public cloud, in the agent's spelling, for a
+// name given in any case; false for any other (Azure Stack Hub's endpoints
+// are its own).
+func Named(name string) (string, bool) {
+	c, ok := known(strings.TrimSpace(name))
+	return c.Name, ok
+}
+
 // known returns a named cloud's public endpoints.
 func known(name string) (Cloud, bool) {
 	switch strings.ToLower(name) {

@@ -19,7 +19,7 @@ func ValidateVaultName(name string) error {
 		return fmt.Errorf("input KeyVaultName is empty: set it to the name of the vault (%s)", vaultref.VaultRule)
 	}
 	if err := vaultref.CheckVault(name); err != nil {
-		return fmt.Errorf("input KeyVaultName %q is not a valid Key Vault name: %v (%s); use the name of the vault, not its URL", clip(name), err, vaultref.VaultRule)
+		return fmt.Errorf("input KeyVaultName %q is not a valid Key Vault name: %w (%s); use the name of the vault, not its URL", clip(name), err, vaultref.VaultRule)
 	}
 	return nil
 }

@@ -21,13 +21,7 @@ const MultilineVariable = "SYSTEM_UNSAFEALLOWMULTILINESECRET"
 
 // MultilineAllowed reports whether a job variable value turns the agent's
 // multi-line permission on; the agent accepts true, 1 or $true in any case.
-func MultilineAllowed(value string) bool {
-	switch strings.ToLower(strings.TrimSpace(value)) {
-	case "true", "1", "$true":
-		return true
-	}
-	return false
-}
+func MultilineAllowed(value string) bool { return vso.IsTrue(value) }
 
 // Multiline is the agent's multi-line permission as the task found it.
 type Multiline struct {

@@ -193,17 +193,6 @@ func (p *Plan) Choose(s Listed) Choice {
 	return c
 }
 
-// Implied lists the targets whose version also sets the secret's own name.
-func (p *Plan) Implied() []Target {
-	var out []Target
-	for _, t := range p.Targets {
-		if t.Implied != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // Refs lists the named secrets to fetch.
 func (p *Plan) Refs() []vaultref.Secret {
 	out := make([]vaultref.Secret, len(p.Targets))

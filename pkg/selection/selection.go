@@ -78,11 +78,7 @@ const input = "input SecretsFilter"
 // Parse parses SecretsFilter and checks it whole.
 func Parse(filter string) (*Plan, error) {
 	p := &Plan{claimed: map[string]claim{}}
-	for _, text := range strings.FieldsFunc(filter, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
-		}
+	for _, text := range vaultref.SplitEntries(filter) {
 		e, err := parseEntry(text)
 		if err != nil {
 			return nil, err
@@ -152,18 +148,11 @@ func (e *Entry) parseBody(body string) error {
 		e.Kind, e.Pattern = Pattern, strings.ToLower(body)
 		return checkPattern(body)
 	}
-	name, version, pinned := strings.Cut(body, "/")
-	if err := vaultref.CheckName(name); err != nil {
+	ref, err := vaultref.ParseRef(body)
+	if err != nil {
 		return err
 	}
-	e.Kind, e.Ref = Name, vaultref.Secret{Name: name}
-	if !pinned {
-		return nil
-	}
-	if !vaultref.IsVersion(version) {
-		return fmt.Errorf("the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. db-password/0123456789abcdef0123456789abcdef)")
-	}
-	e.Ref.Version = strings.ToLower(version)
+	e.Kind, e.Ref = Name, ref
 	return nil
 }
 

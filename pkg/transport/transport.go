@@ -87,7 +87,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		// As http.Client reports it: the method and the URL, which say
 		// which of the task's hosts failed.
-		err = &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
+		method := req.Method
+		if method == "" {
+			method = http.MethodGet // as net/http reads an empty method
+		}
+		err = &url.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: req.URL.Redacted(), Err: err}
 		return nil, c.classify(req, err)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {

@@ -41,6 +41,35 @@ func CheckVault(name string) error {
 	return nil
 }
 
+// ParseRef reads name or name/version, as the task's inputs write a
+// secret: the name checked, the version 32 hexadecimal digits (kept in
+// lower case).
+func ParseRef(s string) (Secret, error) {
+	name, version, pinned := strings.Cut(s, "/")
+	if err := CheckName(name); err != nil {
+		return Secret{}, err
+	}
+	if !pinned {
+		return Secret{Name: name}, nil
+	}
+	if !IsVersion(version) {
+		return Secret{}, fmt.Errorf("the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. %s/0123456789abcdef0123456789abcdef)", name)
+	}
+	return Secret{Name: name, Version: strings.ToLower(version)}, nil
+}
+
+// SplitEntries splits an input that lists entries, separated by commas or
+// line breaks, into its non-empty entries, trimmed.
+func SplitEntries(s string) []string {
+	var out []string
+	for _, e := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // CheckName checks Key Vault's secret naming rule: 1-127 letters, digits
 // and '-'. Names from list replies are checked too, because a name becomes
 // a variable name inside a logging command.

@@ -3,6 +3,8 @@ package vaultref
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestNameFromID(t *testing.T) {
@@ -93,5 +95,43 @@ func TestCheckNameAndVersion(t *testing.T) {
 	}
 	if got := (Secret{Name: "a", Version: "0123456789abcdef0123456789abcdef"}).String(); got != "a/0123456789abcdef0123456789abcdef" {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	const v = "0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		in      string
+		want    Secret
+		wantErr string
+	}{
+		{"db", Secret{Name: "db"}, ""},
+		{"cert/" + strings.ToUpper(v), Secret{Name: "cert", Version: v}, ""},
+		{"cert/123", Secret{}, "the version after '/' must be 32 hexadecimal characters, as shown in the portal's secret version list (write name/version, e.g. cert/" + v + ")"},
+		{"bad_name", Secret{}, "character '_' is not allowed in a secret name (only letters, digits and '-')"},
+		{"/" + v, Secret{}, "the secret name is empty"},
+	}
+	for _, tt := range tests {
+		got, err := ParseRef(tt.in)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("ParseRef(%q) = %+v, %q; want %+v, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestSplitEntries(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                     nil,
+		" , \n\r\n":            nil,
+		"a, b\nc\r\nd,,e ":     {"a", "b", "c", "d", "e"},
+		"  legacy as LEGACY  ": {"legacy as LEGACY"},
+	} {
+		if diff := cmp.Diff(want, SplitEntries(in)); diff != "" {
+			t.Errorf("SplitEntries(%q) (-want +got):\n%s", in, diff)
+		}
 	}
 }

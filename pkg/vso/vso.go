@@ -24,11 +24,20 @@ import (
 // turn those into other characters.
 type Encoding struct{ NoPercents bool }
 
+// IsTrue reports whether a variable's value is true as the agent reads its
+// boolean settings: true, 1 or $true, in any case.
+func IsTrue(value string) bool {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "true", "1", "$true":
+		return true
+	}
+	return false
+}
+
 // EncodingFor is the encoding for the agent's DECODE_PERCENTS setting: on
 // unless set to something other than true, 1 or $true.
 func EncodingFor(decodePercents string) Encoding {
-	switch strings.ToLower(strings.TrimSpace(decodePercents)) {
-	case "", "true", "1", "$true":
+	if strings.TrimSpace(decodePercents) == "" || IsTrue(decodePercents) {
 		return Encoding{}
 	}
 	return Encoding{NoPercents: true}
@@ -64,13 +73,6 @@ func (e Encoding) Carries(s string) bool {
 	}
 	return true
 }
-
-// EscapeProperty escapes a property value for the agent's default setting.
-func EscapeProperty(s string) string { return Encoding{}.Property(s) }
-
-// EscapeData escapes the data part of a command for the agent's default
-// setting.
-func EscapeData(s string) string { return Encoding{}.Data(s) }
 
 // Neutralize makes untrusted text (an Azure error body, a secret's name from a
 // list reply) safe to print: the agent would run any "##vso[" it finds
@@ -140,14 +142,6 @@ func Clip(s string, max int) string {
 
 // Property is one key=value pair of a command's header.
 type Property struct{ Key, Value string }
-
-// Format renders one logging command line for the agent's default
-// setting, without the trailing newline. Properties keep their order;
-// empty values are written too, although the agent drops them, so that
-// callers see exactly what they asked for.
-func Format(command string, props []Property, data string) string {
-	return Encoding{}.Format(command, props, data)
-}
 
 // Format renders one logging command line in this encoding.
 func (e Encoding) Format(command string, props []Property, data string) string {

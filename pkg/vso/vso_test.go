@@ -27,7 +27,7 @@ func TestFormat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := vso.Format(tt.command, tt.props, tt.data); got != tt.want {
+			if got := (vso.Encoding{}).Format(tt.command, tt.props, tt.data); got != tt.want {
 				t.Errorf("Format = %q, want %q", got, tt.want)
 			}
 		})
