@@ -2,11 +2,18 @@
 // step as the agent runs it (node launcher included), against a vault with
 // server-side latency, throttling and faults. Run it with `make bench`.
 //
-// For each case it prints the median wall time over -runs runs, the number
-// of requests (Key Vault + Entra ID), the peak RSS of the Go process (from
-// its own resources debug line), secrets lost, and the ratio to the floor
-// (3 + ceil(N/25)) x latency: the sequential list pages plus challenge,
-// token and one get can never be faster.
+// For each single-job case it prints the median wall time over -runs runs,
+// the number of requests (Key Vault + Entra ID), the peak RSS of the Go
+// process (from its own resources debug line), secrets lost, and the ratio
+// to the floor (3 + ceil(N/25)) x latency: the sequential list pages plus
+// challenge, token and one get can never be faster.
+//
+// Then K task runs at once share one vault's throttle, as a matrix build's
+// jobs do (shared.go): the slowest and fastest job, the floor K(N +
+// ceil(N/25)) / rate, requests and 429s; a cold 429 (another client keeps
+// the vault exhausted for the first 2 s of the job); and a good neighbour
+// (another client reads steadily beside the job). -only picks cases by
+// name.
 package main
 
 import (
@@ -60,15 +67,21 @@ func main() {
 	runs := flag.Int("runs", 9, "runs per case; the median is reported")
 	verbose := flag.Bool("v", false, "print each run's request timeline in 100 ms buckets")
 	taskDir := flag.String("task", "task", "task folder with a built binary (make build)")
+	only := flag.String("only", "", "run only the cases whose name matches this regular expression")
 	flag.Parse()
-	if err := bench(*taskDir, *runs, *verbose); err != nil {
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -only:", err)
+		os.Exit(2)
+	}
+	if err := bench(*taskDir, *runs, *verbose, re); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func bench(taskDir string, runs int, verbose bool) error {
-	cases := []benchCase{
+func bench(taskDir string, runs int, verbose bool, only *regexp.Regexp) error {
+	all := []benchCase{
 		{name: "N=1 @10ms", n: 1, latency: 10 * time.Millisecond},
 		{name: "N=100 @10ms", n: 100, latency: 10 * time.Millisecond},
 		{name: "N=1000 @10ms", n: 1000, latency: 10 * time.Millisecond},
@@ -76,6 +89,30 @@ func bench(taskDir string, runs int, verbose bool) error {
 		{name: "N=300 150/s 429+503", n: 300, latency: 10 * time.Millisecond, rate: 150,
 			faults: localcloud.Faults{Rate: 150, RetryAfter: "mixed", Fail503: 0.05}},
 	}
+	var cases []benchCase
+	for _, c := range all {
+		if only.MatchString(c.name) {
+			cases = append(cases, c)
+		}
+	}
+	var shared []sharedCase
+	for _, c := range sharedCases() {
+		if only.MatchString(c.name) {
+			shared = append(shared, c)
+		}
+	}
+	if len(cases) > 0 {
+		if err := benchSingle(taskDir, cases, runs, verbose); err != nil {
+			return err
+		}
+	}
+	if len(shared) > 0 {
+		return benchShared(context.Background(), taskDir, shared, runs, 10*time.Millisecond, verbose)
+	}
+	return nil
+}
+
+func benchSingle(taskDir string, cases []benchCase, runs int, verbose bool) error {
 	dir, err := os.MkdirTemp("", "gokeyvault-bench-node-")
 	if err != nil {
 		return err
@@ -214,7 +251,7 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 		r.firstReq = first.Sub(start)
 	}
 	if verbose {
-		timeline(start, reqs)
+		timeline(start, markLists(reqs))
 	}
 	for name, v := range want {
 		if got, ok := res.Variables[name]; !ok || got.Value != v {
@@ -227,6 +264,19 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 		}
 	}
 	return r, nil
+}
+
+// markLists tells list pages apart in a timeline: their status plus 1000
+// (1200, 1429).
+func markLists(reqs []localcloud.Request) []localcloud.Request {
+	out := make([]localcloud.Request, len(reqs))
+	for i, q := range reqs {
+		if strings.TrimSuffix(q.Path, "/") == "/secrets" {
+			q.Status += 1000
+		}
+		out[i] = q
+	}
+	return out
 }
 
 // timeline prints status counts per 100 ms after the step started.

@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,58 +13,121 @@ import (
 )
 
 // limiter shapes the requests sent to the vault. The vault's limit is
-// shared with every other client of the vault, so no fixed number is right:
-// the limiter finds what is left and gives it back when the vault recovers.
+// shared with every other client of the vault (the other jobs of a matrix
+// build, other pipelines, applications in production), and one job sees
+// only its own requests and the vault's answers: what it measures as the
+// rate the vault accepted is its share, not the vault's limit. So no fixed
+// number is right: the limiter finds the share, keeps a shared vault busy
+// without any job crawling, and takes the room back when others leave.
 //
-// Two controls, adapted the way TCP adapts its window:
+// Two controls:
 //   - a bound on gets in flight: slow start doubles it every round trip
 //     until the first 429 halves it; then each answered window of gets
 //     raises it by one;
 //   - from the first 429 on, a pace: requests start one interval apart.
-//     It starts under the rate the vault accepted, climbs while requests
-//     wait for it and the vault keeps up, and on a 429 drops 10% under
-//     the rate at which the vault pushed back. The pace is what keeps a
-//     throttled vault at its limit rather than flooded with retries.
+//
+// The pace moves as follows.
+//   - On a 429 (one per round: 429s to requests sent before the last
+//     decrease answer for what was sent then), it drops under the rate the
+//     vault accepted over the last quarter second, the rate at which it
+//     pushed back: to 3/4 of it the first time, when that rate includes
+//     the vault's burst, and to 4/5 afterwards.
+//   - While it holds requests back and the vault keeps up, it climbs back
+//     to just under the pushed-back rate within a fraction of a second,
+//     then probes above it additively: by the same number of requests per
+//     second, every second, for every job, whatever its share (10% a
+//     second for a large one). An equal climb, and drops that come more
+//     often to the jobs that send more, move shares towards equal; a
+//     climb in proportion to the rate, as the pace used to have, keeps a
+//     starved job starved.
+//   - When no 429 has come for a while, the vault has room the probing has
+//     not found: others have left, or a burst has passed. The pace then
+//     doubles every doubling period. If that ends in a 429 without having
+//     found much room, the next such climb goes at half the speed, so that
+//     a job alone at the vault's limit does not keep overshooting it; when
+//     one finds room, they go at full speed again.
+//   - A 429 with no success in the last quarter second says the vault is
+//     busy with others, not what this job's share is: the job is cold. It
+//     keeps to a trickle, and at the first success it climbs by doubling
+//     every coldDoubling, paced rather than in a burst, so that it is back
+//     at full speed a fraction of a second after the vault recovers
+//     instead of crawling up from the trickle.
+//
+// The pace climbs with time, not per success: a job at a trickle would
+// otherwise see that the vault has room only as fast as its trickle.
 //
 // Requests wait for the pace in one line, in priority order: the list (the
 // sequential critical path, which also needs no get slot), then retries,
 // then first tries. At most one list request is in flight, so the total in
 // flight stays within max+1.
 type limiter struct {
-	mu           sync.Mutex
-	limit        float64 // bound on gets in flight; 1 <= limit <= max
-	max          float64
-	inFlight     int
-	peak         int
-	waiters      []*waiter
+	mu        sync.Mutex
+	limit     float64 // bound on gets in flight; 1 <= limit <= max
+	max       float64
+	slowStart bool // the bound grows by one per success: it doubles every round trip
+	inFlight  int
+	peak      int
+	waiters   []*waiter
+	timer     *time.Timer // wakes the waiters at the next start; nil = not armed
+	timerAt   time.Time
+	started   time.Time // the first request's start
+
+	rate       float64   // requests per second once paced; 0 = unpaced
+	slot       time.Time // when the latest paced start was due
+	holdUntil  time.Time // no start before, after a 429
+	pushedBack float64   // the rate the vault accepted when it last pushed back; 0 = not known
+	cold       bool      // paced after a 429 with no success before it
+	doubling   time.Duration
+	escaping   bool // doubling since the last 429
+
 	lastDecrease time.Time
-	rate         float64 // requests per second once paced; 0 = unpaced
-	ceiling      float64 // the rate at which the vault last pushed back; 0 = not known yet
-	firstSuccess time.Time
-	next         time.Time   // earliest start of the next paced request
-	timer        *time.Timer // wakes the waiters at the pace's next turn; nil = not armed
-	successes    []time.Time // success times in the last second, for the rate
+	lastThrottle time.Time   // the latest 429, counted or not
+	lastRaise    time.Time   // when the pace last had the chance to climb
+	successes    []time.Time // in the last second
 	now          func() time.Time
 }
 
 const (
-	// rateStep is how much each success raises a paced rate (requests per
-	// second) near the rate the vault last pushed back at: a rate r grows
-	// by about rateStep*r per second, i.e. 1%/s; ten times faster below it.
-	rateStep = 0.01
-	// slowStart is the bound on gets in flight before the vault has answered
-	// any: a vault that is already throttled by other clients then sees a
-	// small first burst, which leaves room for the next list page.
-	slowStart = 8
+	// slowStartBound is the bound on gets in flight before the vault has
+	// answered any: a vault that is already throttled by other clients
+	// then sees a small first burst, which leaves room for the next list
+	// page.
+	slowStartBound = 8
 	// settle is how long after a decrease 429s are not held against the
-	// new pace: the vault's allowance, drained by the burst that caused
-	// the decrease, takes a moment to refill.
+	// new pace: the requests sent just before it still meet a vault the
+	// burst drained, and each 429 counted costs a fifth of the pace.
 	settle = 250 * time.Millisecond
-	// minFirstPace is where pacing starts when the vault refused nearly
-	// everything from the start (other clients have used up its limit):
-	// low enough to leave the vault alone, high enough to climb from in
-	// a few seconds if it was a passing burst.
-	minFirstPace = 10
+	// measureSpan is how far back the rate the vault accepted is measured
+	// at a 429: long enough to hold a few requests at a small share, short
+	// enough to be about now.
+	measureSpan = 250 * time.Millisecond
+	// firstBeta and beta are where the pace goes under the accepted rate
+	// at a 429; the first time, that rate includes the vault's burst.
+	firstBeta = 0.75
+	beta      = 0.8
+	// The pace returns to returnTo of the pushed-back rate, which the vault
+	// did accept, with this time constant.
+	returnTo   = 0.95
+	returnTime = 200 * time.Millisecond
+	// Above that it probes by addRate requests per second every second,
+	// or by probeShare of the pushed-back rate when that is more: equal for
+	// every job sharing the vault, and still 10% a second for a job alone
+	// at a large limit.
+	addRate    = 10
+	probeShare = 0.1
+	// quietTime without a 429 while the pace holds requests back means
+	// the vault has room the probing has not found.
+	quietTime = 300 * time.Millisecond
+	// The doubling period of such a climb: minDoubling after one that
+	// found room, up to maxDoubling while they keep ending in a 429 near
+	// where they started.
+	minDoubling = 80 * time.Millisecond
+	maxDoubling = 2560 * time.Millisecond
+	// coldDoubling is the climb after the vault was busy with others.
+	coldDoubling = 40 * time.Millisecond
+	// minPace is the trickle a cold job keeps to: enough to see the vault
+	// recover, too little to matter to it.
+	minPace = 2
 	// unpacedAbove ends pacing when the rate has recovered this far.
 	unpacedAbove = 5000
 )
@@ -72,7 +136,7 @@ func newLimiter(max int, now func() time.Time) *limiter {
 	if max < 1 {
 		max = 1
 	}
-	return &limiter{limit: float64(min(max, slowStart)), max: float64(max), now: now}
+	return &limiter{limit: float64(min(max, slowStartBound)), max: float64(max), slowStart: true, doubling: minDoubling, now: now}
 }
 
 // turn says where a request waits in the limiter's line.
@@ -140,12 +204,30 @@ func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 }
 
 func (l *limiter) mayStartLocked(w *waiter, now time.Time) bool {
-	return (w.list() || l.inFlight < int(l.limit)) && !l.next.After(now)
+	return (w.list() || l.inFlight < int(l.limit)) && !l.nextStartLocked().After(now)
+}
+
+// nextStartLocked is the earliest time the pace and a hold allow a start.
+func (l *limiter) nextStartLocked() time.Time {
+	t := l.holdUntil
+	if l.rate > 0 {
+		if due := l.slot.Add(l.intervalLocked()); due.After(t) {
+			t = due
+		}
+	}
+	return t
+}
+
+func (l *limiter) intervalLocked() time.Duration {
+	return time.Duration(float64(time.Second) / l.rate)
 }
 
 // startLocked counts a request as started now and takes its place in the
 // pace.
 func (l *limiter) startLocked(w *waiter, now time.Time) {
+	if l.started.IsZero() {
+		l.started = now
+	}
 	if !w.list() {
 		l.inFlight++
 		l.peak = max(l.peak, l.inFlight)
@@ -153,30 +235,34 @@ func (l *limiter) startLocked(w *waiter, now time.Time) {
 	if l.rate <= 0 {
 		return
 	}
-	interval := time.Duration(float64(time.Second) / l.rate)
 	// Keep to the schedule rather than restart it from now: the timer
 	// that releases waiters fires a little late every time, and lateness
 	// added up would pace below the rate. Unused pace is saved up for
 	// one request at most: after a lull, two may start back to back.
-	if earliest := now.Add(-interval); l.next.Before(earliest) {
-		l.next = earliest
-	}
-	l.next = l.next.Add(interval)
+	interval := l.intervalLocked()
+	l.slot = latest(l.slot.Add(interval), now.Add(-interval))
 }
 
 // wakeLocked starts waiting requests, in order, while slots and the pace
-// allow, and arms a timer for the pace's next turn if one is still waiting
-// for it.
+// allow, and arms a timer for the next start if one is still waiting for
+// it.
 func (l *limiter) wakeLocked() {
 	now := l.now()
+	l.climbLocked(now)
 	for len(l.waiters) > 0 {
 		w := l.waiters[0]
 		if !w.list() && l.inFlight >= int(l.limit) {
 			return
 		}
-		if l.next.After(now) {
+		if at := l.nextStartLocked(); at.After(now) {
+			// A pace that rose since the timer was armed may be due
+			// sooner.
+			if l.timer != nil && l.timerAt.After(at) && l.timer.Stop() {
+				l.timer = nil
+			}
 			if l.timer == nil {
-				l.timer = time.AfterFunc(l.next.Sub(now), func() {
+				l.timerAt = at
+				l.timer = time.AfterFunc(at.Sub(now), func() {
 					l.mu.Lock()
 					defer l.mu.Unlock()
 					l.timer = nil
@@ -191,13 +277,6 @@ func (l *limiter) wakeLocked() {
 	}
 }
 
-func (l *limiter) recordSuccessLocked(now time.Time) {
-	if l.firstSuccess.IsZero() {
-		l.firstSuccess = now
-	}
-	l.successes = append(trimWindow(l.successes, now), now)
-}
-
 // trimWindow drops times older than a second.
 func trimWindow(ts []time.Time, now time.Time) []time.Time {
 	cut := now.Add(-time.Second)
@@ -208,17 +287,30 @@ func trimWindow(ts []time.Time, now time.Time) []time.Time {
 	return ts[i:]
 }
 
-// successRateLocked is the rate of successes over the last second. Early
-// on, when less than a second has passed, the span counts as at least
-// 100 ms, so that a handful of quick successes does not look like a high
-// rate.
-func (l *limiter) successRateLocked(now time.Time) float64 {
+// successRateSinceLocked is the rate of successes since from, at most a
+// second ago and not before the first request; the span counts as at
+// least 100 ms, so that a handful of quick successes does not look like a
+// high rate. n is how many.
+func (l *limiter) successRateSinceLocked(now, from time.Time) (rate float64, n int) {
 	l.successes = trimWindow(l.successes, now)
-	if len(l.successes) == 0 {
-		return 1
+	from = latest(from, now.Add(-time.Second), l.started)
+	for _, s := range l.successes {
+		if s.After(from) {
+			n++
+		}
 	}
-	span := max(now.Sub(l.successes[0]), 100*time.Millisecond)
-	return float64(len(l.successes)) / span.Seconds()
+	span := max(now.Sub(from), 100*time.Millisecond)
+	return float64(n) / span.Seconds(), n
+}
+
+func latest(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
 }
 
 // release ends a request of turn t started at sent: a get frees its slot,
@@ -233,74 +325,103 @@ func (l *limiter) release(t turn, sent time.Time, throttled bool) {
 	l.wakeLocked()
 }
 
-// adaptLocked applies one outcome. Only a 429 to a request sent after the
-// last decrease counts, so that a burst of 429s answering one window of
-// requests lowers the controls once, not once per request.
 func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	now := l.now()
-	switch {
-	case throttled && sent.After(l.lastDecrease) && l.rate == 0:
-		// The first push-back ends slow start: halve the bound, which had
-		// doubled every round trip, and start pacing under what the vault
-		// let through. Measured this early, that includes the vault's
-		// burst allowance, so aim at three quarters of it; the pace
-		// climbs from there until the vault pushes back again. Aiming
-		// higher keeps the vault drained while the list is still running,
-		// and a list page refused with a Retry-After of a second leaves
-		// the gets without work.
-		l.limit = max(1, l.limit/2)
-		l.rate = max(minFirstPace, 0.75*l.successRateLocked(now))
-		l.holdLocked(now, sent)
-	case throttled && sent.After(l.lastDecrease.Add(settle)):
-		// Pushed back while paced: every request starts at the pace, so
-		// the pace is at or above what the vault accepts. Remember it and
-		// aim under it; once there is a second to measure, the rate that
-		// succeeded may be lower still, since the vault's burst allowance
-		// lets a pace run above its rate for a while before the first
-		// 429. The bound stays: the pace governs now, and halving the
-		// bound too would cap the rate at bound / latency. (429s to
-		// requests sent sooner after a decrease are the vault still
-		// recovering from what was sent before it.)
-		l.ceiling = l.rate
-		if now.Sub(l.firstSuccess) >= time.Second {
-			l.ceiling = min(l.ceiling, l.successRateLocked(now))
+	if throttled {
+		l.throttledLocked(now, sent)
+	} else {
+		l.succeededLocked(now)
+	}
+}
+
+func (l *limiter) throttledLocked(now, sent time.Time) {
+	l.lastThrottle = now
+	if !sent.After(l.lastDecrease) || (l.rate > 0 && !l.cold && sent.Before(l.lastDecrease.Add(settle))) {
+		return
+	}
+	from := now.Add(-measureSpan)
+	accepted, n := l.successRateSinceLocked(now, from)
+	if l.escaping {
+		l.escaping = false
+		if l.rate < 2*l.pushedBack {
+			l.doubling = min(2*l.doubling, maxDoubling)
 		}
-		l.rate = max(1, 0.9*l.ceiling)
-		l.holdLocked(now, sent)
-	case !throttled && l.lastDecrease.IsZero():
-		// Slow start: one more per success doubles the bound per round
-		// trip until the vault first pushes back.
+	}
+	switch {
+	case n == 0:
+		l.rate = minPace
+		l.pushedBack = 0
+		l.cold = true
+	case l.rate == 0:
+		l.pushedBack = accepted
+		l.rate = max(minPace, firstBeta*accepted)
+	default:
+		l.pushedBack = min(l.rate, accepted)
+		l.rate = max(minPace, beta*l.pushedBack)
+	}
+	if l.slowStart || l.cold {
+		l.limit = max(1, l.limit/2)
+	}
+	l.slowStart = false
+	l.holdLocked(now, sent)
+	l.lastRaise = now
+}
+
+func (l *limiter) succeededLocked(now time.Time) {
+	l.successes = append(trimWindow(l.successes, now), now)
+	if l.cold {
+		// The first success after the vault was busy with others: it has
+		// room again, how much is not known. Climb fast from the trickle,
+		// paced rather than in a burst that would meet a vault only
+		// starting to refill, with the bound growing out of the way.
+		l.cold = false
+		l.doubling = coldDoubling
+		l.lastThrottle = now.Add(-quietTime)
+		l.slowStart = true
+	}
+	if l.slowStart {
 		l.limit = min(l.max, l.limit+1)
-	case !throttled:
+	} else {
 		l.limit = min(l.max, l.limit+1/l.limit)
 	}
-	if throttled {
+	l.climbLocked(now)
+}
+
+// climbLocked raises the pace for the time since it last could, if it is
+// holding requests back. It runs on every success and whenever waiting
+// requests are looked at, so that the pace climbs with time.
+func (l *limiter) climbLocked(now time.Time) {
+	if l.rate <= 0 {
 		return
 	}
-	l.recordSuccessLocked(now)
-	if l.rate <= 0 || len(l.waiters) == 0 || !l.next.After(now) {
+	dt := now.Sub(l.lastRaise)
+	if l.lastRaise.IsZero() {
+		dt = 0
+	}
+	l.lastRaise = now
+	if len(l.waiters) == 0 || (!l.waiters[0].list() && l.inFlight >= int(l.limit)) {
 		// Only a pace that is holding requests back is tested by their
 		// success. Raising one the gets do not use up (the list has not
-		// delivered enough work yet, say) would only set up a burst for
-		// when they pick up again.
+		// delivered enough work yet, or the bound holds them) would only
+		// set up a burst for when they pick up again.
 		return
 	}
+	probe := max(addRate, probeShare*l.pushedBack) * dt.Seconds()
 	switch {
-	case l.ceiling == 0:
-		// No ceiling known yet: one more per success, so the pace grows
-		// by its own size every second or so.
-		l.rate++
-	case l.rate < 0.95*l.ceiling:
-		// Back quickly to just under where the vault pushed back...
-		l.rate += 10 * rateStep
+	case now.Sub(l.lastThrottle) >= quietTime:
+		l.escaping = true
+		l.rate *= math.Exp2(float64(dt) / float64(l.doubling))
+		if l.rate >= 2*l.pushedBack {
+			// Room found: climb at full speed.
+			l.doubling = min(l.doubling, minDoubling)
+		}
+	case l.rate < returnTo*l.pushedBack:
+		l.rate += (l.pushedBack-l.rate)*-math.Expm1(-float64(dt)/float64(returnTime)) + probe
 	default:
-		// ...then probe slowly above it: each 429 costs its request a
-		// retry, often after a Retry-After of a second or more.
-		l.rate += rateStep
+		l.rate += probe
 	}
 	if l.rate > unpacedAbove {
 		l.rate = 0
-		l.ceiling = 0
 	}
 }
 
@@ -310,9 +431,7 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 // do not take refills for the list page that goes first once the hold ends.
 func (l *limiter) holdLocked(now, sent time.Time) {
 	l.lastDecrease = now
-	if end := now.Add(min(now.Sub(sent), settle)); end.After(l.next) {
-		l.next = end
-	}
+	l.holdUntil = latest(l.holdUntil, now.Add(min(now.Sub(sent), settle)))
 }
 
 // Peak is the most gets that were ever in flight at once.

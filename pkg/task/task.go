@@ -138,9 +138,13 @@ func kvRetry(budget time.Duration) policy.RetryOptions {
 		MaxRetries: 12,
 		// A healthy reply takes well under a second; a third of a short
 		// budget leaves room for retries after a try that hangs.
-		TryTimeout:    min(30*time.Second, budget/3),
-		RetryDelay:    100 * time.Millisecond,
-		MaxRetryDelay: 8 * time.Second,
+		TryTimeout: min(30*time.Second, budget/3),
+		RetryDelay: 100 * time.Millisecond,
+		// Also the longest Retry-After the SDK honours: a longer one
+		// fails the request at once. Key Vault's window is 10 s, so
+		// after a burst it may name up to 10 s; 16 s is where Key
+		// Vault's guidance stops doubling its waits (1, 2, 4, 8, 16 s).
+		MaxRetryDelay: 16 * time.Second,
 	}
 }
 

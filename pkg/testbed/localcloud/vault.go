@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -29,15 +28,24 @@ type Secret struct {
 }
 
 // Faults make a vault misbehave. The zero value is a healthy vault.
+//
+// Throttling (throttle.go) is shared by every client of the vault, as Key
+// Vault's is: Rate and Burst are a token bucket, Window and WindowLimit
+// Key Vault's own limit (4,000 reads per 10 s); set either or both.
 type Faults struct {
 	Latency      time.Duration     // added before every Key Vault reply (not Entra)
-	Rate         float64           // >0: requests/second accepted (token bucket, burst max(1, Rate/10)); over it: 429 Throttled
+	Rate         float64           // >0: requests/second accepted (token bucket); over it: 429 Throttled
+	Burst        float64           // the bucket's size, full at SetFaults; 0: max(1, Rate/10)
+	Window       time.Duration     // >0 with WindowLimit: at most WindowLimit requests accepted in any Window (sliding)
+	WindowLimit  int               // e.g. 4000 with Window 10 s, Key Vault's limit per vault and region
 	RetryAfter   string            // how 429s say when to come back: "seconds" (default), "ms", "none", "mixed" (rotate the three)
 	Fail503      float64           // fraction 0..1 of requests answered 503 (seeded, deterministic sequence)
 	ListDenied   string            // innererror code for the list call: AccessDenied, ForbiddenByRbac, ForbiddenByFirewall, ForbiddenByConnection, ForbiddenByPolicy
 	GetDenied    string            // same, for every get
 	SecretDenied map[string]string // secret name -> innererror code for its get
 	PageSize     int               // list page size, 1..25; default 25
+
+	window *slidingWindow // set by SetFaults when Window and WindowLimit are
 }
 
 // Request is one Key Vault request as the vault saw it.
@@ -199,7 +207,8 @@ func (v *Vault) Put(s Secret) (version string) {
 }
 
 // SetFaults replaces the vault's faults. It also refills the throttling
-// bucket and restarts the 503 sequence, so equal settings replay equally.
+// bucket, empties the window and restarts the 503 sequence, so equal
+// settings replay equally.
 func (v *Vault) SetFaults(f Faults) {
 	if f.SecretDenied != nil {
 		m := make(map[string]string, len(f.SecretDenied))
@@ -208,6 +217,7 @@ func (v *Vault) SetFaults(f Faults) {
 		}
 		f.SecretDenied = m
 	}
+	f.window = newSlidingWindow(f.Window, f.WindowLimit)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.faults = f
@@ -352,42 +362,6 @@ func (v *Vault) authenticate(authz string) (tokenInfo, string) {
 		return tokenInfo{}, fmt.Sprintf("AKV10032: Invalid issuer. Expected one of https://sts.windows.net/%s/, found https://sts.windows.net/%s/.", v.tenant, ti.tenant)
 	}
 	return ti, ""
-}
-
-func (v *Vault) throttle(f Faults) (reply, bool) {
-	if f.Rate <= 0 {
-		return reply{}, false
-	}
-	now := time.Now()
-	burst := math.Max(1, f.Rate/10)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.bucketAt.IsZero() {
-		v.bucket = burst
-	} else {
-		v.bucket = math.Min(burst, v.bucket+now.Sub(v.bucketAt).Seconds()*f.Rate)
-	}
-	v.bucketAt = now
-	if v.bucket >= 1 {
-		v.bucket--
-		return reply{}, false
-	}
-	wait := (1 - v.bucket) / f.Rate // seconds until the next token
-	mode := f.RetryAfter
-	if mode == "mixed" {
-		mode = []string{"seconds", "ms", "none"}[v.throttles%3]
-	}
-	v.throttles++
-	h := http.Header{}
-	switch mode {
-	case "ms":
-		h.Set("x-ms-retry-after-ms", strconv.FormatInt(int64(math.Max(1, math.Ceil(wait*1000))), 10))
-	case "none":
-	default:
-		h.Set("Retry-After", strconv.FormatInt(int64(math.Max(1, math.Ceil(wait))), 10))
-	}
-	return reply{status: http.StatusTooManyRequests, header: h, body: kvError("Throttled",
-		"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached", "")}, true
 }
 
 func (v *Vault) fail503(f Faults) bool {
