@@ -83,7 +83,7 @@ bench: build
 	$(GO) run ./build/bench -runs 9 $(BENCH_FLAGS)
 
 # ---- Marketplace extension (build/package) ----------------------------------
-# make package builds the six binaries, installs the pinned tfx-cli (npm ci)
+# make package builds the seven binaries, installs the pinned tfx-cli (npm ci)
 # and writes dist/<publisher>.<id>-<version>.vsix after checking task.json,
 # the manifest, the versions and the package; PUBLISHER=contoso packs it for
 # another Marketplace publisher. VERSION is the one version: make set-version

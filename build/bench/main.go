@@ -32,13 +32,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
-)
-
-const (
-	tenantID     = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	clientID     = "0b7a3c2e-5f4d-4e6a-9c8b-1d2e3f4a5b6c"
-	clientSecret = "bench-client-secret"
-	connID       = "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 type benchCase struct {
@@ -191,6 +185,11 @@ func bareNode(script string) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
+// startWorld starts the usual test world with the bench's vault.
+func startWorld(ctx context.Context, dir string) (*testworld.World, error) {
+	return testworld.Start(ctx, testworld.Options{Dir: dir, Vault: "kv-bench", ClientSecret: "bench-client-secret"})
+}
+
 var rssRE = regexp.MustCompile(`resources: peak RSS ([0-9.]+) MiB`)
 
 func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
@@ -200,13 +199,12 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	cloud, err := localcloud.Start(ctx, localcloud.Options{Dir: dir})
+	world, err := startWorld(ctx, dir)
 	if err != nil {
 		return result{}, err
 	}
-	defer cloud.Close()
-	cloud.AddApp(tenantID, clientID, clientSecret)
-	vault := cloud.AddVault("kv-bench", tenantID)
+	defer world.Close()
+	cloud, vault := world.Cloud, world.Vault
 	want := map[string]string{}
 	for i := 0; i < c.n; i++ {
 		name := fmt.Sprintf("secret-%04d", i)
@@ -221,16 +219,7 @@ func runCase(taskDir string, c benchCase, verbose bool) (result, error) {
 	vault.SetFaults(f)
 
 	start := time.Now()
-	res, err := agentrunner.Run(ctx, agentrunner.Options{
-		TaskDir: taskDir,
-		Inputs:  map[string]string{"azureSubscription": connID, "KeyVaultName": "kv-bench", "SecretsFilter": "*"},
-		Endpoints: []agentrunner.Endpoint{{
-			ID: connID, URL: "https://management.azure.com/", Scheme: "ServicePrincipal",
-			Params: map[string]string{"tenantid": tenantID, "serviceprincipalid": clientID, "authenticationType": "spnKey", "serviceprincipalkey": clientSecret},
-			Data:   map[string]string{"environment": "AzureCloud"},
-		}},
-		Env: append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir),
-	})
+	res, err := agentrunner.Run(ctx, world.Options(taskDir, "*", dir))
 	wall := time.Since(start)
 	if err != nil {
 		return result{}, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
 // sharedCase is K task runs at once, as a matrix build's parallel jobs,
@@ -73,14 +74,13 @@ func runShared(ctx context.Context, taskDir string, c sharedCase, latency time.D
 		return sharedRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	cloud, err := localcloud.Start(ctx, localcloud.Options{Dir: dir})
+	world, err := startWorld(ctx, dir)
 	if err != nil {
 		return sharedRun{}, err
 	}
-	defer cloud.Close()
-	cloud.AddApp(tenantID, clientID, clientSecret)
-	cloud.AddApp(tenantID, neighbourClient, neighbourSecret)
-	vault := cloud.AddVault("kv-bench", tenantID)
+	defer world.Close()
+	cloud, vault := world.Cloud, world.Vault
+	cloud.AddApp(testworld.TenantID, neighbourClient, neighbourSecret)
 	want := map[string]string{}
 	for i := 0; i < c.n; i++ {
 		name := fmt.Sprintf("secret-%04d", i)
@@ -101,7 +101,7 @@ func runShared(ctx context.Context, taskDir string, c sharedCase, latency time.D
 		otherRate = c.exhaustRate
 	}
 	if otherRate > 0 {
-		other, err = cloud.StartNeighbour(ctx, localcloud.NeighbourOptions{Vault: vault, TenantID: tenantID, ClientID: neighbourClient,
+		other, err = cloud.StartNeighbour(ctx, localcloud.NeighbourOptions{Vault: vault, TenantID: testworld.TenantID, ClientID: neighbourClient,
 			ClientSecret: neighbourSecret, Path: otherPath, Rate: otherRate})
 		if err != nil {
 			return sharedRun{}, err
@@ -136,16 +136,7 @@ func runShared(ctx context.Context, taskDir string, c sharedCase, latency time.D
 				return
 			}
 			t0 := time.Now()
-			res, err := agentrunner.Run(ctx, agentrunner.Options{
-				TaskDir: taskDir,
-				Inputs:  map[string]string{"azureSubscription": connID, "KeyVaultName": "kv-bench", "SecretsFilter": "*"},
-				Endpoints: []agentrunner.Endpoint{{
-					ID: connID, URL: "https://management.azure.com/", Scheme: "ServicePrincipal",
-					Params: map[string]string{"tenantid": tenantID, "serviceprincipalid": clientID, "authenticationType": "spnKey", "serviceprincipalkey": clientSecret},
-					Data:   map[string]string{"environment": "AzureCloud"},
-				}},
-				Env: append(cloud.Env(), "PATH="+os.Getenv("PATH"), "HOME="+home),
-			})
+			res, err := agentrunner.Run(ctx, world.Options(taskDir, "*", home))
 			results[i] = jobResult{wall: time.Since(t0), res: res, err: err}
 		}()
 	}
