@@ -73,8 +73,10 @@ func (m *meter) derive(h crypto.Hash, id byte, password, salt []byte, iterations
 		hh.Write(in)
 		a := hh.Sum(nil)
 		for r := int64(1); r < iterations; r++ {
-			if r%ctxEvery == 0 && m.ctx.Err() != nil {
-				return nil, m.ctx.Err()
+			if r%ctxEvery == 0 {
+				if err := m.ctx.Err(); err != nil {
+					return nil, err
+				}
 			}
 			hh.Reset()
 			hh.Write(a)

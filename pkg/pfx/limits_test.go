@@ -283,12 +283,7 @@ func TestMostWorkAllowed(t *testing.T) {
 // between derivations.
 func TestCanceled(t *testing.T) {
 	fx := newFixture(t)
-	// One derivation only: a MAC at the cap that verifies at the first
-	// try, certificates in the clear.
-	der := hostile{[][]byte{certsItem(t, fx.cert, 1)}, sha1MAC(t, n(MaxIterations), true)}.build(t)
-	if _, err := Decode(context.Background(), der); err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
+	der := hostile{[][]byte{certsItem(t, fx.cert, 1)}, sha1MAC(t, n(MaxIterations), false)}.build(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		time.Sleep(5 * time.Millisecond)
@@ -297,8 +292,31 @@ func TestCanceled(t *testing.T) {
 	if _, err := Decode(ctx, der); !errors.Is(err, context.Canceled) {
 		t.Errorf("Decode: %v, want %v", err, context.Canceled)
 	}
-	_, err := Decode(ctx, der)
-	if !errors.Is(err, context.Canceled) {
+	if _, err := Decode(ctx, der); !errors.Is(err, context.Canceled) {
 		t.Errorf("Decode after the cancel: %v", err)
+	}
+}
+
+// cancelsLater is a context whose Err is nil at the first look and
+// Canceled from the second on: a derivation that starts, then is canceled.
+type cancelsLater struct {
+	context.Context
+	looks int
+}
+
+func (c *cancelsLater) Err() error {
+	if c.looks++; c.looks > 1 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCanceledDuringDerivation: the look at the context inside a
+// derivation's loop stops it.
+func TestCanceledDuringDerivation(t *testing.T) {
+	ctx := &cancelsLater{Context: context.Background()}
+	m := &meter{ctx: ctx, left: MaxWork}
+	if _, err := m.derive(crypto.SHA1, purposeMAC, zeroLength, nil, MaxIterations, 20); !errors.Is(err, context.Canceled) || ctx.looks != 2 {
+		t.Errorf("derive: %v after %d looks at the context, want %v after 2", err, ctx.looks, context.Canceled)
 	}
 }
