@@ -47,7 +47,8 @@ test: build
 # worker is busy (go.dev/issue/75804), which a loaded CI machine hits.
 FUZZ_TIME ?= 100000x
 FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/inputs:FuzzValidateVaultName \
-	pkg/endpoint:FuzzRead pkg/testbed/agentrunner:FuzzEscapeRoundTrip
+	pkg/endpoint:FuzzRead pkg/testbed/agentrunner:FuzzEscapeRoundTrip \
+	pkg/pfx:FuzzDecode pkg/certformat:FuzzConvert
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \

@@ -8,13 +8,25 @@
 // (application/x-pem-file), whichever the certificate's policy chose; a step
 // needs one particular form, whatever the policy said.
 //
+// Keys and certificates move between the forms as bytes (pkg/pfx reads
+// and writes the PFX container), so that every key type Key Vault makes
+// converts, P-256K's too, whose explicit curve parameters crypto/x509
+// cannot parse. crypto/x509 is used where it can parse: to find the
+// certificate that matches the key, and to turn PKCS#1 and SEC1 keys into
+// PKCS#8.
+//
+// A certificate whose key Key Vault may not export is stored without it;
+// such a value converts to a file with the certificate alone, and
+// File.NoKey says so.
+//
 // Values are secrets. No error from this package holds any byte of one, which
-// is why errors from the parsers it uses (go-pkcs12, encoding/pem,
-// crypto/x509) are replaced by its own words rather than wrapped: some of
-// theirs quote what they failed to parse.
+// is why errors from the parsers it uses (encoding/pem, crypto/x509) are
+// replaced by its own words rather than wrapped: some of theirs quote what
+// they failed to parse.
 package certformat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,27 +80,37 @@ func Default(contentType string) Format {
 	return Raw
 }
 
-// Convert returns the file content for a secret value of the given content type in format f.
-func Convert(value, contentType string, f Format) ([]byte, error) {
+// File is the content of a file made from a secret's value.
+type File struct {
+	Data []byte
+	// NoKey: the value is a certificate without its private key, as Key
+	// Vault stores a certificate whose key is not exportable, so the file
+	// holds the certificate alone. Raw files are not looked into.
+	NoKey bool
+}
+
+// Convert returns the file for a secret value of the given content type
+// in format f. ctx stops the key derivations a PFX asks for.
+func Convert(ctx context.Context, value, contentType string, f Format) (File, error) {
 	switch f {
 	case Raw:
-		return []byte(value), nil
+		return File{Data: []byte(value)}, nil
 	case PEM, PFX:
 	default:
-		return nil, unknownFormat(string(f))
+		return File{}, unknownFormat(string(f))
 	}
 	switch Default(contentType) {
 	case PFX:
-		return fromBase64PFX(value, f)
+		return fromBase64PFX(ctx, value, f)
 	case PEM:
 		return fromPEM(value, f)
 	}
-	return fromUnlabelled(value, f)
+	return fromUnlabelled(ctx, value, f)
 }
 
 // fromUnlabelled converts a value whose content type does not say it is a
 // certificate: secrets set by hand or by scripts often hold one anyway.
-func fromUnlabelled(value string, f Format) ([]byte, error) {
+func fromUnlabelled(ctx context.Context, value string, f Format) (File, error) {
 	// "-" is not in the base64 alphabet, so a value with a BEGIN line can
 	// only be PEM, and PEM's own errors say more than "neither".
 	if strings.Contains(value, "-----BEGIN") {
@@ -96,15 +118,15 @@ func fromUnlabelled(value string, f Format) ([]byte, error) {
 	}
 	der, err := decodeBase64(value)
 	if err != nil {
-		return nil, errors.New("the value is neither PEM nor a base64 PFX")
+		return File{}, errors.New("the value is neither PEM nor a base64 PFX")
 	}
-	b, err := decodePFX(der)
+	b, err := decodePFX(ctx, der)
 	if err != nil {
 		var pe pfxError
-		if errors.As(err, &pe) && pe.isPFX {
-			return nil, err
+		if !errors.As(err, &pe) || pe.isPFX {
+			return File{}, err
 		}
-		return nil, fmt.Errorf("the value is neither PEM nor a base64 PFX (it is base64, %d bytes decoded, but not a PKCS#12 file)", len(der))
+		return File{}, fmt.Errorf("the value is neither PEM nor a base64 PFX (it is base64, %d bytes decoded, but not a PKCS#12 file)", len(der))
 	}
 	return fromPFX(der, b, f)
 }

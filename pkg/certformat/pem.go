@@ -11,27 +11,44 @@ import (
 // fromPEM converts a PEM value. A value with no block at all is refused
 // even for PEM output, so that a mislabelled secret fails here, naming the
 // cause, rather than in the step that reads the file.
-func fromPEM(value string, f Format) ([]byte, error) {
+func fromPEM(value string, f Format) (File, error) {
 	if block, _ := pem.Decode([]byte(value)); block == nil {
-		return nil, errors.New("the value holds no complete PEM block (a BEGIN line, base64, then the matching END line)")
+		return File{}, errors.New("the value holds no complete PEM block (a BEGIN line, base64, then the matching END line)")
 	}
 	if f == PEM {
 		// As stored: Key Vault's PEM is already key first, then the chain
 		// leaf first, and rewriting it would drop what a reader may want
 		// (comments, other blocks).
-		return []byte(value), nil
+		return File{Data: []byte(value), NoKey: certificatesAlone(value)}, nil
 	}
 	b, err := readPEM(value)
 	if err != nil {
-		return nil, err
+		return File{}, err
 	}
 	return encodePFX(b)
 }
 
-// pemContents is what a PEM value holds, as far as a PFX cares.
+// certificatesAlone reports whether a PEM value holds certificates and no
+// private key in any form.
+func certificatesAlone(value string) bool {
+	certs := false
+	for rest := []byte(value); ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			return certs
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return false
+		}
+		certs = certs || block.Type == "CERTIFICATE"
+	}
+}
+
+// pemContents is what a PEM value holds, as far as a PFX cares: PKCS#8
+// keys and DER certificates.
 type pemContents struct {
-	keys  []any
-	certs []*x509.Certificate
+	keys  [][]byte
+	certs [][]byte
 	found blockCounts
 }
 
@@ -50,14 +67,17 @@ func readPEM(value string) (bundle, error) {
 		}
 	}
 	switch {
-	case len(c.keys) == 0:
-		return bundle{}, fmt.Errorf("the PEM holds no private key (found %s); a PFX needs the key", c.found)
 	case len(c.keys) > 1:
 		return bundle{}, fmt.Errorf("the PEM holds %d private keys; a PFX holds one", len(c.keys))
-	case len(c.certs) == 0:
+	case len(c.certs) == 0 && len(c.keys) == 1:
 		return bundle{}, errors.New("the PEM holds a private key but no certificate")
+	case len(c.certs) == 0:
+		return bundle{}, fmt.Errorf("the PEM holds no certificate and no private key (found %s); a PFX needs a certificate", c.found)
+	case len(c.keys) == 0:
+		// A certificate whose key Key Vault may not export.
+		return bundle{certs: c.certs}, nil
 	}
-	return newBundle(c.keys[0], c.certs)
+	return newBundle(c.keys[0], c.certs, -1)
 }
 
 // add reads the n-th block. Parse errors are not passed on: crypto/x509's
@@ -69,13 +89,12 @@ func (c *pemContents) add(block *pem.Block, n int) error {
 	}
 	switch block.Type {
 	case "CERTIFICATE":
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
+		if !isCertificate(block.Bytes) {
 			return fmt.Errorf("the PEM's block %d (CERTIFICATE) is not an X.509 certificate", n)
 		}
-		c.certs = append(c.certs, cert)
+		c.certs = append(c.certs, block.Bytes)
 	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
-		key, err := parseKey(block)
+		key, err := pkcs8Of(block)
 		if err != nil {
 			return fmt.Errorf("the PEM's block %d (%s) is not a %s", n, block.Type, keyEncoding(block.Type))
 		}
@@ -97,14 +116,27 @@ func isEncryptedKey(block *pem.Block) bool {
 	return strings.HasSuffix(block.Type, "PRIVATE KEY") && strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED")
 }
 
-func parseKey(block *pem.Block) (any, error) {
+// pkcs8Of is a key block's PKCS#8 bytes: a PRIVATE KEY block's own, moved
+// as they are (whatever the key's algorithm); a PKCS#1 or SEC1 key's
+// re-encoded, which needs crypto/x509 to read it.
+func pkcs8Of(block *pem.Block) ([]byte, error) {
+	var key any
+	var err error
 	switch block.Type {
 	case "RSA PRIVATE KEY":
-		return x509.ParsePKCS1PrivateKey(block.Bytes)
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
-		return x509.ParseECPrivateKey(block.Bytes)
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		if !isPKCS8(block.Bytes) {
+			return nil, errors.New("not PKCS#8")
+		}
+		return block.Bytes, nil
 	}
-	return x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKCS8PrivateKey(key)
 }
 
 func keyEncoding(blockType string) string {
@@ -114,7 +146,7 @@ func keyEncoding(blockType string) string {
 	case "EC PRIVATE KEY":
 		return "SEC1 EC private key"
 	}
-	return "PKCS#8 private key of a type Go reads (RSA, ECDSA, Ed25519, X25519)"
+	return "PKCS#8 private key"
 }
 
 // blockCounts counts PEM blocks by type, in the order the types first came.

@@ -2,6 +2,7 @@ package certformat
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,15 +11,14 @@ import (
 	"fmt"
 	"strings"
 
-	"software.sslmate.com/src/go-pkcs12"
+	"github.com/gokeyvault/gokeyvault/pkg/pfx"
 )
 
-// bundle is what a certificate file holds: a private key and its
-// certificate, then the certificates that issued it.
+// bundle is what a certificate file holds: a private key's PKCS#8 bytes
+// (nil for none) and certificates' DER bytes, the key's own first.
 type bundle struct {
-	key   any
-	leaf  *x509.Certificate
-	chain []*x509.Certificate
+	key   []byte
+	certs [][]byte
 }
 
 // pfxError is a PFX that could not be read. isPFX says the value was
@@ -31,32 +31,26 @@ type pfxError struct {
 
 func (e pfxError) Error() string { return e.msg }
 
-// panicError stands for a panic in go-pkcs12, whose value is not kept: it
-// may quote the input.
-type panicError struct{}
-
-func (panicError) Error() string { return "go-pkcs12 panicked" }
-
-func fromBase64PFX(value string, f Format) ([]byte, error) {
+func fromBase64PFX(ctx context.Context, value string, f Format) (File, error) {
 	der, err := decodeBase64(value)
 	if err != nil {
-		return nil, err
+		return File{}, err
 	}
-	b, err := decodePFX(der)
+	b, err := decodePFX(ctx, der)
 	if err != nil {
-		return nil, err
+		return File{}, err
 	}
 	return fromPFX(der, b, f)
 }
 
-func fromPFX(der []byte, b bundle, f Format) ([]byte, error) {
+func fromPFX(der []byte, b bundle, f Format) (File, error) {
 	if f == PFX {
 		// The file Key Vault made, byte for byte: re-encoding would only
-		// risk losing attributes (friendly names, key usage) that
-		// go-pkcs12 does not carry over.
-		return der, nil
+		// risk losing what it holds (attributes, the CSP name Windows
+		// reads) and what it was made for.
+		return File{Data: der, NoKey: b.key == nil}, nil
 	}
-	return encodePEM(b)
+	return encodePEM(b), nil
 }
 
 func decodeBase64(value string) ([]byte, error) {
@@ -76,142 +70,168 @@ func decodeBase64(value string) ([]byte, error) {
 
 // decodePFX reads a PFX with the empty password, the one Key Vault gives
 // the PFX of every certificate.
-func decodePFX(der []byte) (bundle, error) {
-	key, leaf, cas, err := decodeChain(der)
+func decodePFX(ctx context.Context, der []byte) (bundle, error) {
+	c, err := pfx.Decode(ctx, der)
 	if err != nil {
 		return bundle{}, describePFXError(err, len(der))
 	}
-	// DecodeChain takes the first certificate for the leaf; the one that
-	// matches the key is the leaf, whatever order the file had.
-	return newBundle(key, append([]*x509.Certificate{leaf}, cas...))
+	switch {
+	case len(c.Certs) == 0:
+		return bundle{}, pfxError{"the PFX holds no certificate", true}
+	case len(c.Keys) > 1:
+		return bundle{}, pfxError{fmt.Sprintf("the PFX holds %d private keys; a certificate file holds one", len(c.Keys)), true}
+	}
+	certs := make([][]byte, len(c.Certs))
+	for i, cert := range c.Certs {
+		certs[i] = cert.DER
+	}
+	if !wellFormed(c) {
+		return bundle{}, pfxError{msg: fmt.Sprintf("the value is base64 (%d bytes decoded) but not a PKCS#12 file: a certificate or the private key in it is malformed", len(der))}
+	}
+	if len(c.Keys) == 0 {
+		// A certificate whose key Key Vault may not export.
+		return bundle{certs: certs}, nil
+	}
+	key := c.Keys[0]
+	leaf := leafByKeyID(key.LocalKeyID, c.Certs)
+	b, err := newBundle(key.PKCS8, certs, leaf)
+	if err != nil {
+		return bundle{}, pfxError{err.Error(), true}
+	}
+	return b, nil
 }
 
-// decodeChain is pkcs12.DecodeChain, with a panic on a crafted value turned
-// into an error: a crash would stop the task and print the panic, which
-// may quote the value.
-func decodeChain(der []byte) (key any, leaf *x509.Certificate, cas []*x509.Certificate, err error) {
-	defer func() {
-		if recover() != nil {
-			key, leaf, cas, err = nil, nil, nil, panicError{}
+// wellFormed reports whether every key is PKCS#8 and every certificate
+// an X.509 certificate, in outline.
+func wellFormed(c pfx.Contents) bool {
+	for _, k := range c.Keys {
+		if !isPKCS8(k.PKCS8) {
+			return false
 		}
-	}()
-	return pkcs12.DecodeChain(der, "")
+	}
+	for _, cert := range c.Certs {
+		if !isCertificate(cert.DER) {
+			return false
+		}
+	}
+	return true
 }
 
+// leafByKeyID is the index of the first certificate the key's localKeyID
+// names, or -1.
+func leafByKeyID(id []byte, certs []pfx.Cert) int {
+	for i, c := range certs {
+		if len(id) > 0 && bytes.Equal(c.LocalKeyID, id) {
+			return i
+		}
+	}
+	return -1
+}
+
+// describePFXError says why a PFX was refused. Only a file that is not
+// one at all is "not a PKCS#12 file": the others are PFX files this task
+// cannot use.
 func describePFXError(err error, decoded int) error {
-	switch {
-	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+	var pe *pfx.Error
+	if !errors.As(err, &pe) {
+		return err // the context's
+	}
+	switch pe.Kind {
+	case pfx.Password:
 		return pfxError{"the PFX is protected by a password; Key Vault certificates have none", true}
-	case err.Error() == "pkcs12: private key missing":
-		return pfxError{"the PFX holds no private key (as when a Key Vault certificate's key is not exportable)", true}
-	case err.Error() == "pkcs12: certificate missing":
-		return pfxError{"the PFX holds no certificate", true}
+	case pfx.Integrity:
+		return pfxError{"the PFX is damaged or was altered: " + pe.Reason, true}
+	case pfx.TooCostly:
+		return pfxError{"the PFX asks for too much work: " + pe.Reason, true}
+	case pfx.Malformed:
+		return pfxError{msg: fmt.Sprintf("the value is base64 (%d bytes decoded) but not a PKCS#12 file: %s", decoded, pe.Reason)}
 	}
-	return pfxError{msg: fmt.Sprintf("the value is base64 (%d bytes decoded) but not a PKCS#12 file: %s", decoded, pfxReason(err))}
+	return pfxError{"the PFX cannot be read: " + pe.Reason, true}
 }
 
-// pfxReason says why go-pkcs12 refused a file: in the library's words when
-// they are fixed text, in ours when the library's could hold parsed bytes
-// (ASN.1 and x509 errors can quote them; "not supported" errors name OIDs
-// read from the file).
-func pfxReason(err error) string {
-	msg := err.Error()
-	if isFixedLibraryMessage(msg) {
-		return strings.TrimPrefix(msg, "pkcs12: ")
+// newBundle puts the key's certificate first, as the leaf, and the others
+// after it in the order they came. The leaf is the certificate whose
+// public key is the key's, where crypto/x509 parses both; else the one at
+// index named (the key's localKeyID names it in a PFX); else the first.
+// A key that matches none of the certificates it can compare is refused.
+func newBundle(key []byte, certs [][]byte, named int) (bundle, error) {
+	leaf, err := matchKey(key, certs)
+	if err != nil {
+		return bundle{}, err
 	}
-	var notImplemented pkcs12.NotImplementedError
-	switch {
-	case errors.As(err, &panicError{}):
-		return "go-pkcs12 failed on it (it panicked)"
-	case errors.As(err, &notImplemented):
-		return "it uses a PKCS#12 layout or algorithm go-pkcs12 does not support"
-	case strings.HasPrefix(msg, "pkcs12: error reading P12 data"), strings.HasPrefix(msg, "asn1:"):
-		return "its ASN.1 structure is not that of a DER-encoded PFX"
-	case strings.HasPrefix(msg, "pkcs12: error decrypting"):
-		return "its private key does not decrypt with the empty password"
-	case strings.HasPrefix(msg, "pkcs12: error"), strings.HasPrefix(msg, "x509:"):
-		return "a certificate or the private key in it is malformed or of an unsupported type"
+	if leaf < 0 {
+		leaf = max(named, 0)
 	}
-	return "go-pkcs12 cannot read it"
+	ordered := append([][]byte{certs[leaf]}, certs[:leaf]...)
+	return bundle{key: key, certs: append(ordered, certs[leaf+1:]...)}, nil
 }
 
-// isFixedLibraryMessage reports whether msg is one of go-pkcs12's
-// (v0.7.4) error messages that hold nothing read from the input.
-func isFixedLibraryMessage(msg string) bool {
-	switch msg {
-	case pkcs12.ErrDecryption.Error(),
-		"pkcs12: trailing data found",
-		"pkcs12: no MAC in data",
-		"pkcs12: empty encrypted data",
-		"pkcs12: input is not a multiple of the block size",
-		"pkcs12: expected exactly one key bag",
-		"pkcs12: expected exactly one certificate in the certBag",
-		"pkcs12: can only decode v3 PFX PDU's",
-		"pkcs12: only password-protected PFX is implemented",
-		"pkcs12: only version 0 of EncryptedData is supported",
-		"pkcs12: only data and encryptedData content types are supported in authenticated safe",
-		"pkcs12: only X509 certificates are supported in cert bags":
-		return true
+// matchKey is the index of the certificate whose public key is key's, or
+// -1 when that cannot be told: the key or a certificate does not parse.
+func matchKey(key []byte, certs [][]byte) (int, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(key)
+	if err != nil {
+		return -1, nil
 	}
-	return false
-}
-
-// newBundle puts the certificate whose public key is the key's first, as
-// the leaf, and the others after it in the order they came.
-func newBundle(key any, certs []*x509.Certificate) (bundle, error) {
-	signer, ok := key.(interface{ Public() crypto.PublicKey })
+	signer, ok := parsed.(interface{ Public() crypto.PublicKey })
 	if !ok {
-		return bundle{}, fmt.Errorf("the private key is of a type (%T) that has no public key", key)
+		return -1, nil
 	}
 	public := signer.Public()
-	for i, c := range certs {
+	compared := 0
+	for i, der := range certs {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			continue
+		}
+		compared++
 		if k, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok && k.Equal(public) {
-			chain := append(append([]*x509.Certificate{}, certs[:i]...), certs[i+1:]...)
-			return bundle{key: key, leaf: c, chain: chain}, nil
+			return i, nil
 		}
 	}
-	return bundle{}, errors.New("the private key matches none of the certificates")
+	if compared == len(certs) {
+		return -1, errors.New("the private key matches none of the certificates")
+	}
+	return -1, nil
 }
 
-// encodePEM writes the key as PKCS#8, which every current reader takes
-// whatever the key's algorithm, unlike PKCS#1 (RSA only) or SEC1 (EC only).
-func encodePEM(b bundle) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(b.key)
-	if err != nil {
-		return nil, fmt.Errorf("the private key (%T) cannot be written as PKCS#8", b.key)
-	}
+// encodePEM writes the key as PKCS#8, exactly the bytes the PFX held (an
+// EC key's attributes, such as its key usage, stay), then the
+// certificates, the key's own first.
+func encodePEM(b bundle) File {
 	var buf bytes.Buffer
-	blocks := []*pem.Block{{Type: "PRIVATE KEY", Bytes: der}, {Type: "CERTIFICATE", Bytes: b.leaf.Raw}}
-	for _, c := range b.chain {
-		blocks = append(blocks, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	var blocks []*pem.Block
+	if b.key != nil {
+		blocks = append(blocks, &pem.Block{Type: "PRIVATE KEY", Bytes: b.key})
+	}
+	for _, c := range b.certs {
+		blocks = append(blocks, &pem.Block{Type: "CERTIFICATE", Bytes: c})
 	}
 	for _, block := range blocks {
 		// Writing to a bytes.Buffer cannot fail, and these blocks have no
 		// headers that could.
 		_ = pem.Encode(&buf, block)
 	}
-	return buf.Bytes(), nil
+	return File{Data: buf.Bytes(), NoKey: b.key == nil}
 }
 
-// encodePFX writes a PFX with the empty password.
+// encodePFX writes a PFX with the empty password, in the layout Key Vault
+// itself writes (see pfx.Encode).
 //
-// The encoder is LegacyDES (3DES for keys and certificates, SHA-1 MAC),
-// named rather than taken through the Legacy alias so that a library update
-// cannot change what we write. With an empty password the encryption
-// protects nothing, whatever the cipher, so all the choice decides is who
-// can read the file, and LegacyDES is read by the most: OpenSSL 1.x and 3.x
-// without -legacy (3DES is in OpenSSL 3's default provider), Windows and
-// .NET of every version, Java, and macOS's keychain (security import, how
+// With an empty password the encryption protects nothing, whatever the
+// cipher, so all the choice decides is who can read the file, and 3DES
+// with a SHA-1 MAC is read by the most: OpenSSL 1.x and 3.x without
+// -legacy (3DES is in OpenSSL 3's default provider), Windows and .NET of
+// every version, Java, and macOS's keychain (security import, how
 // pipelines install signing certificates), which refuses the AES/PBKDF2
-// files that OpenSSL 3 and Modern2023 write ("MAC verification failed").
-// The others fail someone: LegacyRC2 is not read by OpenSSL 3 without
-// -legacy; Modern2026's PBMAC1 needs OpenSSL 3.4 and agents ship 3.0;
-// Passwordless has no MAC, which OpenSSL 3.0 warns about and, as the
-// library says, much software does not read.
-func encodePFX(b bundle) ([]byte, error) {
-	der, err := pkcs12.LegacyDES.Encode(b.key, b.leaf, b.chain, "")
+// files that OpenSSL 3 writes ("MAC verification failed"). The others fail
+// someone: RC2 is not read by OpenSSL 3 without -legacy; PBMAC1 needs
+// OpenSSL 3.4 and agents ship 3.0; a file without a MAC makes OpenSSL 3.0
+// warn and much software refuse it.
+func encodePFX(b bundle) (File, error) {
+	der, err := pfx.Encode(b.key, b.certs)
 	if err != nil {
-		return nil, fmt.Errorf("the private key (%T) cannot be put in a PFX", b.key)
+		return File{}, errors.New("the PFX could not be written")
 	}
-	return der, nil
+	return File{Data: der, NoKey: b.key == nil}, nil
 }

@@ -82,7 +82,7 @@ func Preview(ctx context.Context, job Job, vault *keyvault.Client) Downloaded {
 }
 
 func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding) Downloaded {
-	dl := newDownload(job, vault, out, enc)
+	dl := newDownload(ctx, job, vault, out, enc)
 	req := keyvault.Request{Named: dl.refs(job)}
 	if job.Plan.NeedsList() {
 		req.Select = dl.choose
@@ -101,6 +101,9 @@ func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, e
 // download is one download under way: the sink and Select of the vault
 // client call into it concurrently.
 type download struct {
+	// ctx is the download's, for the work of converting files: the vault
+	// client's sink, which writes them, takes none.
+	ctx     context.Context
 	plan    *selection.Plan
 	out     output
 	enc     vso.Encoding
@@ -124,8 +127,9 @@ type download struct {
 	latest map[string]keyvault.Value
 }
 
-func newDownload(job Job, vault *keyvault.Client, out output, enc vso.Encoding) *download {
+func newDownload(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding) *download {
 	dl := &download{
+		ctx:      ctx,
 		plan:     job.Plan,
 		out:      out,
 		enc:      enc,

@@ -20,6 +20,10 @@ type File struct {
 	Version     string
 	ContentType string
 	Size        int
+	// NoKey: the value is a certificate without its private key (Key
+	// Vault stores one so when the key is not exportable), and the file
+	// holds the certificate alone.
+	NoKey bool
 }
 
 // FileFailure is a SecretsToFiles entry whose value was downloaded but
@@ -90,16 +94,16 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 	if f == "" {
 		f = certformat.Default(v.ContentType)
 	}
-	var data []byte
+	var file certformat.File
 	err := errUncarried
 	if dl.enc.Carries(v.Value) {
 		// Otherwise the masker would learn the value as the agent decodes
 		// it, and a later step that prints the file would show it.
-		data, err = certformat.Convert(v.Value, v.ContentType, f)
+		file, err = certformat.Convert(dl.ctx, v.Value, v.ContentType, f)
 	}
 	var path string
 	if err == nil {
-		path, err = dl.out.File(e, f, v.Value, data)
+		path, err = dl.out.File(e, f, v.Value, file.Data)
 	}
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
@@ -107,5 +111,5 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 		dl.d.FileFailures = append(dl.d.FileFailures, FileFailure{Entry: e, Format: f, ContentType: v.ContentType, Err: err})
 		return
 	}
-	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Size: len(data)})
+	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Size: len(file.Data), NoKey: file.NoKey})
 }

@@ -1,20 +1,26 @@
 package task
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"software.sslmate.com/src/go-pkcs12"
 
+	pfxpkg "github.com/gokeyvault/gokeyvault/pkg/pfx"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
@@ -25,7 +31,10 @@ import (
 // themselves, their formats and the agent contract are tested end to end
 // in cmd/gokeyvault.
 
-const pemType = "application/x-pem-file"
+const (
+	pemType    = "application/x-pem-file"
+	pkcs12Type = "application/x-pkcs12"
+)
 
 // files is a step's SecretsToFiles input.
 func files(s step, entries string) step {
@@ -120,9 +129,9 @@ func TestFileFailures(t *testing.T) {
 	w := newWorld(t)
 	w.Vault.Put(localcloud.Secret{Name: "good", Value: "v-good"})
 	w.Vault.Put(localcloud.Secret{Name: "off", Value: "v-off", Disabled: true})
-	w.Vault.Put(localcloud.Secret{Name: "keyless", Value: certOnlyPEM(t), ContentType: pemType})
+	w.Vault.Put(localcloud.Secret{Name: "certless", Value: keyOnlyPEM(t), ContentType: pemType})
 
-	res := w.Run(files(step{Filter: "good, maybe?"}, "good, maybe, nowhere, off, keyless as pfx"))
+	res := w.Run(files(step{Filter: "good, maybe?"}, "good, maybe, nowhere, off, certless as pfx"))
 
 	if res.Result != "Failed" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -135,7 +144,7 @@ func TestFileFailures(t *testing.T) {
 		"Secret 'maybe': not found in vault kv-e2e. Check the name (and version) in SecretsFilter and SecretsToFiles; a deleted secret shows in az keyvault secret list-deleted --vault-name kv-e2e",
 		"Secret 'nowhere': not found in vault kv-e2e. Check the name (and version) in SecretsToFiles; a deleted secret shows in az keyvault secret list-deleted --vault-name kv-e2e",
 		"Secret 'off': the secret is disabled. Enable it (az keyvault secret set-attributes --vault-name kv-e2e --name <name> --enabled true) or remove it from SecretsToFiles",
-		"SecretsToFiles entry 'keyless as pfx': secret keyless (content type application/x-pem-file) cannot be written as pfx: the PEM holds no private key (found 1 CERTIFICATE block); a PFX needs the key. No file was written",
+		"SecretsToFiles entry 'certless as pfx': secret certless (content type application/x-pem-file) cannot be written as pfx: the PEM holds a private key but no certificate. No file was written",
 	}
 	if diff := cmp.Diff(want, errs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
@@ -144,7 +153,7 @@ func TestFileFailures(t *testing.T) {
 	if got := res.Variables["good.file"].Value; got != filepath.Join(fileDir(t, res), "good") {
 		t.Errorf("good.file = %q", got)
 	}
-	if diff := cmp.Diff(map[string]int{"good": 1, "maybe": 1, "nowhere": 1, "off": 1, "keyless": 1}, testworld.SecretGets(w.Vault)); diff != "" {
+	if diff := cmp.Diff(map[string]int{"good": 1, "maybe": 1, "nowhere": 1, "off": 1, "certless": 1}, testworld.SecretGets(w.Vault)); diff != "" {
 		t.Errorf("gets (-want +got):\n%s", diff)
 	}
 }
@@ -179,7 +188,8 @@ func TestFilesOnly(t *testing.T) {
 	}
 }
 
-// certOnlyPEM is a certificate in PEM without its key.
+// certOnlyPEM is a certificate in PEM without its key, as Key Vault
+// stores a certificate whose key is not exportable.
 func certOnlyPEM(t *testing.T) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -192,6 +202,83 @@ func certOnlyPEM(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// keyOnlyPEM is a private key in PEM without its certificate.
+func keyOnlyPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// TestCertificatesWithoutKeys: a certificate whose key Key Vault may not
+// export is stored alone (a PFX without a key bag, a PEM with one
+// CERTIFICATE block). Each form writes the certificate alone with exactly
+// one warning, naming the secret and the file's variable (issue 18). On
+// main the PFX failed without as and with as pem, and the PEM as pfx. A
+// certificate with its key has no warning.
+func TestCertificatesWithoutKeys(t *testing.T) {
+	w := newWorld(t)
+	certPEM := certOnlyPEM(t)
+	block, _ := pem.Decode([]byte(certPEM))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-pkcs12 writes the certificate alone (with Java's trust attribute,
+	// which changes nothing here), independently of the product.
+	pfx, err := pkcs12.LegacyDES.EncodeTrustStore([]*x509.Certificate{cert}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ne-pfx", "ne-pfx-pem", "ne-pfx-pfx"} {
+		w.Vault.Put(localcloud.Secret{Name: name, Value: base64.StdEncoding.EncodeToString(pfx), ContentType: pkcs12Type})
+	}
+	for _, name := range []string{"ne-pem", "ne-pem-pfx", "ne-pem-pem"} {
+		w.Vault.Put(localcloud.Secret{Name: name, Value: certPEM, ContentType: pemType})
+	}
+	w.Vault.Put(localcloud.Secret{Name: "with-key", Value: keyOnlyPEM(t) + certPEM, ContentType: pemType})
+
+	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "ne-pfx, ne-pfx-pem as pem, ne-pfx-pfx as pfx, ne-pem, ne-pem-pfx as pfx, ne-pem-pem as pem, with-key"))
+
+	if res.Result != "Succeeded" {
+		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+	}
+	var want []string
+	for _, v := range []string{"ne-pem", "ne-pem-pem", "ne-pem-pfx", "ne-pfx", "ne-pfx-pem", "ne-pfx-pfx"} {
+		want = append(want, "Secret '"+v+"' has no private key: the certificate's key is not exportable (exportable is false in its certificate policy), so the file in variable "+v+".file holds the certificate alone")
+	}
+	// Files are written as values arrive: in no set order.
+	if diff := cmp.Diff(want, sorted(testworld.Issues(res, "warning"))); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	got := map[string][]byte{}
+	for name, v := range res.Variables {
+		rel, _ := filepath.Rel(res.TempDir, v.Value)
+		got[strings.TrimSuffix(name, ".file")] = res.Temp[rel].Data
+	}
+	for name, wantData := range map[string]string{"ne-pfx": string(pfx), "ne-pfx-pfx": string(pfx), "ne-pfx-pem": certPEM, "ne-pem": certPEM, "ne-pem-pem": certPEM} {
+		if string(got[name]) != wantData {
+			t.Errorf("%s's file: %d bytes, not the %d expected", name, len(got[name]), len(wantData))
+		}
+	}
+	c, err := pfxpkg.Decode(context.Background(), got["ne-pem-pfx"])
+	if err != nil || len(c.Keys) != 0 || len(c.Certs) != 1 || !bytes.Equal(c.Certs[0].DER, cert.Raw) {
+		t.Errorf("ne-pem-pfx's file is not a PFX of the certificate alone (%v)", err)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
 
 // TestFileOfADisabledListedSecret: a disabled secret that a pattern

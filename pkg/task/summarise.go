@@ -110,6 +110,10 @@ func SummariseIn(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 		if f.Size == 0 {
 			o.add(Warning, "Secret '%s' is empty: the file in variable %s is empty", f.Entry.Ref, f.Entry.Var)
 		}
+		if f.NoKey {
+			// A step that expects a key learns here why it has none.
+			o.add(Warning, "Secret '%s' has no private key: the certificate's key is not exportable (exportable is false in its certificate policy), so the file in variable %s holds the certificate alone", f.Entry.Ref, f.Entry.Var)
+		}
 	}
 	o.add(Plain, "Downloaded %d secret(s) in %.2f s", d.Report.Downloaded, d.Elapsed.Seconds())
 	return o.end(job, cl, d)
