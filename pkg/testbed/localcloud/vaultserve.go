@@ -20,7 +20,12 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	v.mu.Lock()
 	f := v.faults
 	hs := v.hostile.Hostile
+	recording := v.recording
 	v.mu.Unlock()
+	if recording != nil {
+		v.serveRecorded(w, r, recording)
+		return
+	}
 
 	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, APIVersion: r.URL.Query().Get("api-version"), At: at}
 	if f.Latency > 0 {
