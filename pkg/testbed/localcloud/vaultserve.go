@@ -229,8 +229,12 @@ func (v *Vault) list(q url.Values, apiVersion string, f Faults) reply {
 	var next *string
 	if len(keys) > size {
 		st, _ := json.Marshal(skipToken{NextMarker: keys[size]})
-		link := fmt.Sprintf("https://%s:443/secrets?api-version=%s&$skiptoken=%s&maxresults=%d",
-			v.host, url.QueryEscape(apiVersion), base64.RawURLEncoding.EncodeToString(st), maxResults)
+		// Key Vault echoes maxresults only when the request had it.
+		link := fmt.Sprintf("https://%s:443/secrets?api-version=%s&$skiptoken=%s",
+			v.host, url.QueryEscape(apiVersion), base64.RawURLEncoding.EncodeToString(st))
+		if q.Has("maxresults") {
+			link += "&maxresults=" + strconv.Itoa(maxResults)
+		}
 		next = &link
 		keys = keys[:size]
 	}
