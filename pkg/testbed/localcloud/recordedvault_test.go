@@ -2,6 +2,7 @@ package localcloud_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -68,4 +69,41 @@ func TestRecordedVaultServesTheRecordings(t *testing.T) {
 	if got.status != 404 || string(got.body) != want {
 		t.Errorf("unrecorded get: %d %s\nwant 404 %s", got.status, got.body, want)
 	}
+}
+
+// TestRecordedPagesFollowTheirNextLinks: a recorded listing is served page
+// by page as recorded, host rewritten, and the nextLink each page carries
+// (":443" and all) is what fetches the next.
+func TestRecordedPagesFollowTheirNextLinks(t *testing.T) {
+	t.Parallel()
+	c := startCloud(t)
+	c.AddApp(testworld.TenantID, clientA, secretA)
+	rec := testworld.RecordedPagesRecording()
+	v, err := c.AddRecordedVault("kv-pages", testworld.TenantID, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := tokenFor(t, c, testworld.TenantID, clientA, secretA, "https://vault.azure.net/.default")
+	link := "https://kv-pages.vault.azure.net/secrets?api-version=2026-04-01"
+	for i, page := range rec.Pages {
+		got := do(t, c, http.MethodGet, link, token, nil)
+		if want := page.BodyFor(v.Host()); got.status != 200 || !bytes.Equal(got.body, want) {
+			t.Fatalf("page %d from %s: %d %s\nwant %s", i, link, got.status, got.body, want)
+		}
+		var p struct{ NextLink *string }
+		if err := json.Unmarshal(got.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.NextLink == nil {
+			if i != len(rec.Pages)-1 {
+				t.Fatalf("page %d ends the listing, %d recorded", i, len(rec.Pages))
+			}
+			return
+		}
+		if !strings.HasPrefix(*p.NextLink, "https://kv-pages.vault.azure.net:443/secrets?api-version=7.4&$skiptoken=") {
+			t.Errorf("page %d: nextLink %s", i, *p.NextLink)
+		}
+		link = *p.NextLink
+	}
+	t.Errorf("the last recorded page has a nextLink")
 }
