@@ -239,18 +239,9 @@ func (v *Vault) composedPage(q url.Values, rec *Recording) recordedAnswer {
 			size = n
 		}
 	}
-	// Position 0..EmptyPages-1 are the empty pages; after them, item
-	// offsets.
-	pos := 0
-	if st := q.Get("$skiptoken"); st != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(st)
-		var tok skipToken
-		if err == nil {
-			err = json.Unmarshal(raw, &tok)
-		}
-		if pos, err = strconv.Atoi(tok.NextMarker); err != nil || pos < 0 {
-			return v.badSkipToken(rec.PageHeaders)
-		}
+	pos, ok := composedPosition(q.Get("$skiptoken"))
+	if !ok {
+		return v.badSkipToken(rec.PageHeaders)
 	}
 	var items [][]byte
 	next := -1
@@ -288,6 +279,25 @@ func (v *Vault) composedPage(q url.Values, rec *Recording) recordedAnswer {
 	a := v.replay(rec.PageHeaders)
 	a.body = body.Bytes()
 	return a
+}
+
+// composedPosition reads the position a composed page's skip token names
+// (none: the first page). Positions 0 to EmptyPages-1 are the empty pages;
+// after them, item offsets.
+func composedPosition(st string) (int, bool) {
+	if st == "" {
+		return 0, true
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(st)
+	if err != nil {
+		return 0, false
+	}
+	var tok skipToken
+	if json.Unmarshal(raw, &tok) != nil {
+		return 0, false
+	}
+	pos, err := strconv.Atoi(tok.NextMarker)
+	return pos, err == nil && pos >= 0
 }
 
 // recordedHost is the host of a list item's id.

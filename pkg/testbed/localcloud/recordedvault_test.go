@@ -63,6 +63,13 @@ func TestRecordedVaultServesTheRecordings(t *testing.T) {
 			t.Errorf("%s: a recorded host was served: %s", tc.path, got.body)
 		}
 	}
+	// A skip token the vault did not give out.
+	for _, st := range []string{"%21%21", "eyJOZXh0TWFya2VyIjoieCJ9", "Sanitized"} {
+		got := do(t, c, http.MethodGet, "https://kv-rec.vault.azure.net/secrets?api-version=2026-04-01&$skiptoken="+st, token, nil)
+		if got.status != 400 || !bytes.Contains(got.body, []byte(`"code":"BadParameter"`)) {
+			t.Errorf("skip token %s: %d %s", st, got.status, got.body)
+		}
+	}
 	// A get no recording answers: the recorded 404, naming the secret asked for.
 	got := do(t, c, http.MethodGet, "https://kv-rec.vault.azure.net/secrets/never-recorded/?api-version=2026-04-01", token, nil)
 	want := strings.ReplaceAll(string(rec.NotFound.Body), "secret422508987", "never-recorded")
