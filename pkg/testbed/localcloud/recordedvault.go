@@ -262,7 +262,10 @@ func (v *Vault) composedPage(q url.Values, rec *Recording) recordedAnswer {
 		if i > 0 {
 			body.WriteByte(',')
 		}
-		body.Write(bytes.ReplaceAll(it, []byte("https://"+recordedHost(it)+"/"), []byte("https://"+v.host+"/")))
+		if id, err := recorded.ItemID(it); err == nil {
+			it = bytes.ReplaceAll(it, []byte("https://"+id.Host+"/"), []byte("https://"+v.host+"/"))
+		}
+		body.Write(it)
 	}
 	body.WriteString(`],"nextLink":`)
 	if next < 0 {
@@ -298,15 +301,4 @@ func composedPosition(st string) (int, bool) {
 	}
 	pos, err := strconv.Atoi(tok.NextMarker)
 	return pos, err == nil && pos >= 0
-}
-
-// recordedHost is the host of a list item's id.
-func recordedHost(item []byte) string {
-	var it struct{ ID string }
-	_ = json.Unmarshal(item, &it)
-	u, err := url.Parse(it.ID)
-	if err != nil {
-		return ""
-	}
-	return u.Host
 }

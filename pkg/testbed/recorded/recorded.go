@@ -340,6 +340,20 @@ func (x Exchange) ListItems() ([][]byte, error) {
 	return items, nil
 }
 
+// ItemID returns the id of a list item (or of any body with an id) as a
+// URL: its host is the vault's, its path /secrets/<name>.
+func ItemID(item []byte) (*url.URL, error) {
+	var it struct{ ID string }
+	if err := json.Unmarshal(item, &it); err != nil {
+		return nil, fmt.Errorf("list item: %w", err)
+	}
+	u, err := url.Parse(it.ID)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("list item id %q is not a URL", it.ID)
+	}
+	return u, nil
+}
+
 // ListItem derives, from a recorded get of a secret, the item a listing
 // shows for it: the get's fields in their order without "value" and "kid",
 // the id without its version. Key Vault's own list items have that shape

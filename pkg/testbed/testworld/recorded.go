@@ -3,9 +3,7 @@
 package testworld
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -78,9 +76,7 @@ func RecordedItems() ([][]byte, error) {
 
 // itemName is the lower-case secret name of a list item's id.
 func itemName(item []byte) string {
-	var it struct{ ID string }
-	_ = json.Unmarshal(item, &it)
-	u, err := url.Parse(it.ID)
+	u, err := recorded.ItemID(item)
 	if err != nil {
 		return ""
 	}
