@@ -63,14 +63,22 @@ type recordedAnswer struct {
 	body   []byte
 }
 
-// AddRecordedVault creates <name>.vault.azure.net (public cloud; its
-// challenge is the recorded one) serving rec, for tenantID's tokens.
+// AddRecordedVault creates <name>.vault.azure.net serving rec, for
+// tenantID's tokens; rec's challenge must name that tenant and the public
+// cloud's audience, as the recordings' do (tenant
+// 72f988bf-86f1-41af-91ab-2d7cd011db47, the test world's).
 func (c *Cloud) AddRecordedVault(name, tenantID string, rec Recording) (*Vault, error) {
 	if rec.Challenge.Status != http.StatusUnauthorized || rec.NotFound.Status != http.StatusNotFound {
 		return nil, fmt.Errorf("recorded vault %s: want a recorded 401 challenge and a recorded 404", name)
 	}
 	if _, _, ok := rec.NotFound.SecretPath(); !ok {
 		return nil, fmt.Errorf("recorded vault %s: the 404 must answer a secret get", name)
+	}
+	// The recorded challenge is served as recorded: it must name this
+	// vault's tenant and audience, or no client gets past it.
+	if ch := rec.Challenge.Header.Get("WWW-Authenticate"); strings.Contains(name, ".") ||
+		!strings.Contains(ch, `https://login.microsoftonline.com/`+tenantID+`"`) || !strings.Contains(ch, `resource="https://vault.azure.net"`) {
+		return nil, fmt.Errorf("recorded vault %s: the recorded challenge %q does not name a public-cloud vault of tenant %s", name, ch, tenantID)
 	}
 	seen := map[string]bool{}
 	for _, p := range rec.Pages {

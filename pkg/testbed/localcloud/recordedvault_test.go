@@ -27,6 +27,9 @@ func TestRecordedVaultServesTheRecordings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.AddRecordedVault("kv-other-tenant", tenantA, rec); err == nil {
+		t.Error("a recorded vault whose challenge names another tenant was added")
+	}
 	token := tokenFor(t, c, testworld.TenantID, clientA, secretA, "https://vault.azure.net/.default")
 	cases := []struct {
 		path, bearer string
