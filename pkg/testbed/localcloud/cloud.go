@@ -7,6 +7,12 @@
 // Government equivalents). A process started with Env() — HTTPS_PROXY pointing
 // at the proxy and SSL_CERT_FILE at the CA — talks to "Azure" without any
 // test-only code in it. Nothing ever leaves 127.0.0.1.
+//
+// A vault is either synthetic (AddVault: secrets a test puts, answered the
+// way Key Vault answers, which conformance_test.go checks against Key
+// Vault's recorded answers) or recorded (AddRecordedVault: every answer one
+// Key Vault gave the Azure SDKs' tests, from pkg/testbed/recorded, served
+// with the host name rewritten and nothing else; see Recording).
 package localcloud
 
 import (

@@ -186,11 +186,11 @@ func TestChallenge(t *testing.T) {
 	tests := []struct {
 		name, url, bearer, wantHeader, wantMsg string
 	}{
-		{"no token", f.base + "/secrets?api-version=7.4", "", public, "AKV10000: Request is missing a Bearer or PoP token."},
+		{"no token", f.base + "/secrets?api-version=7.4", "", public, "AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token."},
 		{"unknown token", f.base + "/secrets?api-version=7.4", "forged", public, "AKV10019: Invalid token signature."},
 		{"other tenant", f.base + "/secrets?api-version=7.4", other, public, "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/" + tenantA + "/, found https://sts.windows.net/" + tenantB + "/."},
 		{"wrong audience", f.base + "/secrets?api-version=7.4", arm, public, "AKV10022: Invalid audience. Expected https://vault.azure.net or cfa8b339-82a2-471a-a3c9-0fc0be7a4093, found: https://management.azure.com."},
-		{"china cloud", "https://kv-cn.vault.azure.cn/secrets?api-version=7.4", "", `Bearer authorization="https://login.chinacloudapi.cn/` + tenantA + `", resource="https://vault.azure.cn"`, "AKV10000: Request is missing a Bearer or PoP token."},
+		{"china cloud", "https://kv-cn.vault.azure.cn/secrets?api-version=7.4", "", `Bearer authorization="https://login.chinacloudapi.cn/` + tenantA + `", resource="https://vault.azure.cn"`, "AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,7 +327,9 @@ func TestListPaging(t *testing.T) {
 	for i := range 7 {
 		f.v.Put(localcloud.Secret{Name: fmt.Sprintf("s%d", i), Value: "v"})
 	}
-	nextRE := regexp.MustCompile(`^https://kv-raw\.vault\.azure\.net:443/secrets\?api-version=7\.4&\$skiptoken=[A-Za-z0-9_-]+&maxresults=(\d+)$`)
+	// maxresults only when the request had it, as Key Vault's nextLinks
+	// in the recordings (pkg/testbed/recorded).
+	nextRE := regexp.MustCompile(`^https://kv-raw\.vault\.azure\.net:443/secrets\?api-version=7\.4&\$skiptoken=[A-Za-z0-9_-]+(?:&maxresults=(\d+))?$`)
 	walk := func(t *testing.T, first string) (pages [][]string, maxes []string) {
 		link := first
 		for link != "" {
@@ -370,7 +372,7 @@ func TestListPaging(t *testing.T) {
 		wantMaxes []string
 	}{
 		{"default", 0, "", [][]string{{"s0", "s1", "s2", "s3", "s4", "s5", "s6"}}, nil},
-		{"page size 3", 3, "", [][]string{{"s0", "s1", "s2"}, {"s3", "s4", "s5"}, {"s6"}}, []string{"25", "25"}},
+		{"page size 3", 3, "", [][]string{{"s0", "s1", "s2"}, {"s3", "s4", "s5"}, {"s6"}}, []string{"", ""}},
 		{"maxresults 4", 0, "&maxresults=4", [][]string{{"s0", "s1", "s2", "s3"}, {"s4", "s5", "s6"}}, []string{"4"}},
 	}
 	for _, tc := range tests {

@@ -1,7 +1,8 @@
 package localcloud
 
-// SecretValues returns every value stored in every vault, all versions, so
-// that a test can check that none of them reaches a log.
+// SecretValues returns every value stored in every vault, all versions,
+// and every value a recorded vault serves, so that a test can check that
+// none of them reaches a log.
 func (c *Cloud) SecretValues() []string {
 	c.mu.Lock()
 	vaults := make([]*Vault, 0, len(c.vaults))
@@ -12,6 +13,13 @@ func (c *Cloud) SecretValues() []string {
 	var out []string
 	for _, v := range vaults {
 		v.mu.Lock()
+		if v.recording != nil {
+			for _, x := range v.recording.Gets {
+				if val, ok := x.Value(); ok {
+					out = append(out, val)
+				}
+			}
+		}
 		for _, e := range v.secrets {
 			for _, sv := range e.versions {
 				out = append(out, sv.Value)

@@ -57,6 +57,9 @@ type Vault struct {
 	throttles int
 	rng       *mrand.Rand
 	hostile   hostileState // hostile.go
+	// recording, when set, is what the vault serves instead of its secrets
+	// (recordedvault.go).
+	recording *Recording
 }
 
 type secretEntry struct {

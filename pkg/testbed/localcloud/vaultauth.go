@@ -30,7 +30,8 @@ func vaultCloud(host string) (authority, resource string, ok bool) {
 func (v *Vault) authenticate(authz string) (tokenInfo, string) {
 	scheme, tok, _ := strings.Cut(authz, " ")
 	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return tokenInfo{}, "AKV10000: Request is missing a Bearer or PoP token."
+		// Key Vault's wording of 2026 (it was "a Bearer or PoP token" in 2024).
+		return tokenInfo{}, "AKV10000: Request is missing a Bearer, PoP, or MTLS_POP token."
 	}
 	ti, ok := v.cloud.lookupToken(strings.TrimSpace(tok))
 	switch {

@@ -20,7 +20,12 @@ func (v *Vault) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	v.mu.Lock()
 	f := v.faults
 	hs := v.hostile.Hostile
+	recording := v.recording
 	v.mu.Unlock()
+	if recording != nil {
+		v.serveRecorded(w, r, recording)
+		return
+	}
 
 	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, APIVersion: r.URL.Query().Get("api-version"), At: at}
 	if f.Latency > 0 {
@@ -224,8 +229,12 @@ func (v *Vault) list(q url.Values, apiVersion string, f Faults) reply {
 	var next *string
 	if len(keys) > size {
 		st, _ := json.Marshal(skipToken{NextMarker: keys[size]})
-		link := fmt.Sprintf("https://%s:443/secrets?api-version=%s&$skiptoken=%s&maxresults=%d",
-			v.host, url.QueryEscape(apiVersion), base64.RawURLEncoding.EncodeToString(st), maxResults)
+		// Key Vault echoes maxresults only when the request had it.
+		link := fmt.Sprintf("https://%s:443/secrets?api-version=%s&$skiptoken=%s",
+			v.host, url.QueryEscape(apiVersion), base64.RawURLEncoding.EncodeToString(st))
+		if q.Has("maxresults") {
+			link += "&maxresults=" + strconv.Itoa(maxResults)
+		}
 		next = &link
 		keys = keys[:size]
 	}

@@ -35,22 +35,25 @@ type attributes struct {
 	RecoverableDays int    `json:"recoverableDays"`
 }
 
+// secretItem and secretBundle keep Key Vault's field order, as recorded
+// (pkg/testbed/recorded): contentType, id, managed, attributes, tags; a
+// bundle starts with the value and ends with the kid.
 type secretItem struct {
-	ID          string            `json:"id,omitempty"` // never empty, but for a hostile list entry
-	Attributes  attributes        `json:"attributes"`
 	ContentType string            `json:"contentType,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	ID          string            `json:"id,omitempty"` // never empty, but for a hostile list entry
 	Managed     bool              `json:"managed,omitempty"`
+	Attributes  attributes        `json:"attributes"`
+	Tags        map[string]string `json:"tags,omitempty"`
 }
 
 type secretBundle struct {
 	Value       string            `json:"value"`
 	ContentType string            `json:"contentType,omitempty"`
 	ID          string            `json:"id"`
+	Managed     bool              `json:"managed,omitempty"`
 	Attributes  attributes        `json:"attributes"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	Kid         string            `json:"kid,omitempty"`
-	Managed     bool              `json:"managed,omitempty"`
 }
 
 func attributesOf(sv storedVersion) attributes {

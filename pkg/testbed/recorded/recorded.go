@@ -325,3 +325,79 @@ func writeString(out *bytes.Buffer, s string) {
 	}
 	out.WriteByte('"')
 }
+
+// ListItems returns the items of a recorded list page, each as Key Vault
+// sent it.
+func (x Exchange) ListItems() ([][]byte, error) {
+	var page struct{ Value []json.RawMessage }
+	if err := json.Unmarshal(x.Body, &page); err != nil {
+		return nil, fmt.Errorf("list page %s entry %d: %w", x.File, x.Entry, err)
+	}
+	items := make([][]byte, len(page.Value))
+	for i, it := range page.Value {
+		items[i] = []byte(it)
+	}
+	return items, nil
+}
+
+// ItemID returns the id of a list item (or of any body with an id) as a
+// URL: its host is the vault's, its path /secrets/<name>.
+func ItemID(item []byte) (*url.URL, error) {
+	var it struct{ ID string }
+	if err := json.Unmarshal(item, &it); err != nil {
+		return nil, fmt.Errorf("list item: %w", err)
+	}
+	u, err := url.Parse(it.ID)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("list item id %q is not a URL", it.ID)
+	}
+	return u, nil
+}
+
+// ListItem derives, from a recorded get of a secret, the item a listing
+// shows for it: the get's fields in their order without "value" and "kid",
+// the id without its version. Key Vault's own list items have that shape
+// (list-managed-disabled-2023.json shows a certificate's: contentType, id,
+// managed, attributes); the item is derived, not recorded.
+func (x Exchange) ListItem() ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(x.Body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("secret get %s entry %d: the body is not a JSON object", x.File, x.Entry)
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("secret get %s entry %d: %w", x.File, x.Entry, err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("secret get %s entry %d: %w", x.File, x.Entry, err)
+		}
+		k := key.(string)
+		switch k {
+		case "value", "kid":
+			continue
+		case "id":
+			var id string
+			if err := json.Unmarshal(raw, &id); err != nil {
+				return nil, fmt.Errorf("secret get %s entry %d: id: %w", x.File, x.Entry, err)
+			}
+			if i := strings.Index(id, "/secrets/"); i >= 0 && strings.Count(id[i+len("/secrets/"):], "/") == 1 {
+				id = id[:strings.LastIndex(id, "/")]
+			}
+			var b bytes.Buffer
+			writeString(&b, id)
+			raw = b.Bytes()
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		writeString(&out, k)
+		out.WriteByte(':')
+		out.Write(raw)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
+}

@@ -236,3 +236,22 @@ func openssl(t *testing.T, dir string, args ...string) []byte {
 	}
 	return out
 }
+
+// TestListItem: the item derived from a certificate's secret get has the
+// fields of the recorded list item of a certificate's secret
+// (list-managed-disabled-2023.json), in its order, and the get's values.
+func TestListItem(t *testing.T) {
+	got, err := MustSecretGet("cert-rsa-pkcs12.json").ListItem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"contentType":"application/x-pkcs12","id":"https://tcac7e9c41ef52cec.vault.azure.net/secrets/1524395116","managed":true,` +
+		`"attributes":{"enabled":true,"nbf":1707529348,"exp":1739152348,"created":1707529948,"updated":1707529948,"recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7}}`
+	if string(got) != want {
+		t.Errorf("ListItem:\n got %s\nwant %s", got, want)
+	}
+	items, err := MustEntry(ListManagedDisabled, 0).ListItems()
+	if err != nil || len(items) != 5 || !bytes.HasPrefix(items[0], []byte(`{"contentType":"application/x-pkcs12","id":"https://fakevault.local/secrets/2455761926","managed":true,"attributes":{"enabled":false,`)) {
+		t.Errorf("recorded items (%v): %s", err, items)
+	}
+}
