@@ -4,6 +4,12 @@ GO        ?= go
 NODE      ?= node
 VERSION   := $(shell cat VERSION)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
+# The commit goes into the binary's build information (gokeyvault version,
+# the task's first log line): -buildvcs=auto on the command line overrides a
+# GOFLAGS=-buildvcs=false in the environment, and stamps nothing outside a
+# git checkout. -trimpath keeps the folder out, so that two clones of one
+# commit build the same bytes.
+GOBUILD   = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)'
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
@@ -17,8 +23,7 @@ all: build
 
 # The binary for this machine, where the launcher looks for it.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-		-o task/bin/$(GOOS_HOST)_$(GOARCH_HOST)/gokeyvault$(if $(filter windows,$(GOOS_HOST)),.exe) ./cmd/gokeyvault
+	$(GOBUILD) -o task/bin/$(GOOS_HOST)_$(GOARCH_HOST)/gokeyvault$(if $(filter windows,$(GOOS_HOST)),.exe) ./cmd/gokeyvault
 
 # Static, stripped binaries for the seven platforms the launcher knows
 # (linux/arm as ARMv7, what the agent's linux-arm needs).
@@ -26,8 +31,7 @@ build-all:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "build $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-			-o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
+		GOOS=$$os GOARCH=$$arch GOARM=7 $(GOBUILD) -o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
 	done
 
 # vet; every Go test with the race detector (unit, e2e through the local
