@@ -42,8 +42,11 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	GOKEYVAULT_E2E_DEBUG=1 $(GO) test -count=1 ./cmd/gokeyvault/ ./pkg/task/
+	$(GO) -C build/supply vet ./...
+	$(GO) -C build/supply test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz-short
 	$(NODE) --test build/launcher_test/
+	GOKEYVAULT_REPRODUCE=1 $(GO) test -count=1 -timeout 30m -run '^TestRebuild' ./build/package/
 
 # Each fuzz target for a fixed number of inputs (a few seconds here); the
 # seeds are in the tests. A count, not a duration: Go 1.26's fuzzer can fail
@@ -75,9 +78,11 @@ lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) -C build/supply vet ./...
+	cd build/supply && $(GO) run $(STATICCHECK) ./...
 
 clean:
-	rm -rf task/bin dist
+	rm -rf task/bin dist .cache/bin
 
 # End-to-end benchmark on the local cloud (see build/bench): single jobs,
 # then ten jobs at once on one vault, a cold 429 and a neighbour. About 20
@@ -96,15 +101,22 @@ PUBLISHER ?= gokeyvault
 TFX_DIR   := build/package
 TFX_STAMP := $(TFX_DIR)/node_modules/.package-lock.json
 
-.PHONY: tfx check-version set-version
+.PHONY: tfx check-version set-version supply
 
 # make test also packs the extension and runs the packed task (build/package's
 # vsix test), which then fails rather than skips when the .vsix is missing.
 test: package
 test: export GOKEYVAULT_VSIX_PUBLISHER = $(PUBLISHER)
 
-package: build-all $(TFX_STAMP)
-	$(GO) run ./build/package -publisher '$(PUBLISHER)' -tfx $(TFX_DIR)/node_modules/.bin/tfx -out dist
+package: build-all $(TFX_STAMP) supply
+	$(GO) run ./build/package -publisher '$(PUBLISHER)' -tfx $(TFX_DIR)/node_modules/.bin/tfx -supply $(SUPPLY) -out dist
+
+# build/supply writes the third-party notices and the SBOMs (go-licenses and
+# cyclonedx-gomod, pinned by its own go.mod so that they stay out of the
+# product's module graph); the packager runs it offline.
+SUPPLY := .cache/bin/supply
+supply:
+	$(GO) -C build/supply build -o $(CURDIR)/$(SUPPLY) .
 
 tfx: $(TFX_STAMP)
 
