@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *out == "" || *version == "" || fs.NArg() == 0 {
-		return errors.New("usage: supply -root DIR -out DIR -version X.Y.Z BINARY...")
+		return errors.New("usage: supply -root DIR -out DIR -version X.Y.Z BINARY")
 	}
 	outDir, err := filepath.Abs(*out)
 	if err != nil {
