@@ -4,6 +4,12 @@ GO        ?= go
 NODE      ?= node
 VERSION   := $(shell cat VERSION)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
+# The commit goes into the binary's build information (gokeyvault version,
+# the task's first log line): -buildvcs=auto on the command line overrides a
+# GOFLAGS=-buildvcs=false in the environment, and stamps nothing outside a
+# git checkout. -trimpath keeps the folder out, so that two clones of one
+# commit build the same bytes.
+GOBUILD   = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)'
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
@@ -17,8 +23,7 @@ all: build
 
 # The binary for this machine, where the launcher looks for it.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-		-o task/bin/$(GOOS_HOST)_$(GOARCH_HOST)/gokeyvault$(if $(filter windows,$(GOOS_HOST)),.exe) ./cmd/gokeyvault
+	$(GOBUILD) -o task/bin/$(GOOS_HOST)_$(GOARCH_HOST)/gokeyvault$(if $(filter windows,$(GOOS_HOST)),.exe) ./cmd/gokeyvault
 
 # Static, stripped binaries for the seven platforms the launcher knows
 # (linux/arm as ARMv7, what the agent's linux-arm needs).
@@ -26,8 +31,7 @@ build-all:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "build $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-			-o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
+		GOOS=$$os GOARCH=$$arch GOARM=7 $(GOBUILD) -o task/bin/$${os}_$${arch}/gokeyvault$$ext ./cmd/gokeyvault; \
 	done
 
 # vet; every Go test with the race detector (unit, e2e through the local
@@ -38,8 +42,11 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	GOKEYVAULT_E2E_DEBUG=1 $(GO) test -count=1 ./cmd/gokeyvault/ ./pkg/task/
+	$(GO) -C build/supply vet ./...
+	$(GO) -C build/supply test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz-short
 	$(NODE) --test build/launcher_test/
+	GOKEYVAULT_REPRODUCE=1 $(GO) test -count=1 -timeout 30m -run '^TestRebuild' ./build/package/
 
 # Each fuzz target for a fixed number of inputs (a few seconds here); the
 # seeds are in the tests. A count, not a duration: Go 1.26's fuzzer can fail
@@ -72,9 +79,11 @@ lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) -C build/supply vet ./...
+	cd build/supply && $(GO) run $(STATICCHECK) ./...
 
 clean:
-	rm -rf task/bin dist
+	rm -rf task/bin dist .cache/bin
 
 # End-to-end benchmark on the local cloud (see build/bench): single jobs,
 # then ten jobs at once on one vault, a cold 429 and a neighbour. About 20
@@ -93,15 +102,22 @@ PUBLISHER ?= gokeyvault
 TFX_DIR   := build/package
 TFX_STAMP := $(TFX_DIR)/node_modules/.package-lock.json
 
-.PHONY: tfx check-version set-version
+.PHONY: tfx check-version set-version supply
 
 # make test also packs the extension and runs the packed task (build/package's
 # vsix test), which then fails rather than skips when the .vsix is missing.
 test: package
 test: export GOKEYVAULT_VSIX_PUBLISHER = $(PUBLISHER)
 
-package: build-all $(TFX_STAMP)
-	$(GO) run ./build/package -publisher '$(PUBLISHER)' -tfx $(TFX_DIR)/node_modules/.bin/tfx -out dist
+package: build-all $(TFX_STAMP) supply
+	$(GO) run ./build/package -publisher '$(PUBLISHER)' -tfx $(TFX_DIR)/node_modules/.bin/tfx -supply $(SUPPLY) -out dist
+
+# build/supply writes the third-party notices and the SBOMs (go-licenses and
+# cyclonedx-gomod, pinned by its own go.mod so that they stay out of the
+# product's module graph); the packager runs it offline.
+SUPPLY := .cache/bin/supply
+supply:
+	$(GO) -C build/supply build -o $(CURDIR)/$(SUPPLY) .
 
 tfx: $(TFX_STAMP)
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/gokeyvault/gokeyvault/pkg/buildstamp"
 )
 
 // binaryPkg is the main package every shipped binary must be built from.
@@ -40,12 +42,14 @@ func (p platform) binPath() string {
 }
 
 // checkBinaries checks that the task folder holds the seven binaries, each
-// built from cmd/gokeyvault for its platform, static and with -trimpath.
-// Cross-built binaries cannot be run here, and -trimpath keeps -ldflags out of
-// the build info, so the version stamp is checked on this machine's binary
-// only (checkHostVersion); build-all stamps all seven in one command.
-func checkBinaries(taskDir string) []string {
-	var problems []string
+// built from cmd/gokeyvault for its platform, static and with -trimpath,
+// all from one commit, and returns that commit as the task's first log line
+// names it. Cross-built binaries cannot be run here, and -trimpath keeps
+// -ldflags out of the build info, so the version stamp is checked on this
+// machine's binary only (checkHostVersion); build-all stamps all seven in
+// one command.
+func checkBinaries(taskDir string) (commit string, problems []string) {
+	commits := map[string][]string{}
 	for _, p := range platforms() {
 		file := filepath.Join(taskDir, filepath.FromSlash(p.binPath()))
 		info, err := buildinfo.ReadFile(file)
@@ -71,8 +75,19 @@ func checkBinaries(taskDir string) []string {
 		if info.Path != binaryPkg {
 			problems = append(problems, fmt.Sprintf("binary %s: built from %s, want %s", p.binPath(), info.Path, binaryPkg))
 		}
+		// Go records no commit outside a git checkout, nor in a linked
+		// worktree (git worktree add: .git is a file, not the folder it
+		// looks for); the first log line then says "commit unknown".
+		c := buildstamp.FromBuildInfo("", info).Commit()
+		commits[c] = append(commits[c], p.binPath())
 	}
-	return problems
+	if len(commits) > 1 {
+		problems = append(problems, fmt.Sprintf("the binaries were built from different trees: %v (run make build-all)", commits))
+	}
+	for c := range commits {
+		commit = c
+	}
+	return commit, problems
 }
 
 // checkHostVersion runs this machine's binary with --version and compares

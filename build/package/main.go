@@ -4,10 +4,13 @@
 // vss-extension.json against what the Marketplace needs, checks that
 // VERSION, task.json, vss-extension.json and the seven binaries agree, stages
 // exactly what ships into a temporary folder (VERSION and the publisher
-// stamped in), runs tfx-cli there, and checks the .vsix it wrote: identity,
-// contents, size. Any tfx warning fails the build.
+// stamped in), adds to the task folder the third-party notices and an SBOM
+// per binary (build/supply) and the SHA256SUMS of every file, runs tfx-cli
+// there, and checks the .vsix it wrote: identity, contents, size. Any tfx
+// warning fails the build. The notices, SBOMs and SHA256SUMS are also
+// written beside the .vsix.
 //
-//	go run ./build/package [-publisher contoso]   # after make build-all and npm ci; make package does all three
+//	go run ./build/package [-publisher contoso]   # after make build-all, npm ci and building build/supply; make package does all
 //	go run ./build/package -check                 # the source checks only: no binaries, no tfx
 //	go run ./build/package -set-version 1.2.3     # write a new version everywhere it is held
 package main
@@ -20,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -44,6 +48,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	publisher := fs.String("publisher", "", "Marketplace publisher ID to pack for (default: vss-extension.json's)")
 	outDir := fs.String("out", "dist", "folder to write the .vsix to")
 	tfx := fs.String("tfx", filepath.Join("build", "package", "node_modules", ".bin", "tfx"), "tfx-cli executable (npm ci in build/package installs it)")
+	supply := fs.String("supply", filepath.Join(".cache", "bin", "supply"), "build/supply executable (make package builds it)")
 	checkOnly := fs.Bool("check", false, "check task.json, vss-extension.json and the versions, then exit")
 	setVersion := fs.String("set-version", "", "write `MAJOR.MINOR.PATCH` to VERSION, task.json and vss-extension.json, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -70,15 +75,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if !marketplaceIDRE.MatchString(pub) {
 		return fmt.Errorf("publisher %q must be letters, digits, '-' or '_'", pub)
 	}
-	tfxPath, err := filepath.Abs(*tfx)
-	if err != nil {
+	tools := packTools{}
+	for _, t := range []struct {
+		flag string
+		abs  *string
+	}{{*tfx, &tools.tfx}, {*supply, &tools.supply}} {
+		if *t.abs, err = filepath.Abs(t.flag); err != nil {
+			return err
+		}
+	}
+	if src.root, err = filepath.Abs(src.root); err != nil {
 		return err
 	}
 	out, err := filepath.Abs(filepath.Join(*outDir, fmt.Sprintf("%s.%s-%s.vsix", pub, src.manifest.ID, src.version)))
 	if err != nil {
 		return err
 	}
-	return pack(ctx, src, pub, tfxPath, out, stdout)
+	return pack(ctx, src, pub, tools, out, stdout)
 }
 
 // sources are the checked inputs of a package.
@@ -125,12 +138,17 @@ func problemsError(what string, problems []string) error {
 	return fmt.Errorf("%s: %d problem(s):\n  %s", what, len(problems), strings.Join(problems, "\n  "))
 }
 
+// packTools are the programs pack runs, by absolute path.
+type packTools struct{ tfx, supply string }
+
 // pack stages the checked sources, runs tfx and checks the .vsix; a .vsix
 // that fails its checks is removed so that it cannot be published.
-func pack(ctx context.Context, src *sources, publisher, tfx, out string, stdout io.Writer) error {
-	if problems := checkBinaries(src.taskDir); len(problems) > 0 {
+func pack(ctx context.Context, src *sources, publisher string, tools packTools, out string, stdout io.Writer) error {
+	commit, problems := checkBinaries(src.taskDir)
+	if len(problems) > 0 {
 		return problemsError("the binaries", problems)
 	}
+	fmt.Fprintf(stdout, "binaries built from commit %s\n", commit)
 	host := platform{runtime.GOOS, runtime.GOARCH}
 	if slices.Contains(platforms(), host) {
 		if err := checkHostVersion(ctx, src.taskDir, src.version); err != nil {
@@ -149,6 +167,10 @@ func pack(ctx context.Context, src *sources, publisher, tfx, out string, stdout 
 	for _, f := range st.Skipped {
 		fmt.Fprintf(stdout, "not shipped: %s\n", f)
 	}
+	task := path.Clean(src.manifest.taskFolder())
+	if err := addSupply(ctx, tools.supply, src.root, tmp, task, src.version, st, stdout); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
@@ -156,7 +178,7 @@ func pack(ctx context.Context, src *sources, publisher, tfx, out string, stdout 
 	if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	output, err := runTfx(ctx, tfx, tmp, out)
+	output, err := runTfx(ctx, tools.tfx, tmp, out)
 	fmt.Fprint(stdout, output)
 	if err != nil {
 		os.Remove(out)
@@ -167,7 +189,7 @@ func pack(ctx context.Context, src *sources, publisher, tfx, out string, stdout 
 		os.Remove(out)
 		return err
 	}
-	problems := checkVSIX(v, src.manifest, src.version, publisher)
+	problems = checkVSIX(v, src.manifest, src.version, publisher)
 	want := slices.Concat(slices.DeleteFunc(slices.Clone(st.Files), func(f string) bool { return f == manifestFile }), tfxGenerated())
 	slices.Sort(want)
 	if !slices.Equal(v.Files, want) {
@@ -177,8 +199,12 @@ func pack(ctx context.Context, src *sources, publisher, tfx, out string, stdout 
 		os.Remove(out)
 		return problemsError(filepath.Base(out), problems)
 	}
+	if err := copyBeside(filepath.Join(tmp, filepath.FromSlash(task)), filepath.Dir(out)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "packed %s: %d bytes (%.1f MiB of the 25 MiB limit), %d files, publisher %s, version %s\n",
 		out, v.Size, float64(v.Size)/(1<<20), len(v.Files), publisher, src.version)
+	fmt.Fprintf(stdout, "beside it: %s, %s and %s/ (the task folder's checksums, notices and SBOMs)\n", checksumsFile, noticesFile, sbomDir)
 	return nil
 }
 

@@ -95,9 +95,10 @@ func readZipEntry(zr *zip.Reader, name string, decode func(io.Reader) error) err
 }
 
 // checkVSIX checks a packed extension against the manifest it was packed
-// from: identity, one task folder holding the six binaries and nothing else
-// under bin/, only the manifest's files plus what tfx generates, nothing
-// notShipped would leave out, and the size limit.
+// from: identity, one task folder holding the seven binaries and nothing
+// else under bin/, the notices, an SBOM per binary and the checksums, only
+// the manifest's files plus what tfx generates, nothing notShipped would
+// leave out, and the size limit.
 func checkVSIX(v *vsix, m *manifest, ver version, publisher string) []string {
 	var problems []string
 	addf := func(format string, args ...any) { problems = append(problems, "vsix: "+fmt.Sprintf(format, args...)) }
@@ -137,6 +138,11 @@ func checkVSIX(v *vsix, m *manifest, ver version, publisher string) []string {
 	}
 	for _, p := range platforms() {
 		if f := path.Join(task, p.binPath()); !has[f] {
+			addf("%s is missing", f)
+		}
+	}
+	for _, f := range supplyFiles() {
+		if f := path.Join(task, f); !has[f] {
 			addf("%s is missing", f)
 		}
 	}

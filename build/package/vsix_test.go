@@ -4,6 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +54,24 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 		t.Fatalf("this platform's binary is not in the package: %v", err)
 	} else if runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 != 0 {
 		t.Fatalf("extracted binary is executable (%v): the test must start as the agent does, without the bit", fi.Mode())
+	}
+
+	// The commit as the first log line must give it, read here from what
+	// the toolchain recorded in the packed binary.
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, revision := "unknown", "unknown (built without version control information)"
+	for _, kv := range info.Settings {
+		if kv.Key == "vcs.revision" {
+			commit, revision = kv.Value[:12], kv.Value
+		}
+	}
+	for _, kv := range info.Settings {
+		if kv.Key == "vcs.modified" && kv.Value == "true" {
+			commit += ", modified"
+		}
 	}
 
 	world, err := testworld.Start(context.Background(), testworld.Options{Dir: t.TempDir(), Vault: "kv-vsix", ClientSecret: "vsix-client-secret"})
@@ -126,6 +148,12 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 					t.Errorf("the client secret reached the output: %q", l)
 				}
 			}
+			if tt.wantResult == "Succeeded" {
+				want := "GoKeyVault " + ver.String() + " (commit " + commit + "): vault kv-vsix (https://kv-vsix.vault.azure.net/), cloud AzureCloud"
+				if len(res.Log) == 0 || res.Log[0] != want {
+					t.Errorf("first log line %q, want %q", firstLine(res.Log), want)
+				}
+			}
 		})
 	}
 
@@ -137,6 +165,62 @@ func TestPackedTaskRunsOnThisPlatform(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != ver.String() {
 		t.Errorf("shipped binary --version = %q, want %q", got, ver)
 	}
+	out, err = exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatalf("%s version: %v", bin, err)
+	}
+	want := []string{"GoKeyVault   " + ver.String(), "commit       " + revision}
+	if got := strings.SplitN(string(out), "\n", 3); len(got) < 3 || !slices.Equal(got[:2], want) {
+		t.Errorf("shipped binary's version begins %q, want %q", got, want)
+	}
+}
+
+// TestPackedChecksums: the task folder's SHA256SUMS in the .vsix lists
+// every other file of the folder with its digest, and the checksums, notices
+// and SBOMs beside the .vsix are the packed ones.
+func TestPackedChecksums(t *testing.T) {
+	file, m, _ := packedVSIX(t)
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	folder := m.taskFolder() + "/"
+	packed := map[string][]byte{}
+	for _, f := range zr.File {
+		if rel, ok := strings.CutPrefix(f.Name, folder); ok && rel != "" && !strings.HasSuffix(rel, "/") {
+			packed[rel] = readAll(t, f)
+		}
+	}
+	sums, err := parseChecksums(packed[checksumsFile])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for rel, data := range packed {
+		if rel != checksumsFile {
+			sum := sha256.Sum256(data)
+			want[rel] = hex.EncodeToString(sum[:])
+		}
+	}
+	if diff := cmp.Diff(want, sums); diff != "" {
+		t.Errorf("%s in the .vsix (-the files' digests +what it says):\n%s", checksumsFile, diff)
+	}
+	for _, f := range supplyFiles() {
+		beside, err := os.ReadFile(filepath.Join(filepath.Dir(file), filepath.FromSlash(f)))
+		if err != nil {
+			t.Errorf("beside the .vsix: %v", err)
+		} else if !bytes.Equal(beside, packed[f]) {
+			t.Errorf("%s beside the .vsix differs from the packed one", f)
+		}
+	}
+}
+
+func firstLine(log []string) string {
+	if len(log) == 0 {
+		return ""
+	}
+	return log[0]
 }
 
 // packedVSIX returns the .vsix make package wrote for this VERSION with the
@@ -172,8 +256,9 @@ func packedVSIX(t *testing.T) (string, *manifest, version) {
 	return file, m, ver
 }
 
-// staleFiles lists the task folder's files, other than the binaries, whose
-// packed bytes differ from the working tree's.
+// staleFiles lists the task folder's files, other than the binaries and
+// what packaging writes (notices, SBOMs, checksums), whose packed bytes
+// differ from the working tree's.
 func staleFiles(t *testing.T, file, folder string) []string {
 	t.Helper()
 	zr, err := zip.OpenReader(file)
@@ -183,7 +268,8 @@ func staleFiles(t *testing.T, file, folder string) []string {
 	defer zr.Close()
 	var stale []string
 	for _, f := range zr.File {
-		if !strings.HasPrefix(f.Name, folder+"/") || strings.HasSuffix(f.Name, "/") || strings.HasPrefix(f.Name, folder+"/bin/") {
+		if !strings.HasPrefix(f.Name, folder+"/") || strings.HasSuffix(f.Name, "/") || strings.HasPrefix(f.Name, folder+"/bin/") ||
+			slices.Contains(supplyFiles(), strings.TrimPrefix(f.Name, folder+"/")) {
 			continue
 		}
 		packed := readAll(t, f)

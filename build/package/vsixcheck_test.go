@@ -23,6 +23,9 @@ func goodVSIX() *vsix {
 	for _, p := range platforms() {
 		v.Files = append(v.Files, "task/"+p.binPath())
 	}
+	for _, f := range supplyFiles() {
+		v.Files = append(v.Files, "task/"+f)
+	}
 	slices.Sort(v.Files)
 	return v
 }
@@ -47,6 +50,12 @@ func TestCheckVSIX(t *testing.T) {
 			"vsix: task/bin/darwin_arm64/gokeyvault is missing"}},
 		{name: "task.json missing", change: func(v *vsix) { v.Files = without(v.Files, "task/task.json") }, want: []string{
 			"vsix: task/task.json is missing"}},
+		{name: "the notices missing", change: func(v *vsix) { v.Files = without(v.Files, "task/ThirdPartyNotices.txt") }, want: []string{
+			"vsix: task/ThirdPartyNotices.txt is missing"}},
+		{name: "an SBOM missing", change: func(v *vsix) { v.Files = without(v.Files, "task/sbom/linux_arm.cdx.json") }, want: []string{
+			"vsix: task/sbom/linux_arm.cdx.json is missing"}},
+		{name: "the checksums missing", change: func(v *vsix) { v.Files = without(v.Files, "task/SHA256SUMS") }, want: []string{
+			"vsix: task/SHA256SUMS is missing"}},
 		{name: "tfx's manifest missing", change: func(v *vsix) { v.Files = without(v.Files, "extension.vsomanifest") }, want: []string{
 			"vsix: extension.vsomanifest is missing"}},
 		{name: "an extra binary", change: func(v *vsix) { v.Files = append(v.Files, "task/bin/linux_amd64/gokeyvault.old") }, want: []string{

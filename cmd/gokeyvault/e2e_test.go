@@ -86,7 +86,7 @@ func TestDownloadAll(t *testing.T) {
 			// included) reached the log.
 			if !debug && !testworld.ForceDebug() {
 				wantLog := []string{
-					"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
+					"GoKeyVault dev (commit unknown): vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
 					"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)",
 					"Downloading every enabled secret",
 					"Found 55 secret(s): 52 enabled and valid, 3 skipped",

@@ -4,7 +4,9 @@
 // agent through logging commands on stdout.
 //
 // "gokeyvault check ..." is the same binary on a developer's machine: what
-// a pipeline with given inputs would get, with the developer's sign-in. A
+// a pipeline with given inputs would get, with the developer's sign-in.
+// "gokeyvault version" says what the binary is: version, commit, Go and
+// module versions, from the build information the toolchain recorded. A
 // subcommand is recognised only as the first argument, and the task takes
 // no argument that is not a flag, so neither can be mistaken for the
 // other.
@@ -20,6 +22,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gokeyvault/gokeyvault/pkg/buildstamp"
 	"github.com/gokeyvault/gokeyvault/pkg/check"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -37,6 +40,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(checkMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		os.Exit(versionMain(os.Args[2:], os.Stdout))
+	}
 	os.Exit(run())
 }
 
@@ -52,6 +58,19 @@ func checkMain(args []string) (code int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runCheck(ctx, args, os.Stdout, os.Stderr, check.Run)
+}
+
+// versionMain is gokeyvault version: what this binary is, for a person or a
+// reviewer comparing it with a build of their own.
+func versionMain(args []string, stdout io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stdout, "gokeyvault version takes no argument, got %q\n", args)
+		return 2
+	}
+	if err := buildstamp.Read(version).Write(stdout); err != nil {
+		return 1
+	}
+	return 0
 }
 
 func run() (code int) {
@@ -75,6 +94,7 @@ func run() (code int) {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: gokeyvault --stage main|prejob [--parent-pipe]   (the task's launcher runs this)")
 		fmt.Fprintln(fs.Output(), "       gokeyvault check --vault NAME [flags]           (see gokeyvault check -h)")
+		fmt.Fprintln(fs.Output(), "       gokeyvault version                              (version, commit, Go and module versions)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -117,5 +137,6 @@ func run() (code int) {
 		Out:      os.Stdout,
 		Unsetenv: func(n string) { _ = os.Unsetenv(n) },
 		Version:  version,
+		Commit:   buildstamp.Read(version).Commit(),
 	})
 }

@@ -210,7 +210,7 @@ func TestFilterLog(t *testing.T) {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
 	want := []string{
-		"GoKeyVault dev: vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
+		"GoKeyVault dev (commit unknown): vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
 		"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)",
 		"Downloading the secrets these entries select: app-*, !app-legacy, tag:env=prod, legacy-key as LEGACY_KEY, feature-flag?",
 		"Found 13 secret(s), 5 selected: 4 enabled and valid, 1 skipped",

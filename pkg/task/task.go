@@ -49,6 +49,10 @@ type Options struct {
 	Unsetenv func(name string)
 	Now      func() time.Time
 	Version  string
+	// Commit is the commit the binary was built from as the first log
+	// line names it (buildstamp.Stamp.Commit): "0123456789ab",
+	// "0123456789ab, modified" or "unknown".
+	Commit string
 	// Transport, when set, carries every request instead of one built from
 	// the agent's proxy and TLS settings: a test's way to a local cloud.
 	Transport *transport.Client
@@ -103,7 +107,7 @@ func Run(ctx context.Context, o Options) int {
 		w.Debug(s.Describe)
 		w.Debug(fmt.Sprintf("removed from the environment once read: %s", joinSorted(removed)))
 	}
-	w.Printf("GoKeyVault %s: vault %s (%s), cloud %s", o.Version, job.Vault, s.URL, s.Cloud.Name)
+	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", o.Version, o.Commit, job.Vault, s.URL, s.Cloud.Name)
 	if job.Network.Trust != "" {
 		w.Println(job.Network.Trust)
 	}
