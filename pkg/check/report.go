@@ -84,6 +84,22 @@ func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used
 	}
 }
 
+// stopped ends the report of a check that did not stop in time when told
+// to: out is how the task's run would have ended, busy the file entries
+// still being converted.
+func (p *printer) stopped(out task.Outcome, busy []string) {
+	p.line("")
+	if len(busy) > 0 {
+		p.line("Stopped while converting SecretsToFiles entries %s.", strings.Join(busy, ", "))
+	}
+	if out.Result == "" {
+		p.verdict("Canceled: the check did not finish.")
+		return
+	}
+	p.issues("Errors", out, task.Error)
+	p.verdict("A pipeline with these inputs would fail, as the error above says.")
+}
+
 // signInFailed reports whether the check's own sign-in failed, for the
 // listing or any secret: then nothing is known about the vault.
 func signInFailed(d task.Downloaded) bool {

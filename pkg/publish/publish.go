@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -83,6 +84,10 @@ type Publisher struct {
 	mu sync.Mutex
 	w  *vso.Writer
 	o  Options
+	// raised is set from just before the permission is raised until it
+	// has been put back: read without mu by Lower, for a run whose
+	// Publish never finished.
+	raised atomic.Bool
 }
 
 // Options say how a job takes its variables.
@@ -121,11 +126,23 @@ func (p *Publisher) Publish(names []string, value string) {
 	// registered on its own.
 	p.registerLines(value)
 	if !p.o.Multiline.On {
+		p.raised.Store(true)
 		p.w.SetVariable(MultilineVariable, "true", false)
 	}
 	p.set(names, value)
 	if !p.o.Multiline.On {
 		p.w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
+		p.raised.Store(false)
+	}
+}
+
+// Lower puts the agent's multi-line permission back through w when a
+// Publish raised it and has not put it back: for a run that is ended
+// while a Publish is under way, once its own writer writes nothing more.
+// Putting it back twice does no harm.
+func (p *Publisher) Lower(w *vso.Writer) {
+	if p.raised.Load() {
+		w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
 	}
 }
 

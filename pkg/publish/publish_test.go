@@ -212,3 +212,42 @@ func TestMultilineAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestLower: a run ended while a Publish had raised the multi-line
+// permission and not yet put it back (its output stopped taking lines
+// after the raise) gets it put back through another writer; once every
+// Publish has finished, Lower writes nothing.
+func TestLower(t *testing.T) {
+	raised := make(chan struct{})
+	release := make(chan struct{})
+	stuck := writerFunc(func(p []byte) (int, error) {
+		if strings.Contains(string(p), "variable=v;") {
+			close(raised)
+			<-release
+		}
+		return len(p), nil
+	})
+	p := New(vso.NewWriter(stuck, vso.Encoding{}), Options{Multiline: Multiline{Restore: "false"}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Publish([]string{"v"}, "line one\nline two")
+	}()
+	<-raised
+	var b strings.Builder
+	p.Lower(vso.NewWriter(&b, vso.Encoding{}))
+	if want := "##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]false\n"; b.String() != want {
+		t.Errorf("Lower during a Publish wrote %q, want %q", b.String(), want)
+	}
+	close(release)
+	<-done
+	b.Reset()
+	p.Lower(vso.NewWriter(&b, vso.Encoding{}))
+	if b.String() != "" {
+		t.Errorf("Lower after the Publish wrote %q, want nothing", b.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

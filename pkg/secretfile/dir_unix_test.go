@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -31,11 +32,11 @@ func TestWrite(t *testing.T) {
 	old := syscall.Umask(0o277)
 	defer syscall.Umask(old)
 
-	a, err := d.Write("cert.pfx", []byte("pfx bytes"))
+	a, err := d.Write("cert.pfx", []byte("pfx bytes"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := d.Write("ssh-key", []byte("key\n"))
+	b, err := d.Write("ssh-key", []byte("key\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestWriteRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a b", "a%0Ab"} {
-		if p, err := d.Write(name, []byte("x")); err == nil || !strings.Contains(err.Error(), "refused to write a file named") {
+		if p, err := d.Write(name, []byte("x"), nil); err == nil || !strings.Contains(err.Error(), "refused to write a file named") {
 			t.Errorf("Write(%q) = %q, %v; want a refusal", name, p, err)
 		}
 	}
@@ -75,11 +76,11 @@ func TestWriteRefuses(t *testing.T) {
 		t.Fatalf("refused writes made %v", got)
 	}
 
-	first, err := d.Write("cert.pem", []byte("first"))
+	first, err := d.Write("cert.pem", []byte("first"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Write("cert.pem", []byte("second")); !errors.Is(err, fs.ErrExist) {
+	if _, err := d.Write("cert.pem", []byte("second"), nil); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second write of cert.pem: %v, want it to exist already", err)
 	}
 	if got, _ := os.ReadFile(first); string(got) != "first" {
@@ -94,7 +95,7 @@ func TestWriteRefuses(t *testing.T) {
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Write("key.pem", []byte("secret")); err == nil {
+	if _, err := d.Write("key.pem", []byte("secret"), nil); err == nil {
 		t.Error("wrote through a symbolic link")
 	}
 	if got, _ := os.ReadFile(outside); string(got) != "untouched" {
@@ -155,4 +156,39 @@ func modes(t *testing.T, root string) map[string]fs.FileMode {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestClose: a file is announced before Close can return, and no file is
+// written after it, so a run stopped in its place leaves no file that its
+// variable does not name.
+func TestClose(t *testing.T) {
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	var announced []string
+	p, err := d.Write("first", []byte("1"), func(path string) {
+		go func() { d.Close(); close(closed) }()
+		select {
+		case <-closed:
+			t.Error("Close returned before the file written was announced")
+		case <-time.After(50 * time.Millisecond):
+		}
+		announced = append(announced, path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if _, err := d.Write("second", []byte("2"), func(path string) { announced = append(announced, path) }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+	if diff := cmp.Diff([]string{p}, announced); diff != "" {
+		t.Errorf("announced (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]fs.FileMode{filepath.Base(filepath.Dir(p)): fs.ModeDir | 0o700, filepath.Join(filepath.Base(filepath.Dir(p)), "first"): 0o600}, modes(t, root)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
 }
