@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -193,11 +194,20 @@ func TestReadMultiline(t *testing.T) {
 		// back no value of the task's own.
 		{"job variable, dotted name", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "true", "VSTS_PUBLIC_VARIABLES": `["system.unsafeAllowMultilineSecret"]`}, Multiline{}},
 		{"the agent's own environment", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "1", "VSTS_PUBLIC_VARIABLES": `[]`}, Multiline{On: true}},
+		// Both: the environment holds one of them, which the task cannot
+		// tell apart.
+		{"exact and dotted names", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "true", "VSTS_PUBLIC_VARIABLES": `["SYSTEM_UNSAFEALLOWMULTILINESECRET", "system.unsafeAllowMultilineSecret"]`}, Multiline{}},
+		// A step's setvariable with preservecase=true: under its spelling.
+		{"exact name, case preserved", map[string]string{"system_unsafeallowmultilinesecret": "true", "VSTS_PUBLIC_VARIABLES": `["system_unsafeallowmultilinesecret"]`}, Multiline{On: true, Restore: "true"}},
 		{"no variable list: the environment at its word", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "$true"}, Multiline{On: true, Restore: "$true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ReadMultiline(func(k string) string { return tt.env[k] })
+			var environ []string
+			for k, v := range tt.env {
+				environ = append(environ, k+"="+v)
+			}
+			got := ReadMultiline(endpoint.NewEnv(environ))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ReadMultiline mismatch (-want +got):\n%s", diff)
 			}

@@ -83,7 +83,12 @@ func Run(ctx context.Context, o Options) int {
 	}
 	start := o.Now()
 	env := endpoint.NewEnv(o.Environ)
-	enc := vso.EncodingFor(env.Get("DECODE_PERCENTS"))
+	// As the agent resolves it; when a job variable of another spelling
+	// (decode.percents) hides the agent's own, its default: values stay
+	// exact under it, and under the other setting they arrive altered,
+	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
+	// does then turns into anything else).
+	enc := vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
 	gate := supervise.NewGate(o.Out)
 	w := vso.NewWriter(gate, enc)
 	// Whatever happens, secrets read from the environment leave it.
@@ -97,6 +102,11 @@ func Run(ctx context.Context, o Options) int {
 		return skipped(job.Skip).Write(w)
 	}
 	removed := unsetSensitive(env, o.Unsetenv)
+	for _, n := range job.Network.Unset {
+		// A trust store a pipeline variable chose: gone before Go loads
+		// the system's certificates, at the first connection.
+		o.Unsetenv(n)
+	}
 	ctx, cancel := context.WithTimeout(ctx, job.Budget)
 	defer cancel()
 	r := &run{o: o, job: job, w: w, gate: gate, start: start, removed: removed}
