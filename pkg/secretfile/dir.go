@@ -17,7 +17,7 @@ type Dir struct {
 
 	// mu is held through each write and its announcement, and by Close.
 	mu     sync.Mutex
-	path   string // "" until made
+	priv   *privateDir // nil until made
 	closed bool
 }
 
@@ -51,6 +51,9 @@ func NewDir(root string) (*Dir, error) {
 	case !info.IsDir():
 		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s is not a directory: SecretsToFiles writes nowhere else", clip(root))
 	}
+	if problem, fix := unshared(info); problem != "" {
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s %s, so another user could replace the directory SecretsToFiles writes the secrets to; nothing was written. %s", clip(root), problem, fix)
+	}
 	return &Dir{root: root}, nil
 }
 
@@ -75,8 +78,8 @@ func (d *Dir) Write(name string, data []byte, announce func(path string)) (strin
 	if err != nil {
 		return "", fmt.Errorf("create a private directory under the agent's temp directory %s: %w", d.root, err)
 	}
-	p := filepath.Join(dir, name)
-	if err := createPrivate(p, data); err != nil {
+	p := filepath.Join(dir.path, name)
+	if err := dir.create(name, data); err != nil {
 		return "", fmt.Errorf("write %s: %w", p, err)
 	}
 	if announce != nil {
@@ -95,15 +98,15 @@ func (d *Dir) Close() {
 }
 
 // dir makes the run's directory on first use; d.mu is held.
-func (d *Dir) dir() (string, error) {
-	if d.path != "" {
-		return d.path, nil
+func (d *Dir) dir() (*privateDir, error) {
+	if d.priv != nil {
+		return d.priv, nil
 	}
 	p, err := mkdirPrivate(d.root)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	d.path = p
+	d.priv = p
 	return p, nil
 }
 
@@ -120,16 +123,4 @@ func plainName(name string) bool {
 		}
 	}
 	return true
-}
-
-// writeAll writes data to f and closes it; on failure the file is removed,
-// so that a step never finds half a key.
-func writeAll(f *os.File, data []byte) error {
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
 }
