@@ -29,11 +29,13 @@ func newPrinter(w io.Writer) *printer {
 
 func (p *printer) flush() { _ = p.tw.Flush() }
 
-// line writes one line; tabs separate the columns of a table.
+// line writes one line; tabs separate the columns of a table. What a
+// terminal would act on (C0 and C1 controls, bidirectional overrides)
+// shows as an escape, whoever wrote it.
 func (p *printer) line(format string, args ...any) {
 	cols := strings.Split(fmt.Sprintf(format, args...), "\t")
 	for i, c := range cols {
-		cols[i] = vso.Neutralize(c)
+		cols[i] = vso.Printable(vso.Neutralize(c))
 	}
 	fmt.Fprintln(p.tw, strings.Join(cols, "\t"))
 }
