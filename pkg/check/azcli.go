@@ -135,11 +135,12 @@ func runTool(ctx context.Context, timeout time.Duration, path string, args ...st
 	// Whatever it started and left behind goes with it.
 	g.end()
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		// The tool's own words, which the sign-in's message goes on from.
+		msg := strings.TrimRight(strings.TrimSpace(stderr.String()), ".")
 		if msg == "" {
 			msg = err.Error()
 		}
-		return nil, errors.New(vso.Clip(msg, 400))
+		return nil, errors.New(name + ": " + vso.Clip(msg, 400))
 	}
 	return stdout.Bytes(), nil
 }

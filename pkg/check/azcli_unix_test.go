@@ -56,7 +56,7 @@ echo '{"accessToken": "tok-1", "expiresOn": "2030-01-02 03:04:05.000000", "expir
 // sign-in try the next tool.
 func TestAzureCLIFails(t *testing.T) {
 	c := &azureCLI{timeout: 10 * time.Second, path: fakeAz(t, "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")}
-	if _, err := c.GetToken(context.Background(), vaultScope); err == nil || err.Error() != "ERROR: Please run 'az login' to setup account." {
+	if _, err := c.GetToken(context.Background(), vaultScope); err == nil || err.Error() != "az: ERROR: Please run 'az login' to setup account" {
 		t.Errorf("error %v, want az's own", err)
 	}
 	t.Setenv("PATH", t.TempDir())
