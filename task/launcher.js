@@ -101,22 +101,99 @@ function makeExecutable(file) {
   }
 }
 
+// octal renders a file mode for a message, e.g. 0777 or 1777.
+function octal(mode) {
+  return ('0000' + (mode & 4095).toString(8)).slice(-4);
+}
+
+// checkTemp refuses a temporary directory in which another user could replace the private
+// copy between the moment it is made and the moment it starts: one that is not the agent
+// user's own (or root's), or that others may write to without the sticky bit (which keeps
+// them from renaming what is not theirs). On Windows a folder has no such mode: its access
+// control list, which the agent sets up, decides.
+function checkTemp(temp) {
+  var st = fs.statSync(temp);
+  if (!st.isDirectory()) throw new Error('Agent.TempDirectory (' + temp + ') is not a directory');
+  if (process.platform === 'win32') return;
+  var uid = process.getuid();
+  var problem = '';
+  if (st.uid !== uid && st.uid !== 0) {
+    problem = 'is owned by uid ' + st.uid + ', not by the agent\'s user (uid ' + uid + ')';
+  } else if ((st.mode & 18) !== 0 && (st.mode & 512) === 0) { // 0o022, 0o1000
+    problem = 'has mode ' + octal(st.mode) + ': other users may write to it, and without the sticky bit they may ' +
+      'rename what is in it';
+  }
+  if (problem) {
+    throw new Error('Agent.TempDirectory (' + temp + ') ' + problem + ', so another user could replace the ' +
+      'private copy of the binary before it starts; nothing was copied or run. Make it the agent user\'s own ' +
+      '(chown it to uid ' + uid + ' and chmod 0700 it) or, if others must share it, give it the sticky bit (chmod +t)');
+  }
+}
+
+// sameEntry reports whether st is still the entry made as want (device and inode; for a
+// file, whose inode a new file may reuse once it is deleted, also its size and the time of
+// its last change), of the expected type, the agent user's, and writable by no one else.
+function sameEntry(st, want, isDir) {
+  return st.dev === want.dev && st.ino === want.ino && (isDir ? st.isDirectory() :
+    st.isFile() && st.size === want.size && st.ctimeMs === want.ctimeMs) &&
+    (process.platform === 'win32' || (st.uid === process.getuid() && (st.mode & (isDir ? 63 : 18)) === 0));
+}
+
 // privateCopy copies the binary into a folder of its own under Agent.TempDirectory (which
 // the agent empties after every job), checks that the copy is the binary byte for byte,
-// and returns its path. For a task folder that is read-only or mounted noexec.
+// and returns it. For a task folder that is read-only or mounted noexec. The folder is made
+// exclusively with mode 0700 and the file created exclusively without following a link;
+// checkCopy then makes sure, just before the start, that both are still what was made.
 function privateCopy(file, why) {
   var temp = process.env.AGENT_TEMPDIRECTORY;
   if (!temp) throw new Error('Agent.TempDirectory is not set');
+  checkTemp(temp);
   var dir = fs.mkdtempSync(path.join(temp, 'gokeyvault-'));
+  fs.chmodSync(dir, 448); // 0o700 whatever the umask
+  var dirStat = fs.lstatSync(dir);
+  if (!sameEntry(dirStat, dirStat, true)) throw new Error('the private folder ' + dir + ' is not the agent user\'s alone');
   var copy = path.join(dir, path.basename(file));
-  fs.copyFileSync(file, copy);
-  fs.chmodSync(copy, 448); // 0o700
-  if (!fs.readFileSync(copy).equals(fs.readFileSync(file))) {
-    throw new Error('GoKeyVault could not copy ' + file + ' to ' + copy + ' intact');
+  var bytes = fs.readFileSync(file);
+  var nofollow = process.platform === 'win32' ? 0 : fs.constants.O_NOFOLLOW;
+  var fd = fs.openSync(copy, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | nofollow, 448);
+  var fileStat;
+  try {
+    for (var off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    if (process.platform !== 'win32') fs.fchmodSync(fd, 448);
+    fileStat = fs.fstatSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  var c = { file: copy, dir: dir, dirStat: dirStat, fileStat: fileStat };
+  fd = fs.openSync(copy, fs.constants.O_RDONLY | nofollow);
+  try {
+    if (!sameEntry(fs.fstatSync(fd), fileStat, false) || !readAll(fd, bytes.length + 1).equals(bytes)) {
+      throw new Error('GoKeyVault could not copy ' + file + ' to ' + copy + ' intact');
+    }
+  } finally {
+    fs.closeSync(fd);
   }
   process.stdout.write('##vso[task.debug]' + escapeData('GoKeyVault: ' + file + ' cannot be run where it is (' +
     why + '); running a private copy: ' + copy) + '\n');
-  return { file: copy, dir: dir };
+  return c;
+}
+
+// readAll reads up to max bytes from fd.
+function readAll(fd, max) {
+  var buf = Buffer.alloc(max);
+  var n = 0;
+  for (var got = -1; got !== 0 && n < max; n += got) got = fs.readSync(fd, buf, n, max - n, null);
+  return buf.slice(0, n);
+}
+
+// checkCopy, immediately before the start, makes sure that the private folder and the copy
+// in it are still the entries privateCopy made: nothing replaced them in between.
+function checkCopy(c) {
+  var dirNow = fs.lstatSync(c.dir);
+  var fileNow = fs.lstatSync(c.file);
+  if (!sameEntry(dirNow, c.dirStat, true) || !sameEntry(fileNow, c.fileStat, false) || fileNow.nlink !== 1) {
+    throw new Error('the private copy ' + c.file + ' was replaced or changed after it was made; nothing was run');
+  }
 }
 
 function run(stage) {
@@ -138,7 +215,7 @@ function run(stage) {
     return fail('GoKeyVault cannot run ' + file + ' where it is (' + why + ') and running a private copy failed: ' +
       err.message);
   }
-  start(stage, copy ? copy.file : file, function (err) {
+  start(stage, copy ? copy.file : file, copy, function (err) {
     // A noexec mount: the bit is there but the OS refuses to run it.
     if (copy || err.code !== 'EACCES') return false;
     try {
@@ -148,7 +225,7 @@ function run(stage) {
         '; running a private copy failed too: ' + copyErr.message);
       return true;
     }
-    start(stage, copy.file, null, cleanup);
+    start(stage, copy.file, copy, null, cleanup);
     return true;
   }, cleanup);
 
@@ -163,9 +240,10 @@ function run(stage) {
   }
 }
 
-// start runs the binary for stage. retry, if given, may start it another way after a spawn
-// error (it returns true when it took the error over); done runs before node exits.
-function start(stage, file, retry, done) {
+// start runs the binary for stage: file, or copy (privateCopy's) when given. retry, if given,
+// may start it another way after a spawn error (it returns true when it took the error
+// over); done runs before node exits.
+function start(stage, file, copy, retry, done) {
   var child;
   var spawnFailed = false;
   function spawnError(err) {
@@ -194,6 +272,12 @@ function start(stage, file, retry, done) {
   });
 
   try {
+    if (copy) checkCopy(copy);
+  } catch (err) {
+    done();
+    return fail('GoKeyVault did not start ' + file + ': ' + err.message);
+  }
+  try {
     // stdin is a lifeline, never written or ended: when node dies for any reason
     // (even SIGKILL) the OS closes it and the binary, told by --parent-pipe, sees EOF
     // and exits instead of lingering with the agent's log pipe open.
@@ -221,7 +305,7 @@ function start(stage, file, retry, done) {
   });
 }
 
-module.exports = { binaryPath: binaryPath, run: run };
+module.exports = { binaryPath: binaryPath, run: run, privateCopy: privateCopy, checkCopy: checkCopy };
 
 if (require.main === module) {
   run('main');

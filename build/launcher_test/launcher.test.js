@@ -236,7 +236,7 @@ test('requiring the launcher does not run it', ANY, async (tc) => {
   const proc = childProcess.spawnSync(process.execPath,
     ['-e', 'const l = require(process.argv[1]); console.log(Object.keys(l).sort().join(","))', path.join(t.dir, 'launcher.js')],
     { encoding: 'utf8' });
-  assert.deepStrictEqual([proc.status, proc.stdout, proc.stderr], [0, 'binaryPath,run\n', '']);
+  assert.deepStrictEqual([proc.status, proc.stdout, proc.stderr], [0, 'binaryPath,checkCopy,privateCopy,run\n', '']);
 });
 
 test('binaryPath maps Node platforms to Go targets', () => {
@@ -306,4 +306,119 @@ test('the binary sees EOF on stdin when node is killed', POSIX, async (tc) => {
   const r = await proc.done; // 'close' also needs the binary gone: it shares node's stdout
   assert.deepStrictEqual([r.code, r.signal], [null, 'SIGKILL']);
   assert.strictEqual(await waitFile(path.join(t.mark, 'eof')), 'eof\n');
+});
+
+// ---- the private copy's temporary directory (a read-only or noexec task folder)
+
+const IS_ROOT = process.platform !== 'win32' && process.getuid() === 0;
+const NOBODY = 65534;
+
+// readOnlyEnv makes the task folder of t read-only (chmod fails with EROFS) and gives it
+// temp as Agent.TempDirectory.
+function readOnlyEnv(t, temp) {
+  return { NODE_OPTIONS: '--require ' + path.join(__dirname, 'readonly-fs.js'), GKV_READONLY: t.dir, AGENT_TEMPDIRECTORY: temp };
+}
+
+test('a temporary directory others may write to without the sticky bit: refused, nothing copied or run', POSIX, async (tc) => {
+  const t = makeTask(tc, 'echo ran > "$GKV_MARK/ran"\n');
+  const temp = path.join(t.root, 'agent-temp');
+  fs.mkdirSync(temp);
+  fs.chmodSync(temp, 0o777);
+  const reason = failureLines(await start(t, 'launcher.js', readOnlyEnv(t, temp)).done);
+  assert.strictEqual(reason, 'GoKeyVault cannot run ' + t.bin + ' where it is (its executable bit cannot be set: EROFS) ' +
+    'and running a private copy failed: Agent.TempDirectory (' + temp + ') has mode 0777: other users may write to it, ' +
+    'and without the sticky bit they may rename what is in it, so another user could replace the private copy of the ' +
+    'binary before it starts; nothing was copied or run. Make it the agent user\'s own (chown it to uid ' +
+    process.getuid() + ' and chmod 0700 it) or, if others must share it, give it the sticky bit (chmod +t)');
+  assert.deepStrictEqual(fs.readdirSync(temp), []);
+  assert.deepStrictEqual(fs.readdirSync(t.mark), []);
+});
+
+test('a temporary directory of another user: refused', { timeout: 10000, skip: IS_ROOT ? false : 'needs root to give a directory away' }, async (tc) => {
+  const t = makeTask(tc, 'echo ran > "$GKV_MARK/ran"\n');
+  const temp = path.join(t.root, 'agent-temp');
+  fs.mkdirSync(temp, { mode: 0o700 });
+  fs.chownSync(temp, NOBODY, NOBODY);
+  const reason = failureLines(await start(t, 'launcher.js', readOnlyEnv(t, temp)).done);
+  assert.ok(reason.includes('Agent.TempDirectory (' + temp + ') is owned by uid ' + NOBODY + ', not by the agent\'s user (uid 0), ' +
+    'so another user could replace the private copy'), reason);
+  assert.deepStrictEqual(fs.readdirSync(temp), []);
+  assert.deepStrictEqual(fs.readdirSync(t.mark), []);
+});
+
+test('a shared temporary directory with the sticky bit: the copy runs', POSIX, async (tc) => {
+  const t = makeTask(tc, 'echo "$0" > "$GKV_MARK/self"\n');
+  const temp = path.join(t.root, 'agent-temp');
+  fs.mkdirSync(temp);
+  fs.chmodSync(temp, 0o1777);
+  const r = await start(t, 'launcher.js', readOnlyEnv(t, temp)).done;
+  assert.deepStrictEqual([r.code, r.signal, r.stderr], [0, null, '']);
+  assert.ok(fs.readFileSync(path.join(t.mark, 'self'), 'utf8').startsWith(temp + '/gokeyvault-'));
+  assert.deepStrictEqual(privateCopies(temp), []);
+});
+
+// checkCopy, called as the launcher calls it just before the start, in a node of its own
+// (privateCopy writes its debug line to stdout): after each way of replacing what
+// privateCopy made, it refuses; untouched, it accepts.
+test('checkCopy refuses a private copy replaced after it was made', POSIX, async (tc) => {
+  const t = makeTask(tc, 'exit 0\n');
+  const temp = path.join(t.root, 'agent-temp');
+  fs.mkdirSync(temp, { mode: 0o700 });
+  const script = `
+    const fs = require('fs'); const path = require('path');
+    const l = require(process.argv[1]);
+    const c = l.privateCopy(process.argv[2], 'test');
+    const swap = process.argv[3];
+    if (swap === 'folder') { fs.renameSync(c.dir, c.dir + '.old'); fs.mkdirSync(c.dir, 0o700); fs.copyFileSync(c.dir + '.old/gokeyvault', c.file); }
+    if (swap === 'file') { fs.unlinkSync(c.file); fs.writeFileSync(c.file, 'other', { mode: 0o700 }); }
+    if (swap === 'link') { fs.renameSync(c.file, c.file + '.real'); fs.symlinkSync(c.file + '.real', c.file); }
+    if (swap === 'mode') { fs.chmodSync(c.file, 0o722); }
+    if (swap === 'hardlink') { fs.linkSync(c.file, c.dir + '/other'); }
+    try { l.checkCopy(c); console.log('accepted'); } catch (e) { console.log(e.message.replace(c.file, 'COPY')); }
+  `;
+  for (const [swap, want] of [['none', 'accepted'], ['folder', 'refused'], ['file', 'refused'], ['link', 'refused'], ['mode', 'refused'], ['hardlink', 'refused']]) {
+    const r = childProcess.spawnSync(process.execPath, ['-e', script, path.join(t.dir, 'launcher.js'), t.bin, swap],
+      { env: Object.assign({}, process.env, { AGENT_TEMPDIRECTORY: temp }), encoding: 'utf8' });
+    const got = r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug]')).join('\n').trim();
+    const expect = want === 'accepted' ? 'accepted' : 'the private copy COPY was replaced or changed after it was made; nothing was run';
+    assert.deepStrictEqual([swap, r.status, got, r.stderr], [swap, 0, expect, '']);
+  }
+});
+
+// An attacker of another user (swapper.js) who watches Agent.TempDirectory and, as soon as
+// the private folder appears, renames it and puts a folder of its own with its own
+// gokeyvault in its place. The fake binary is large, as the real one is, so that checking the copy takes a
+// while: the moment the old launcher left the attacker between its check and the start.
+// In a temporary directory others may write to without the sticky bit the launcher
+// refuses to make a copy at all; with the sticky bit the attacker cannot rename the
+// folder. Either way the attacker's file never runs.
+test('an attacker of another user swapping the private folder never gets its file run', { timeout: 60000, skip: IS_ROOT ? false : 'needs root to run an attacker as another user' }, async (tc) => {
+  const padding = '#' + 'x'.repeat(1 << 20) + '\n';
+  const t = makeTask(tc, 'echo real >> "$GKV_MARK/ran"\n' + padding.repeat(24));
+  fs.chmodSync(t.root, 0o755);
+  fs.chmodSync(t.mark, 0o777);
+  for (const mode of [0o777, 0o1777]) {
+    const temp = path.join(t.root, 'agent-temp-' + mode.toString(8));
+    fs.mkdirSync(temp);
+    fs.chmodSync(temp, mode);
+    const a = childProcess.spawn(process.execPath, [path.join(__dirname, 'swapper.js'), temp, t.mark], { uid: NOBODY, gid: NOBODY, stdio: 'ignore' });
+    tc.after(() => a.kill('SIGKILL'));
+    for (let i = 0; i < 5; i++) {
+      const r = await start(t, 'launcher.js', readOnlyEnv(t, temp)).done;
+      if (mode === 0o777) {
+        assert.match(failureLines(r), /has mode 0777: other users may write to it/);
+      } else {
+        assert.deepStrictEqual([r.code, r.signal, r.stderr], [0, null, '']);
+      }
+    }
+    a.kill('SIGKILL');
+    const ran = fs.existsSync(path.join(t.mark, 'ran')) ? fs.readFileSync(path.join(t.mark, 'ran'), 'utf8') : '';
+    assert.strictEqual(ran, mode === 0o777 ? '' : 'real\n'.repeat(5), 'runs in a ' + mode.toString(8) + ' temporary directory');
+    fs.rmSync(path.join(t.mark, 'ran'), { force: true });
+  }
+  // It did try when a private folder appeared (never in the 0777 one: none was made), and
+  // the sticky bit stopped it (a folder the run removed before the attacker came to it is
+  // ENOENT).
+  const tries = fs.readFileSync(path.join(t.mark, 'tries'), 'utf8');
+  assert.ok(!tries.includes('swapped') && tries.includes('EPERM'), tries);
 });

@@ -177,7 +177,7 @@ func TestCheckOutcomes(t *testing.T) {
 			"SecretsFilter: *",
 			"",
 			"Errors (1):",
-			"  Could not list the secrets of vault kv-e2e: could not get a token with your sign-in: ChainedTokenCredential: failed to acquire a token. Attempted credentials: AzureCLICredential: ERROR: Please run 'az login' to setup account.",
+			"  Could not list the secrets of vault kv-e2e: could not get a token with your sign-in: ChainedTokenCredential: failed to acquire a token. Attempted credentials: az: ERROR: Please run 'az login' to setup account.",
 			"",
 			"The check could not sign in, so it cannot tell what a pipeline would get.",
 		}, []string{azCall}},
@@ -214,9 +214,8 @@ func TestCheckOutcomes(t *testing.T) {
 	}
 }
 
-// cmpTrimSignIn compares a sign-in failure up to what azidentity appends
-// after az's own words (a troubleshooting link that changes between
-// versions).
+// cmpTrimSignIn compares a sign-in failure up to az's own words and the
+// period after them.
 func cmpTrimSignIn() cmp.Option {
 	return cmp.Transformer("signIn", func(s string) string {
 		if i := strings.Index(s, "Please run 'az login' to setup account."); i >= 0 {

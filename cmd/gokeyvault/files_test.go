@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -323,5 +324,78 @@ func TestSecretsToFilesBeforeTheJob(t *testing.T) {
 	}
 	if len(main.TempFiles) != 0 || len(main.Variables) != 0 {
 		t.Errorf("the skipped step wrote %v and set %v", main.TempFiles, main.Variables)
+	}
+}
+
+// TestSecretsToFilesWindowsDevice: a file named after a Windows device
+// (CON, NUL, COM1..., any case, any extension) would be written to the
+// device on a Windows agent: refused on every agent, before any request,
+// with what to do.
+func TestSecretsToFilesWindowsDevice(t *testing.T) {
+	w := newWorld(t)
+	w.Put(map[string]string{"nul": "v-nul"})
+
+	res := w.Run(step{Inputs: map[string]string{"SecretsFilter": "", "SecretsToFiles": "nul as pem"}})
+
+	testworld.FailedWith(t, res, `input SecretsToFiles entry "nul as pem": a secret named nul cannot be written to a file: Windows reserves that name, with any extension and in any case, for a device (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9), so a Windows agent would write to the device, not a file. Copy the secret to another name in the vault and name that one here`)
+	if got := w.Cloud.ProxyLog(); len(got) != 0 {
+		t.Errorf("requests were made before the entry was refused: %v", got)
+	}
+}
+
+// TestMaskingOfFilesAsDocumented pins what the README says the masker
+// knows of a file and what it does not, as a later step printing the file
+// would see it: the value as Key Vault stores it (a PFX's base64 on one
+// line, which base64 -w 0 prints) and each line of a PEM the task
+// converted are masked; a re-encoding (base64 -w 76, what base64 prints
+// by default) is not, and with SYSTEM_DONOTMASKMULTILINESECRETS=true the
+// converted PEM's lines are not either.
+func TestMaskingOfFilesAsDocumented(t *testing.T) {
+	c := newCerts(t)
+	pfx := c.pfx(t, false)
+	value := base64.StdEncoding.EncodeToString(pfx)
+	for _, noLines := range []bool{false, true} {
+		t.Run(fmt.Sprint("SYSTEM_DONOTMASKMULTILINESECRETS ", noLines), func(t *testing.T) {
+			w := newWorld(t)
+			w.Vault.Put(localcloud.Secret{Name: "cert-pfx", Value: value, ContentType: pkcs12Type})
+			w.Vault.Put(localcloud.Secret{Name: "cert-pem", Value: value, ContentType: pkcs12Type})
+			vars := map[string]agentrunner.Variable{}
+			if noLines {
+				vars["SYSTEM_DONOTMASKMULTILINESECRETS"] = agentrunner.Variable{Value: "true"}
+			}
+
+			res := w.Run(step{Variables: vars, Inputs: map[string]string{"SecretsFilter": "", "SecretsToFiles": "cert-pfx, cert-pem as pem"}})
+
+			if res.Result != "Succeeded" {
+				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
+			}
+			masked := func(line string) bool { return !strings.Contains(res.MaskLater(line), line) }
+			if !masked(value) {
+				t.Errorf("base64 -w 0 of the PFX file is printed unmasked")
+			}
+			wrapped := 0
+			for i := 0; i+76 < len(value); i += 76 {
+				if !masked(value[i : i+76]) {
+					wrapped++
+				}
+			}
+			if wrapped == 0 {
+				t.Errorf("every line of base64 -w 76 of the PFX file is masked: the README says they are not")
+			}
+			rel, _ := filepath.Rel(res.TempDir, res.Variables["cert-pem.file"].Value)
+			pemLines := 0
+			for _, line := range strings.Split(string(res.Temp[rel].Data), "\n") {
+				if strings.HasPrefix(line, "-----") || line == "" {
+					continue
+				}
+				if masked(line) == noLines {
+					t.Errorf("a line of the PEM file the task converted is masked: %v, want %v", masked(line), !noLines)
+				}
+				pemLines++
+			}
+			if pemLines < 10 {
+				t.Fatalf("the PEM file has %d lines", pemLines)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -61,9 +62,11 @@ const (
 const getsInFlight = 16
 
 // Run runs the check, prints what it found to o.Out and returns the exit
-// status.
+// status. Once ctx is done (Ctrl-C) or the budget is spent, the check ends
+// within task.StopGrace and says so, whatever is still under way.
 func Run(ctx context.Context, o Options) int {
-	p := newPrinter(o.Out)
+	gate := supervise.NewGate(o.Out)
+	p := newPrinter(gate)
 	defer p.flush()
 	job, cl, err := o.job()
 	if err != nil {
@@ -85,13 +88,28 @@ func Run(ctx context.Context, o Options) int {
 	ctx, cancel := context.WithTimeout(ctx, job.Budget)
 	defer cancel()
 	p.header(o, job, cl)
-	d := task.Preview(ctx, job, vault)
-	out := task.SummariseIn(job, cl, d)
-	p.report(job, d, out, signIn.Used())
-	if out.Result != vso.Succeeded {
-		return ExitWouldFail
+	p.flush()
+	progress := &task.Progress{}
+	body := func() int {
+		d := task.Preview(ctx, job, vault, progress)
+		out := task.SummariseIn(job, cl, d)
+		code, _ := gate.Last(func(w io.Writer) int {
+			q := newPrinter(w)
+			defer q.flush()
+			q.report(job, d, out, signIn.Used())
+			if out.Result != vso.Succeeded {
+				return ExitWouldFail
+			}
+			return ExitOK
+		})
+		return code
 	}
-	return ExitOK
+	return supervise.Run(ctx, gate, task.StopGrace, body, supervise.Stop{Last: func(w io.Writer) int {
+		q := newPrinter(w)
+		defer q.flush()
+		q.stopped(task.Stopped(job, ctx.Err(), progress), progress.UnderWay())
+		return ExitWouldFail
+	}})
 }
 
 // job is the task's Job for the inputs: refused as the task would refuse

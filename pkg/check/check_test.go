@@ -114,3 +114,19 @@ func TestPrinterWritesNoCommand(t *testing.T) {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 }
+
+// TestPrinterShowsControls: what a vault or a tool said cannot drive the
+// developer's terminal: C0 and C1 controls (U+009B is CSI on many
+// terminals) and bidirectional overrides show as escapes.
+func TestPrinterShowsControls(t *testing.T) {
+	var b bytes.Buffer
+	p := newPrinter(&b)
+	p.line("  %s\t%s", "name\u009b2J", "\x1b[31mred\x07 cert.\u202egnp.exe \u2066\u2069")
+	p.line("%s", describe("cert", "", "application/\u009b31mpem\u202e"))
+	p.flush()
+	want := "  name\\u009b2J  \\x1b[31mred\\x07 cert.\\u202egnp.exe \\u2066\\u2069\n" +
+		"cert (application/\\u009b31mpem\\u202e)\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}

@@ -29,11 +29,13 @@ func newPrinter(w io.Writer) *printer {
 
 func (p *printer) flush() { _ = p.tw.Flush() }
 
-// line writes one line; tabs separate the columns of a table.
+// line writes one line; tabs separate the columns of a table. What a
+// terminal would act on (C0 and C1 controls, bidirectional overrides)
+// shows as an escape, whoever wrote it.
 func (p *printer) line(format string, args ...any) {
 	cols := strings.Split(fmt.Sprintf(format, args...), "\t")
 	for i, c := range cols {
-		cols[i] = vso.Neutralize(c)
+		cols[i] = vso.Printable(vso.Neutralize(c))
 	}
 	fmt.Fprintln(p.tw, strings.Join(cols, "\t"))
 }
@@ -82,6 +84,22 @@ func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used
 	default:
 		p.verdict("A pipeline with these inputs would fail: " + out.Message + ".")
 	}
+}
+
+// stopped ends the report of a check that did not stop in time when told
+// to: out is how the task's run would have ended, busy the file entries
+// still being converted.
+func (p *printer) stopped(out task.Outcome, busy []string) {
+	p.line("")
+	if len(busy) > 0 {
+		p.line("Stopped while converting SecretsToFiles entries %s.", strings.Join(busy, ", "))
+	}
+	if out.Result == "" {
+		p.verdict("Canceled: the check did not finish.")
+		return
+	}
+	p.issues("Errors", out, task.Error)
+	p.verdict("A pipeline with these inputs would fail, as the error above says.")
 }
 
 // signInFailed reports whether the check's own sign-in failed, for the

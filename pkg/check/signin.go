@@ -38,11 +38,12 @@ type SignIn struct {
 // the Azure CLI (az), then the Azure Developer CLI (azd), then Azure
 // PowerShell. tenant "" lets each tool ask for the tenant the vault's
 // challenge names.
+//
+// The Azure CLI runs under the check's own runner (azureCLI); the other
+// two tools, which fewer developers have, under azidentity's, which ends
+// only the shell it starts and reads all a tool prints.
 func DevCredential(tenant string) (*SignIn, error) {
-	cli, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: tenant})
-	if err != nil {
-		return nil, fmt.Errorf("--tenant %q: %w", vso.Clip(tenant, 64), err)
-	}
+	cli := &azureCLI{tenant: tenant, timeout: azTimeout}
 	azd, err := azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: tenant})
 	if err != nil {
 		return nil, fmt.Errorf("--tenant %q: %w", vso.Clip(tenant, 64), err)

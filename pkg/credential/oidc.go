@@ -51,6 +51,8 @@ func newFederatedCredential(ctx context.Context, c *endpoint.Connection, tenant 
 		if _, err := uuid.Parse(c.ID); err != nil {
 			return nil, fmt.Errorf("service connection %s: the distributed task OIDC route needs the connection's GUID, not its name; use an agent that sets SYSTEM_OIDCREQUESTURI", c.ID)
 		}
+	} else if err := checkRequestURI(c.ID, o.Job); err != nil {
+		return nil, err
 	}
 	pipelineOptions := o.HTTP.ClientOptions()
 	src := &oidcSource{
@@ -159,6 +161,27 @@ func (s *oidcSource) assertion(ctx context.Context) (string, error) {
 	}
 	s.logf(fmt.Sprintf("OIDC token for service connection %s from Azure DevOps (%s) in %d ms", s.connID, route, time.Since(start).Milliseconds()))
 	return tok, nil
+}
+
+// checkRequestURI refuses a SYSTEM_OIDCREQUESTURI that the job's access
+// token must not go to: one not https, or on another host than the
+// collection the job runs in. The agent gives it as the job variable
+// system.oidcRequestUri, which the pipeline or an earlier step can set.
+func checkRequestURI(connID string, j endpoint.Job) error {
+	u, err := url.Parse(j.OIDCRequestURI)
+	coll, cerr := url.Parse(j.CollectionURI)
+	shown := "(unparsable)"
+	if err == nil {
+		shown = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	}
+	switch {
+	case j.CollectionURI == "" || cerr != nil || coll.Hostname() == "":
+		return &OIDCError{ConnectionID: connID, Route: "SYSTEM_OIDCREQUESTURI", URL: shown, Message: "refused: the agent did not say which collection the job runs in (SYSTEM_COLLECTIONURI), so the job's access token cannot be sent anywhere safely"}
+	case err != nil || u.Scheme != "https" || !strings.EqualFold(u.Hostname(), coll.Hostname()) || u.Port() != coll.Port() && u.Port() != "443":
+		return &OIDCError{ConnectionID: connID, Route: "SYSTEM_OIDCREQUESTURI", URL: shown, Message: fmt.Sprintf(
+			"refused: the job's access token goes there, and it is not an https URL on the host of the collection the job runs in (%s). SYSTEM_OIDCREQUESTURI is the job variable system.oidcRequestUri, which Azure DevOps sets: remove any variable of that name from the pipeline and from the steps before this one", coll.Host)}
+	}
+	return nil
 }
 
 func (s *oidcSource) fromRequestURI(ctx context.Context) (string, error) {

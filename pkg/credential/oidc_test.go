@@ -58,7 +58,7 @@ func TestFederatedTokenFromRequestURI(t *testing.T) {
 	cl, _ := cloud.Resolve(wifConnection())
 	cred, err := New(context.Background(), wifConnection(), cl, Options{
 		HTTP:     transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond}},
-		Job:      endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", AccessToken: "system-token"},
+		Job:      endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: "system-token"},
 		OnSecret: func(s string) { registered = append(registered, s) },
 	})
 	if err != nil {
@@ -146,7 +146,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 	}{
 		{
 			name: "access token refused",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", AccessToken: jobToken},
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return reply(401, `{"message":"TF400813: not authorized"}`), nil
 			},
@@ -155,14 +155,14 @@ func TestFederatedTokenErrors(t *testing.T) {
 		},
 		{
 			name:       "connection unknown",
-			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: jobToken},
+			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle:     func(*http.Request) (*http.Response, error) { return reply(404, `{"message":"not found"}`), nil },
 			wantStatus: 404,
 			want:       []string{"uses workload identity federation and is authorised"},
 		},
 		{
 			name: "network",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", AccessToken: jobToken},
+			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 			},
@@ -223,5 +223,51 @@ func TestOIDCTokenReusedWhileFresh(t *testing.T) {
 	// the second one is then reused.
 	if diff := cmp.Diff(tokens, registered); diff != "" {
 		t.Errorf("registered (-want +got):\n%s", diff)
+	}
+}
+
+// TestRequestURIRefused: a SYSTEM_OIDCREQUESTURI (the job variable
+// system.oidcRequestUri, which an earlier step can set) that is not https
+// on the host of the job's collection gets no request at all: the job's
+// access token would go with it.
+func TestRequestURIRefused(t *testing.T) {
+	const coll = "https://dev.azure.com/org/"
+	refused := func(host string) string {
+		return "refused: the job's access token goes there, and it is not an https URL on the host of the collection the job runs in (" + host + "). SYSTEM_OIDCREQUESTURI is the job variable system.oidcRequestUri, which Azure DevOps sets: remove any variable of that name from the pipeline and from the steps before this one"
+	}
+	tests := []struct {
+		name, uri, coll string
+		wantURL, want   string
+	}{
+		{"plain http", "http://dev.azure.com/org/p/oidctoken", coll, "http://dev.azure.com/org/p/oidctoken", refused("dev.azure.com")},
+		{"another host", "https://listener.example/org/p/oidctoken", coll, "https://listener.example/org/p/oidctoken", refused("dev.azure.com")},
+		{"a host that ends like it", "https://evildev.azure.com/org/p/oidctoken", coll, "https://evildev.azure.com/org/p/oidctoken", refused("dev.azure.com")},
+		{"another port", "https://dev.azure.com:8443/org/p/oidctoken", coll, "https://dev.azure.com:8443/org/p/oidctoken", refused("dev.azure.com")},
+		{"user info", "https://dev.azure.com@listener.example/org/p/oidctoken", coll, "https://listener.example/org/p/oidctoken", refused("dev.azure.com")},
+		{"not a URL", "https://dev.azure.com/%zz", coll, "(unparsable)", refused("dev.azure.com")},
+		{"no collection", "https://dev.azure.com/org/p/oidctoken", "", "https://dev.azure.com/org/p/oidctoken", "refused: the agent did not say which collection the job runs in (SYSTEM_COLLECTIONURI), so the job's access token cannot be sent anywhere safely"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ft := &fakeTransport{handle: func(*http.Request) (*http.Response, error) { return reply(200, `{"oidcToken":"x"}`), nil }}
+			cl, _ := cloud.Resolve(wifConnection())
+			_, err := New(context.Background(), wifConnection(), cl, Options{
+				HTTP: transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}},
+				Job:  endpoint.Job{OIDCRequestURI: tt.uri, CollectionURI: tt.coll, AccessToken: "job-token"},
+			})
+			want := &OIDCError{ConnectionID: testConnID, Route: "SYSTEM_OIDCREQUESTURI", URL: tt.wantURL, Message: tt.want}
+			if diff := cmp.Diff(error(want), err); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if len(ft.requests) != 0 {
+				t.Errorf("%d request(s) sent", len(ft.requests))
+			}
+		})
+	}
+	// The collection's own host, its port written out or not.
+	for _, uri := range []string{"https://dev.azure.com/org/p/oidctoken", "https://DEV.azure.com:443/org/p/oidctoken"} {
+		if err := checkRequestURI(testConnID, endpoint.Job{OIDCRequestURI: uri, CollectionURI: coll}); err != nil {
+			t.Errorf("%s refused: %v", uri, err)
+		}
 	}
 }

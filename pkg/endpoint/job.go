@@ -13,6 +13,10 @@ type Job struct {
 	OIDCRequestURI string
 	// CollectionURI, ProjectID, HostType (the hub), PlanID and JobID build
 	// the distributed-task route when OIDCRequestURI is absent.
+	// CollectionURI is the agent's SystemVssConnection's URL, which the
+	// agent writes after the job's variables, and only without it
+	// SYSTEM_COLLECTIONURI, a job variable a step can set: the job's
+	// access token goes there.
 	CollectionURI string
 	ProjectID     string
 	HostType      string
@@ -27,7 +31,7 @@ type Job struct {
 func ReadJob(e *Env) Job {
 	j := Job{
 		OIDCRequestURI: strings.TrimSpace(e.Get("SYSTEM_OIDCREQUESTURI")),
-		CollectionURI:  strings.TrimSpace(e.Get("SYSTEM_COLLECTIONURI")),
+		CollectionURI:  strings.TrimSpace(e.Get("ENDPOINT_URL_SYSTEMVSSCONNECTION")),
 		ProjectID:      strings.TrimSpace(e.Get("SYSTEM_TEAMPROJECTID")),
 		HostType:       strings.TrimSpace(e.Get("SYSTEM_HOSTTYPE")),
 		PlanID:         strings.TrimSpace(e.Get("SYSTEM_PLANID")),
@@ -48,8 +52,7 @@ func ReadJob(e *Env) Job {
 		}
 	}
 	if j.CollectionURI == "" {
-		// The SystemVssConnection endpoint's URL is the collection.
-		j.CollectionURI = strings.TrimSpace(e.Get("ENDPOINT_URL_SYSTEMVSSCONNECTION"))
+		j.CollectionURI = strings.TrimSpace(e.Get("SYSTEM_COLLECTIONURI"))
 	}
 	return j
 }

@@ -3,6 +3,15 @@
 // certificate-validation switch — plus the standard HTTPS_PROXY / NO_PROXY
 // variables, and turns them into transport options.
 //
+// The agent's settings (AGENT_PROXYURL and the others, which the agent sets
+// from its own configuration) and the agent machine's environment are the
+// agent's word. A pipeline variable becomes an environment variable of
+// every later step, and an earlier step can set one: a proxy or a trust
+// store named by a pipeline variable (https_proxy, ssl_cert_file) could
+// send the service connection's credentials and every secret through a
+// proxy that reads them, so it is not used, and a warning says how to give
+// the agent that setting instead.
+//
 // Precedence follows the agent: when AGENT_PROXYURL is set it is the only
 // proxy (HTTPS_PROXY is ignored), and a request bypasses it when its
 // "scheme://host[:port]" matches one of AGENT_PROXYBYPASSLIST's regular
@@ -36,22 +45,26 @@ import (
 
 // Config is the network configuration of one run.
 type Config struct {
-	// Transport carries Proxy, RootCAs and InsecureSkipVerify; the caller
-	// adds its own connection limits.
-	Transport transport.Options
 	// Warnings are for the step log: settings that lower security or that
 	// could not be honoured.
 	Warnings []string
 	// Trust, when not empty, is a line for the step log: the environment
 	// replaces the system's trust store.
 	Trust string
+	// Unset are the trust store variables a pipeline variable set: the
+	// caller removes them from the process environment before any TLS
+	// connection, since Go reads them there when it first loads the
+	// system's certificates.
+	Unset []string
 
 	proxyURL *url.URL // the agent proxy, nil when HTTPS_PROXY/NO_PROXY apply
 	bypass   []*regexp.Regexp
 	env      httpproxy.Config
+	envNames []string // the variables env was read from
 	envProxy func(*url.URL) (*url.URL, error)
 	caFile   string
-	caCount  int
+	caCerts  []*x509.Certificate
+	insecure bool
 }
 
 // FromEnv reads the configuration. It fails only on settings that cannot
@@ -60,12 +73,11 @@ type Config struct {
 // without the CA the agent was given would fail later with a less helpful
 // TLS error).
 func FromEnv(e *endpoint.Env) (*Config, error) {
-	c := &Config{
-		env: httpproxy.Config{
-			HTTPSProxy: strings.TrimSpace(e.Get("HTTPS_PROXY")),
-			HTTPProxy:  strings.TrimSpace(e.Get("HTTP_PROXY")),
-			NoProxy:    strings.TrimSpace(e.Get("NO_PROXY")),
-		},
+	c := &Config{}
+	c.env = httpproxy.Config{
+		HTTPSProxy: c.fromMachine(e, proxyUse, "HTTPS_PROXY", "https_proxy"),
+		HTTPProxy:  c.fromMachine(e, proxyUse, "HTTP_PROXY", "http_proxy"),
+		NoProxy:    c.fromMachine(e, proxyUse, "NO_PROXY", "no_proxy"),
 	}
 	if raw := strings.TrimSpace(e.Get("AGENT_PROXYURL")); raw != "" {
 		u, err := parseProxyURL(raw)
@@ -86,36 +98,101 @@ func FromEnv(e *endpoint.Env) (*Config, error) {
 		c.Warnings = append(c.Warnings, warnings...)
 	}
 	c.envProxy = c.env.ProxyFunc()
-	c.Transport.Proxy = c.proxyFor
 
 	if file := strings.TrimSpace(e.Get("AGENT_CAINFO")); file != "" {
-		pool, n, err := loadCA(file)
+		certs, err := loadCA(file)
 		if err != nil {
 			return nil, err
 		}
-		c.Transport.RootCAs, c.caFile, c.caCount = pool, file, n
+		c.caFile, c.caCerts = file, certs
 	}
-	c.Trust = trustLine(e, runtime.GOOS)
+	c.Trust = c.trustLine(e, runtime.GOOS)
 	if inputs.Bool(e.Get("AGENT_SKIPCERTVALIDATION")) {
-		c.Transport.InsecureSkipVerify = true
+		c.insecure = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}
 	return c, nil
 }
 
+// Transport is the transport's Proxy, RootCAs and InsecureSkipVerify; the
+// caller adds its own connection limits. Call it once the variables in
+// Unset are gone: the system's certificates are loaded here.
+func (c *Config) Transport() transport.Options {
+	o := transport.Options{Proxy: c.proxyFor, InsecureSkipVerify: c.insecure}
+	if len(c.caCerts) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		for _, cert := range c.caCerts {
+			pool.AddCert(cert)
+		}
+		o.RootCAs = pool
+	}
+	return o
+}
+
+// The uses a variable of the machine's may have, for the warning when a
+// pipeline variable set it instead.
+const (
+	proxyUse = "proxy"
+	trustUse = "trust"
+)
+
+// fromMachine returns the first of names that is set and that no pipeline
+// variable may have set, trimmed; each one a pipeline variable may have
+// set is skipped with a warning.
+func (c *Config) fromMachine(e *endpoint.Env, use string, names ...string) string {
+	for _, n := range names {
+		v := strings.TrimSpace(e.Get(n))
+		if v == "" {
+			continue
+		}
+		if vars, _ := e.Pipeline(n); len(vars) > 0 {
+			c.Warnings = append(c.Warnings, ignoredWarning(use, n, vars))
+			if use == trustUse {
+				c.Unset = append(c.Unset, n)
+			}
+			continue
+		}
+		if use == proxyUse {
+			c.envNames = append(c.envNames, n)
+		}
+		return v
+	}
+	return ""
+}
+
+// ignoredWarning says that the variable env, which the pipeline variables
+// vars may have set, is not used, why, and what to do instead.
+func ignoredWarning(use, env string, vars []string) string {
+	quoted := make([]string, len(vars))
+	for i, v := range vars {
+		quoted[i] = "'" + v + "'"
+	}
+	what := "The pipeline variable " + strings.Join(quoted, ", ")
+	if len(vars) > 1 {
+		what = "The pipeline variables " + strings.Join(quoted, ", ")
+	}
+	if use == trustUse {
+		return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose which certificates are trusted for the service connection's credentials and the secrets. Give the agent the CA instead (config.sh or config.cmd --sslcacert, which tasks receive as Agent.CAInfo), or set %s in the agent machine's environment", what, env, env)
+	}
+	return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose the proxy that carries the service connection's credentials and the secrets. Configure the agent's proxy instead (config.sh or config.cmd --proxyurl, or the agent's .proxy file), or set %s in the agent machine's environment", what, env, env)
+}
+
 // trustLine says where TLS trust comes from when SSL_CERT_FILE or
 // SSL_CERT_DIR replace the system's CA bundle or certificate directories,
 // which Go honours on Linux and the other Unix systems but not on macOS or
-// Windows.
-func trustLine(e *endpoint.Env, goos string) string {
+// Windows. One a pipeline variable set is ignored, with a warning.
+func (c *Config) trustLine(e *endpoint.Env, goos string) string {
 	if goos == "darwin" || goos == "ios" || goos == "windows" {
 		return ""
 	}
 	var parts []string
-	if f := strings.TrimSpace(e.Get("SSL_CERT_FILE")); f != "" {
+	if f := c.fromMachine(e, trustUse, "SSL_CERT_FILE"); f != "" {
 		parts = append(parts, "SSL_CERT_FILE="+f+" (instead of the system's CA bundle)")
 	}
-	if d := strings.TrimSpace(e.Get("SSL_CERT_DIR")); d != "" {
+	if d := c.fromMachine(e, trustUse, "SSL_CERT_DIR"); d != "" {
 		parts = append(parts, "SSL_CERT_DIR="+d+" (instead of the system's certificate directories)")
 	}
 	if len(parts) == 0 {
@@ -153,18 +230,18 @@ func (c *Config) Describe() string {
 		p += fmt.Sprintf(", %d bypass pattern(s))", len(c.bypass))
 		parts = append(parts, p)
 	case c.env.HTTPSProxy != "":
-		p := "proxy " + redactString(c.env.HTTPSProxy) + " (HTTPS_PROXY"
+		p := "proxy " + redactString(c.env.HTTPSProxy) + " (" + c.envNames[0]
 		if c.env.NoProxy != "" {
-			p += ", NO_PROXY " + c.env.NoProxy
+			p += ", " + c.envNames[len(c.envNames)-1] + " " + c.env.NoProxy
 		}
 		parts = append(parts, p+")")
 	default:
 		parts = append(parts, "no proxy")
 	}
 	if c.caFile != "" {
-		parts = append(parts, fmt.Sprintf("system CAs plus %d from %s (AGENT_CAINFO)", c.caCount, c.caFile))
+		parts = append(parts, fmt.Sprintf("system CAs plus %d from %s (AGENT_CAINFO)", len(c.caCerts), c.caFile))
 	}
-	if c.Transport.InsecureSkipVerify {
+	if c.insecure {
 		parts = append(parts, "TLS certificate validation OFF (AGENT_SKIPCERTVALIDATION)")
 	}
 	return "network: " + strings.Join(parts, "; ")
@@ -246,17 +323,13 @@ func parseProxyURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// loadCA returns the system roots plus every certificate in file.
-func loadCA(file string) (*x509.CertPool, int, error) {
+// loadCA reads every certificate in file.
+func loadCA(file string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read the agent's CA certificate file %s (AGENT_CAINFO): %w; fix the agent's --sslcacert setting", file, errors.Unwrap(err))
+		return nil, fmt.Errorf("read the agent's CA certificate file %s (AGENT_CAINFO): %w; fix the agent's --sslcacert setting", file, errors.Unwrap(err))
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	n := 0
+	var certs []*x509.Certificate
 	for rest := b; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -268,15 +341,14 @@ func loadCA(file string) (*x509.CertPool, int, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, 0, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds a certificate that cannot be parsed: %v", file, err)
+			return nil, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds a certificate that cannot be parsed: %v", file, err)
 		}
-		pool.AddCert(cert)
-		n++
+		certs = append(certs, cert)
 	}
-	if n == 0 {
-		return nil, 0, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds no PEM certificate: export the CA as PEM (-----BEGIN CERTIFICATE-----)", file)
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("the agent's CA certificate file %s (AGENT_CAINFO) holds no PEM certificate: export the CA as PEM (-----BEGIN CERTIFICATE-----)", file)
 	}
-	return pool, n, nil
+	return certs, nil
 }
 
 func redactString(raw string) string {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func TestProxy(t *testing.T) {
 		{"IMDS is never proxied", agent, "http://169.254.169.254/metadata/identity/oauth2/token", ""},
 		{"HTTPS_PROXY", []string{"HTTPS_PROXY=http://squid:3128"}, "https://kv.vault.azure.net/", "http://squid:3128"},
 		{"https_proxy in lower case", []string{"https_proxy=http://squid:3128"}, "https://kv.vault.azure.net/", "http://squid:3128"},
+		{"HTTPS_PROXY before https_proxy", []string{"https_proxy=http://lower:3128", "HTTPS_PROXY=http://upper:3128"}, "https://kv.vault.azure.net/", "http://upper:3128"},
+		{"no_proxy in lower case", []string{"HTTPS_PROXY=http://squid:3128", "no_proxy=.vault.azure.net"}, "https://kv.vault.azure.net/", ""},
+		{"Https_Proxy is not a proxy variable", []string{"Https_Proxy=http://squid:3128"}, "https://kv.vault.azure.net/", ""},
 		{"NO_PROXY domain", []string{"HTTPS_PROXY=http://squid:3128", "NO_PROXY=.vault.azure.net"}, "https://kv.vault.azure.net/", ""},
 		{"NO_PROXY not matching", []string{"HTTPS_PROXY=http://squid:3128", "NO_PROXY=.vault.azure.cn,example.com"}, "https://kv.vault.azure.net/", "http://squid:3128"},
 		{"HTTP_PROXY for http", []string{"HTTPS_PROXY=http://squid:3128", "HTTP_PROXY=http://plain:80"}, "http://example.org/", "http://plain:80"},
@@ -135,10 +139,11 @@ func TestCAInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Transport.RootCAs == nil {
+	roots := c.Transport().RootCAs
+	if roots == nil {
 		t.Fatal("no root pool")
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "kv.vault.azure.net", Roots: c.Transport.RootCAs}); err != nil {
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "kv.vault.azure.net", Roots: roots}); err != nil {
 		t.Errorf("a certificate issued by the AGENT_CAINFO CA does not verify: %v", err)
 	}
 	if got, want := c.Describe(), "network: no proxy; system CAs plus 1 from "+caFile+" (AGENT_CAINFO)"; got != want {
@@ -169,6 +174,67 @@ func TestDescribeHidesThePassword(t *testing.T) {
 	}
 }
 
+// TestPipelineVariablesSteerNothing: a proxy or trust store variable that
+// a pipeline variable may have set (the agent lists the job's variables)
+// is not used, with a warning naming the variable and what to do instead;
+// the machine's own, and the agent's settings, still are. A trust store
+// variable is handed back to be removed from the process.
+func TestPipelineVariablesSteerNothing(t *testing.T) {
+	proxyWarning := func(vars, env string) string {
+		return "The pipeline variable " + vars + " sets " + env + ", which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose the proxy that carries the service connection's credentials and the secrets. Configure the agent's proxy instead (config.sh or config.cmd --proxyurl, or the agent's .proxy file), or set " + env + " in the agent machine's environment"
+	}
+	trustWarning := "The pipeline variable 'ssl_cert_file' sets SSL_CERT_FILE, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose which certificates are trusted for the service connection's credentials and the secrets. Give the agent the CA instead (config.sh or config.cmd --sslcacert, which tasks receive as Agent.CAInfo), or set SSL_CERT_FILE in the agent machine's environment"
+	tests := []struct {
+		name     string
+		environ  []string
+		want     string // the proxy for https://kv.vault.azure.net/
+		warnings []string
+		unset    []string
+		trust    string
+	}{
+		{"https_proxy and ssl_cert_file as pipeline variables", []string{"HTTPS_PROXY=http://evil:8080", "SSL_CERT_FILE=/tmp/evil.pem", `VSTS_PUBLIC_VARIABLES=["https_proxy", "ssl_cert_file", "system.debug"]`},
+			"", []string{proxyWarning("'https_proxy'", "HTTPS_PROXY"), trustWarning}, []string{"SSL_CERT_FILE"}, ""},
+		{"the machine's in the other case is used", []string{"HTTPS_PROXY=http://evil:8080", "https_proxy=http://corp:3128", `VSTS_PUBLIC_VARIABLES=["HTTPS_PROXY"]`},
+			"http://corp:3128", []string{proxyWarning("'HTTPS_PROXY'", "HTTPS_PROXY")}, nil, ""},
+		// The variable's env name is one of both spellings; the list does
+		// not say which, so both count.
+		{"set with preservecase, maybe", []string{"https_proxy=http://evil:8080", `VSTS_PUBLIC_VARIABLES=["https_proxy"]`},
+			"", []string{proxyWarning("'https_proxy'", "https_proxy")}, nil, ""},
+		{"a pipeline NO_PROXY", []string{"HTTPS_PROXY=http://corp:3128", "NO_PROXY=.vault.azure.net", `VSTS_PUBLIC_VARIABLES=["no.proxy"]`},
+			"http://corp:3128", []string{proxyWarning("'no.proxy'", "NO_PROXY")}, nil, ""},
+		{"the agent's own settings are the agent's", []string{"AGENT_PROXYURL=http://agent-proxy:8080", "HTTPS_PROXY=http://evil:8080", `VSTS_PUBLIC_VARIABLES=["agent.proxyurl", "https_proxy"]`},
+			"http://agent-proxy:8080", []string{proxyWarning("'https_proxy'", "HTTPS_PROXY")}, nil, ""},
+		{"the machine's own", []string{"HTTPS_PROXY=http://corp:3128", "SSL_CERT_FILE=/etc/corp.pem", `VSTS_PUBLIC_VARIABLES=["system.debug"]`},
+			"http://corp:3128", nil, nil, "TLS: trusting the certificates of SSL_CERT_FILE=/etc/corp.pem (instead of the system's CA bundle)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(endpoint.NewEnv(tt.environ))
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse("https://kv.vault.azure.net/")
+			got, _ := c.Proxy(u)
+			gotS := ""
+			if got != nil {
+				gotS = got.String()
+			}
+			if gotS != tt.want {
+				t.Errorf("proxy %q, want %q", gotS, tt.want)
+			}
+			if diff := cmp.Diff(tt.warnings, c.Warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.unset, c.Unset); diff != "" {
+				t.Errorf("to unset (-want +got):\n%s", diff)
+			}
+			if runtime.GOOS == "linux" && c.Trust != tt.trust {
+				t.Errorf("trust line %q, want %q", c.Trust, tt.trust)
+			}
+		})
+	}
+}
+
 func TestTrustLine(t *testing.T) {
 	tests := []struct {
 		env  []string
@@ -185,7 +251,7 @@ func TestTrustLine(t *testing.T) {
 		{[]string{"SSL_CERT_FILE=/f"}, "windows", ""},
 	}
 	for _, tt := range tests {
-		if got := trustLine(endpoint.NewEnv(tt.env), tt.goos); got != tt.want {
+		if got := (&Config{}).trustLine(endpoint.NewEnv(tt.env), tt.goos); got != tt.want {
 			t.Errorf("trustLine(%v, %s) = %q, want %q", tt.env, tt.goos, got, tt.want)
 		}
 	}

@@ -6,12 +6,13 @@
 package publish
 
 import (
-	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -34,46 +35,24 @@ type Multiline struct {
 	Restore string
 }
 
-// ReadMultiline works out the permission from the task's environment. The
-// agent reads the job variable named exactly SYSTEM_UNSAFEALLOWMULTILINESECRET
-// (in any case), then its own process environment. The task's environment
-// mixes those with job variables of other spellings: a job variable
-// system.unsafeAllowMultilineSecret arrives under the same name but is not
-// what the agent reads. VSTS_PUBLIC_VARIABLES, the names of the job's
-// variables, tells them apart; without it the environment is taken at its
-// word.
-func ReadMultiline(getenv func(string) string) Multiline {
-	v := getenv(MultilineVariable)
-	var names []string
-	if json.Unmarshal([]byte(getenv("VSTS_PUBLIC_VARIABLES")), &names) != nil {
-		return Multiline{On: MultilineAllowed(v), Restore: v}
-	}
-	exact, other := false, false
-	for _, n := range names {
-		switch {
-		case strings.EqualFold(n, MultilineVariable):
-			exact = true
-		case envName(n) == MultilineVariable:
-			other = true
-		}
-	}
+// ReadMultiline works out the permission from the task's environment, as
+// the agent resolves its setting (endpoint.Env.Setting): the job variable
+// named exactly SYSTEM_UNSAFEALLOWMULTILINESECRET (in any case), then its
+// own environment. When a job variable of another spelling
+// (system.unsafeAllowMultilineSecret) hides what the agent reads, the
+// permission is taken as off and raised when needed, with nothing of the
+// task's own to put back.
+func ReadMultiline(env *endpoint.Env) Multiline {
+	s := env.Setting(MultilineVariable)
 	switch {
-	case exact:
-		return Multiline{On: MultilineAllowed(v), Restore: v}
-	case other:
-		// Another spelling: the agent's permission is whatever its own
-		// environment says, which the task cannot see. Raise it anyway.
+	case !s.Known:
 		return Multiline{}
+	case s.Variable:
+		return Multiline{On: MultilineAllowed(s.Value), Restore: s.Value}
 	default:
 		// Not a job variable: the agent's own environment, read as is.
-		return Multiline{On: MultilineAllowed(v)}
+		return Multiline{On: MultilineAllowed(s.Value)}
 	}
-}
-
-// envName is how the agent turns a variable name into an environment
-// variable name.
-func envName(name string) string {
-	return strings.ToUpper(strings.NewReplacer(".", "_", " ", "_").Replace(name))
 }
 
 // Publisher sets secret variables on a vso.Writer. It is safe for concurrent
@@ -83,6 +62,10 @@ type Publisher struct {
 	mu sync.Mutex
 	w  *vso.Writer
 	o  Options
+	// raised is set from just before the permission is raised until it
+	// has been put back: read without mu by Lower, for a run whose
+	// Publish never finished.
+	raised atomic.Bool
 }
 
 // Options say how a job takes its variables.
@@ -121,11 +104,23 @@ func (p *Publisher) Publish(names []string, value string) {
 	// registered on its own.
 	p.registerLines(value)
 	if !p.o.Multiline.On {
+		p.raised.Store(true)
 		p.w.SetVariable(MultilineVariable, "true", false)
 	}
 	p.set(names, value)
 	if !p.o.Multiline.On {
 		p.w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
+		p.raised.Store(false)
+	}
+}
+
+// Lower puts the agent's multi-line permission back through w when a
+// Publish raised it and has not put it back: for a run that is ended
+// while a Publish is under way, once its own writer writes nothing more.
+// Putting it back twice does no harm.
+func (p *Publisher) Lower(w *vso.Writer) {
+	if p.raised.Load() {
+		w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -193,11 +194,20 @@ func TestReadMultiline(t *testing.T) {
 		// back no value of the task's own.
 		{"job variable, dotted name", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "true", "VSTS_PUBLIC_VARIABLES": `["system.unsafeAllowMultilineSecret"]`}, Multiline{}},
 		{"the agent's own environment", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "1", "VSTS_PUBLIC_VARIABLES": `[]`}, Multiline{On: true}},
+		// Both: the environment holds one of them, which the task cannot
+		// tell apart.
+		{"exact and dotted names", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "true", "VSTS_PUBLIC_VARIABLES": `["SYSTEM_UNSAFEALLOWMULTILINESECRET", "system.unsafeAllowMultilineSecret"]`}, Multiline{}},
+		// A step's setvariable with preservecase=true: under its spelling.
+		{"exact name, case preserved", map[string]string{"system_unsafeallowmultilinesecret": "true", "VSTS_PUBLIC_VARIABLES": `["system_unsafeallowmultilinesecret"]`}, Multiline{On: true, Restore: "true"}},
 		{"no variable list: the environment at its word", map[string]string{"SYSTEM_UNSAFEALLOWMULTILINESECRET": "$true"}, Multiline{On: true, Restore: "$true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ReadMultiline(func(k string) string { return tt.env[k] })
+			var environ []string
+			for k, v := range tt.env {
+				environ = append(environ, k+"="+v)
+			}
+			got := ReadMultiline(endpoint.NewEnv(environ))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ReadMultiline mismatch (-want +got):\n%s", diff)
 			}
@@ -212,3 +222,42 @@ func TestMultilineAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestLower: a run ended while a Publish had raised the multi-line
+// permission and not yet put it back (its output stopped taking lines
+// after the raise) gets it put back through another writer; once every
+// Publish has finished, Lower writes nothing.
+func TestLower(t *testing.T) {
+	raised := make(chan struct{})
+	release := make(chan struct{})
+	stuck := writerFunc(func(p []byte) (int, error) {
+		if strings.Contains(string(p), "variable=v;") {
+			close(raised)
+			<-release
+		}
+		return len(p), nil
+	})
+	p := New(vso.NewWriter(stuck, vso.Encoding{}), Options{Multiline: Multiline{Restore: "false"}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Publish([]string{"v"}, "line one\nline two")
+	}()
+	<-raised
+	var b strings.Builder
+	p.Lower(vso.NewWriter(&b, vso.Encoding{}))
+	if want := "##vso[task.setvariable variable=SYSTEM_UNSAFEALLOWMULTILINESECRET;]false\n"; b.String() != want {
+		t.Errorf("Lower during a Publish wrote %q, want %q", b.String(), want)
+	}
+	close(release)
+	<-done
+	b.Reset()
+	p.Lower(vso.NewWriter(&b, vso.Encoding{}))
+	if b.String() != "" {
+		t.Errorf("Lower after the Publish wrote %q, want nothing", b.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -15,8 +15,10 @@ import (
 type Dir struct {
 	root string
 
-	mu   sync.Mutex
-	path string // "" until made
+	// mu is held through each write and its announcement, and by Close.
+	mu     sync.Mutex
+	priv   *privateDir // nil until made
+	closed bool
 }
 
 // dirPattern names a run's directory; the system adds a random part, so
@@ -49,40 +51,62 @@ func NewDir(root string) (*Dir, error) {
 	case !info.IsDir():
 		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s is not a directory: SecretsToFiles writes nowhere else", clip(root))
 	}
+	if problem, fix := unshared(info); problem != "" {
+		return nil, fmt.Errorf("the agent's temp directory (AGENT_TEMPDIRECTORY) %s %s, so another user could replace the directory SecretsToFiles writes the secrets to; nothing was written. %s", clip(root), problem, fix)
+	}
 	return &Dir{root: root}, nil
 }
 
+// ErrClosed is a write after Close.
+var ErrClosed = errors.New("the run was stopped before this file was written")
+
 // Write creates the file name (a name of the run's own, no path) in the
 // run's directory with data, readable and writable by the agent's user
-// only, and returns its full path. A file that exists already, or a link
-// of that name, is an error: nothing is overwritten.
-func (d *Dir) Write(name string, data []byte) (string, error) {
+// only, calls announce (if not nil) with its full path before any other
+// write or a Close can go on, and returns the path. A file that exists
+// already, or a link of that name, is an error: nothing is overwritten.
+func (d *Dir) Write(name string, data []byte, announce func(path string)) (string, error) {
 	if !plainName(name) {
 		return "", fmt.Errorf("refused to write a file named %q: a file's name is a secret name and its extension", clip(name))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return "", ErrClosed
 	}
 	dir, err := d.dir()
 	if err != nil {
 		return "", fmt.Errorf("create a private directory under the agent's temp directory %s: %w", d.root, err)
 	}
-	p := filepath.Join(dir, name)
-	if err := createPrivate(p, data); err != nil {
+	p := filepath.Join(dir.path, name)
+	if err := dir.create(name, data); err != nil {
 		return "", fmt.Errorf("write %s: %w", p, err)
+	}
+	if announce != nil {
+		announce(p)
 	}
 	return p, nil
 }
 
-// dir makes the run's directory on first use.
-func (d *Dir) dir() (string, error) {
+// Close waits for a write under way and its announcement, and refuses
+// every write after it: a run that is stopped in its place leaves no file
+// that its variable does not name.
+func (d *Dir) Close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.path != "" {
-		return d.path, nil
+	d.closed = true
+}
+
+// dir makes the run's directory on first use; d.mu is held.
+func (d *Dir) dir() (*privateDir, error) {
+	if d.priv != nil {
+		return d.priv, nil
 	}
 	p, err := mkdirPrivate(d.root)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	d.path = p
+	d.priv = p
 	return p, nil
 }
 
@@ -99,16 +123,4 @@ func plainName(name string) bool {
 		}
 	}
 	return true
-}
-
-// writeAll writes data to f and closes it; on failure the file is removed,
-// so that a step never finds half a key.
-func writeAll(f *os.File, data []byte) error {
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return nil
 }

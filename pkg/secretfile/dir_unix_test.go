@@ -4,12 +4,14 @@ package secretfile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -31,11 +33,11 @@ func TestWrite(t *testing.T) {
 	old := syscall.Umask(0o277)
 	defer syscall.Umask(old)
 
-	a, err := d.Write("cert.pfx", []byte("pfx bytes"))
+	a, err := d.Write("cert.pfx", []byte("pfx bytes"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := d.Write("ssh-key", []byte("key\n"))
+	b, err := d.Write("ssh-key", []byte("key\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestWriteRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a b", "a%0Ab"} {
-		if p, err := d.Write(name, []byte("x")); err == nil || !strings.Contains(err.Error(), "refused to write a file named") {
+		if p, err := d.Write(name, []byte("x"), nil); err == nil || !strings.Contains(err.Error(), "refused to write a file named") {
 			t.Errorf("Write(%q) = %q, %v; want a refusal", name, p, err)
 		}
 	}
@@ -75,11 +77,11 @@ func TestWriteRefuses(t *testing.T) {
 		t.Fatalf("refused writes made %v", got)
 	}
 
-	first, err := d.Write("cert.pem", []byte("first"))
+	first, err := d.Write("cert.pem", []byte("first"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Write("cert.pem", []byte("second")); !errors.Is(err, fs.ErrExist) {
+	if _, err := d.Write("cert.pem", []byte("second"), nil); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second write of cert.pem: %v, want it to exist already", err)
 	}
 	if got, _ := os.ReadFile(first); string(got) != "first" {
@@ -94,7 +96,7 @@ func TestWriteRefuses(t *testing.T) {
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Write("key.pem", []byte("secret")); err == nil {
+	if _, err := d.Write("key.pem", []byte("secret"), nil); err == nil {
 		t.Error("wrote through a symbolic link")
 	}
 	if got, _ := os.ReadFile(outside); string(got) != "untouched" {
@@ -155,4 +157,121 @@ func modes(t *testing.T, root string) map[string]fs.FileMode {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestClose: a file is announced before Close can return, and no file is
+// written after it, so a run stopped in its place leaves no file that its
+// variable does not name.
+func TestClose(t *testing.T) {
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	var announced []string
+	p, err := d.Write("first", []byte("1"), func(path string) {
+		go func() { d.Close(); close(closed) }()
+		select {
+		case <-closed:
+			t.Error("Close returned before the file written was announced")
+		case <-time.After(50 * time.Millisecond):
+		}
+		announced = append(announced, path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if _, err := d.Write("second", []byte("2"), func(path string) { announced = append(announced, path) }); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+	if diff := cmp.Diff([]string{p}, announced); diff != "" {
+		t.Errorf("announced (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]fs.FileMode{filepath.Base(filepath.Dir(p)): fs.ModeDir | 0o700, filepath.Join(filepath.Base(filepath.Dir(p)), "first"): 0o600}, modes(t, root)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
+
+// TestNewDirRefusesShared: a temp directory in which another user could
+// replace the run's directory between its making and its use (others may
+// write to it without the sticky bit, or another user owns it) is refused
+// before anything is written, saying what was found and what to do; a
+// shared one with the sticky bit is not.
+func TestNewDirRefusesShared(t *testing.T) {
+	uid := os.Getuid()
+	fix := fmt.Sprintf("nothing was written. Make it the agent user's own (chown it to uid %d and chmod 0700 it) or, if others must share it, give it the sticky bit (chmod +t)", uid)
+	tests := []struct {
+		name  string
+		mode  fs.FileMode
+		owner int // -1: the test's user
+		want  string
+	}{
+		{"others may write", 0o777, -1, "has mode 0777: other users may write to it, and without the sticky bit they may rename what is in it, so another user could replace the directory SecretsToFiles writes the secrets to; " + fix},
+		{"the group may write", 0o770, -1, "has mode 0770: other users may write to it"},
+		{"shared with the sticky bit", 0o777 | fs.ModeSticky, -1, ""},
+		{"the agent user's own", 0o755, -1, ""},
+		{"another user's", 0o700, 65534, fmt.Sprintf("is owned by uid 65534, not by the agent's user (uid %d), so another user could replace", uid)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "temp")
+			if err := os.Mkdir(root, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(root, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tt.owner >= 0 {
+				if uid != 0 {
+					t.Skip("only root can give a directory away")
+				}
+				if err := os.Chown(root, tt.owner, tt.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := NewDir(root)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("NewDir: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), "the agent's temp directory (AGENT_TEMPDIRECTORY) "+root+" "+tt.want)):
+				t.Errorf("NewDir: %v, want an error holding %q", err, tt.want)
+			}
+			if got := entries(t, root); len(got) != 0 {
+				t.Errorf("NewDir made %v", got)
+			}
+		})
+	}
+}
+
+// TestWriteIntoTheDirectoryMade: files go into the run's directory as it
+// was made, even if something takes its name afterwards: they are created
+// in the directory opened when it was made, not at its path.
+func TestWriteIntoTheDirectoryMade(t *testing.T) {
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := d.Write("first", []byte("1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(first)
+	if err := os.Rename(dir, dir+".made"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write("second", []byte("2"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, dir); len(got) != 0 {
+		t.Errorf("the directory put in its place got %v", got)
+	}
+	if got := entries(t, dir+".made"); !cmp.Equal(got, []string{"first", "second"}) {
+		t.Errorf("the directory made holds %v, want first and second", got)
+	}
 }

@@ -5,6 +5,7 @@ package secretfile
 import (
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -21,33 +22,43 @@ import (
 // the same explicitly, as it is created: there is no moment at which the
 // file exists with another ACL.
 
+// unshared finds nothing wrong on Windows: a directory has no mode there,
+// and the run's own directory gets an access control list that lets no
+// one else in (below), nor rename or delete it.
+func unshared(fs.FileInfo) (problem, fix string) { return "", "" }
+
+// privateDir is the run's directory.
+type privateDir struct{ path string }
+
 // mkdirPrivate makes a new directory under root that only the agent's
 // user can open.
-func mkdirPrivate(root string) (string, error) {
+func mkdirPrivate(root string) (*privateDir, error) {
 	sa, err := ownerOnly("OICI")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for range 10 {
 		dir := filepath.Join(root, dirPattern+rand.Text())
 		p, err := windows.UTF16PtrFromString(dir)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		err = windows.CreateDirectory(p, sa)
 		if err == nil {
-			return dir, nil
+			return &privateDir{path: dir}, nil
 		}
 		if !errors.Is(err, windows.ERROR_ALREADY_EXISTS) {
-			return "", &os.PathError{Op: "mkdir", Path: dir, Err: err}
+			return nil, &os.PathError{Op: "mkdir", Path: dir, Err: err}
 		}
 	}
-	return "", &os.PathError{Op: "mkdir", Path: filepath.Join(root, dirPattern+"*"), Err: windows.ERROR_ALREADY_EXISTS}
+	return nil, &os.PathError{Op: "mkdir", Path: filepath.Join(root, dirPattern+"*"), Err: windows.ERROR_ALREADY_EXISTS}
 }
 
-// createPrivate creates path, which must not exist (CREATE_NEW fails on
-// anything there, a link included), readable by the agent's user only.
-func createPrivate(path string, data []byte) error {
+// create creates the file name in the directory, which must not hold it
+// (CREATE_NEW fails on anything there, a link included), readable by the
+// agent's user only.
+func (d *privateDir) create(name string, data []byte) error {
+	path := filepath.Join(d.path, name)
 	sa, err := ownerOnly("")
 	if err != nil {
 		return err
@@ -80,4 +91,16 @@ func ownerOnly(inherit string) (*windows.SecurityAttributes, error) {
 	sa := &windows.SecurityAttributes{SecurityDescriptor: sd}
 	sa.Length = uint32(unsafe.Sizeof(*sa))
 	return sa, nil
+}
+
+// writeAll writes data to f and closes it; on failure the file is removed,
+// so that a step never finds half a key.
+func writeAll(f *os.File, data []byte) error {
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	return nil
 }

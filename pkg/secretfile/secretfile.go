@@ -98,7 +98,26 @@ func parseEntry(text string) (Entry, error) {
 		// digits and '-'), and the user cannot choose another variable.
 		return e, fmt.Errorf("a secret named %s cannot be written to a file: its path would go in variable %s, which the agent and the pipeline own. Copy the secret to another name in the vault and name that one here", ref.Name, e.Var)
 	}
+	if windowsDevice(ref.Name) {
+		// Refused on every agent, not only on Windows: a pipeline whose
+		// pool mixes systems then behaves the same on each, and gokeyvault
+		// check says so on any machine.
+		return e, fmt.Errorf("a secret named %s cannot be written to a file: Windows reserves that name, with any extension and in any case, for a device (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9), so a Windows agent would write to the device, not a file. Copy the secret to another name in the vault and name that one here", ref.Name)
+	}
 	return e, nil
+}
+
+// windowsDevice reports whether Windows takes a file of this name, before
+// its extension, for a device. A secret's name, letters, digits and '-',
+// can spell no other reserved name.
+func windowsDevice(name string) bool {
+	switch n := strings.ToUpper(name); {
+	case n == "CON", n == "PRN", n == "AUX", n == "NUL":
+		return true
+	case len(n) == 4 && (n[:3] == "COM" || n[:3] == "LPT") && '0' <= n[3] && n[3] <= '9':
+		return true
+	}
+	return false
 }
 
 // parseRef reads name or name/version. What SecretsFilter allows beyond a

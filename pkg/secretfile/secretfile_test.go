@@ -26,6 +26,14 @@ func TestParse(t *testing.T) {
 			{Text: "deploy-key  AS  raw", Ref: vaultref.Secret{Name: "deploy-key"}, Format: certformat.Raw, Var: "deploy-key.file"},
 			{Text: "old/" + strings.ToUpper(v1) + " as pfx", Ref: vaultref.Secret{Name: "old", Version: v1}, Format: certformat.PFX, Var: "old.file"},
 		}},
+		// Only the device names themselves are Windows'.
+		{"con-x, console, com10, lpt, nul2", []Entry{
+			{Text: "con-x", Ref: vaultref.Secret{Name: "con-x"}, Var: "con-x.file"},
+			{Text: "console", Ref: vaultref.Secret{Name: "console"}, Var: "console.file"},
+			{Text: "com10", Ref: vaultref.Secret{Name: "com10"}, Var: "com10.file"},
+			{Text: "lpt", Ref: vaultref.Secret{Name: "lpt"}, Var: "lpt.file"},
+			{Text: "nul2", Ref: vaultref.Secret{Name: "nul2"}, Var: "nul2.file"},
+		}},
 		{"a\r\nb", []Entry{
 			{Text: "a", Ref: vaultref.Secret{Name: "a"}, Var: "a.file"},
 			{Text: "b", Ref: vaultref.Secret{Name: "b"}, Var: "b.file"},
@@ -62,6 +70,13 @@ func TestParseRefuses(t *testing.T) {
 		{"cert, cert/" + v1, `entries "cert" and "cert/` + v1 + `" would both set variable cert.file`},
 		{"system", `input SecretsToFiles entry "system": a secret named system cannot be written to a file: its path would go in variable system.file, which the agent and the pipeline own. Copy the secret to another name in the vault and name that one here`},
 		{"Agent as pem", `a secret named Agent cannot be written to a file: its path would go in variable Agent.file`},
+		{"con", `input SecretsToFiles entry "con": a secret named con cannot be written to a file: Windows reserves that name, with any extension and in any case, for a device (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9), so a Windows agent would write to the device, not a file. Copy the secret to another name in the vault and name that one here`},
+		{"NUL as pem", `a secret named NUL cannot be written to a file: Windows reserves that name`},
+		{"Prn/" + v1 + " as pfx", `a secret named Prn cannot be written to a file: Windows reserves that name`},
+		{"aux as raw", `a secret named aux cannot be written to a file: Windows reserves that name`},
+		{"com1", `a secret named com1 cannot be written to a file: Windows reserves that name`},
+		{"COM0", `a secret named COM0 cannot be written to a file: Windows reserves that name`},
+		{"lpt9 as pem", `a secret named lpt9 cannot be written to a file: Windows reserves that name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -108,7 +108,7 @@ func newTransport(job Job, given *transport.Client) *transport.Client {
 	if given != nil {
 		return given
 	}
-	o := job.Network.Transport
+	o := job.Network.Transport()
 	o.MaxConnsPerHost = connsPerHost
 	return transport.New(o)
 }

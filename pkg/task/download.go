@@ -11,7 +11,6 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
-	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/usage"
@@ -65,24 +64,26 @@ type Assigned struct {
 type Skipped struct{ Secret, Why string }
 
 // Download fetches the job's secrets, sets each as a secret variable on w
-// as it arrives, and writes the files SecretsToFiles asks for.
-func Download(ctx context.Context, job Job, s *Session, w *vso.Writer) Downloaded {
-	pub := publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output})
+// with p's Publisher as it arrives, and writes the files SecretsToFiles
+// asks for; p follows what it has done.
+func Download(ctx context.Context, job Job, s *Session, w *vso.Writer, p *Progress) Downloaded {
 	w.Println(downloadingLine(job.Plan, job.Files))
-	return collect(ctx, job, s.Vault, jobOutput{pub: pub, w: w, dir: job.FileDir}, w.Encoding())
+	return collect(ctx, job, s.Vault, jobOutput{pub: p.Publisher, w: w, dir: job.FileDir}, w.Encoding(), p)
 }
 
 // Preview is Download without a pipeline, for a check of what a pipeline
 // would get: it fetches what the job asks for and makes every decision
 // Download makes (variables, skips, files and their conversion), but sets
 // no variable, writes no file and prints nothing. Values stay in memory,
-// and only for as long as the decisions need them.
-func Preview(ctx context.Context, job Job, vault *keyvault.Client) Downloaded {
-	return collect(ctx, job, vault, preview{}, vso.Encoding{})
+// and only for as long as the decisions need them. p follows what it has
+// done.
+func Preview(ctx context.Context, job Job, vault *keyvault.Client, p *Progress) Downloaded {
+	return collect(ctx, job, vault, preview{}, vso.Encoding{}, p)
 }
 
-func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding) Downloaded {
+func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, enc vso.Encoding, p *Progress) Downloaded {
 	dl := newDownload(ctx, job, vault, out, enc)
+	dl.progress = p
 	req := keyvault.Request{Named: dl.refs(job)}
 	if job.Plan.NeedsList() {
 		req.Select = dl.choose
@@ -103,12 +104,13 @@ func collect(ctx context.Context, job Job, vault *keyvault.Client, out output, e
 type download struct {
 	// ctx is the download's, for the work of converting files: the vault
 	// client's sink, which writes them, takes none.
-	ctx     context.Context
-	plan    *selection.Plan
-	out     output
-	enc     vso.Encoding
-	targets map[string]selection.Target // lower-case ref -> target
-	files   map[string]secretfile.Entry // lower-case ref -> file entry
+	ctx      context.Context
+	plan     *selection.Plan
+	out      output
+	enc      vso.Encoding
+	progress *Progress
+	targets  map[string]selection.Target // lower-case ref -> target
+	files    map[string]secretfile.Entry // lower-case ref -> file entry
 	// unusable is the vault client's rule for expired and not yet valid
 	// versions, by the clock its listing uses.
 	unusable func(keyvault.Value) string
@@ -230,6 +232,7 @@ func (dl *download) setVars(v keyvault.Value, t selection.Target, named bool) {
 		return
 	}
 	dl.out.Publish(vars, v.Value)
+	dl.progress.counted()
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	if !named {

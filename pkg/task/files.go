@@ -64,14 +64,10 @@ func (o jobOutput) File(e secretfile.Entry, f certformat.Format, value string, d
 	if f != certformat.PFX && string(data) != value {
 		o.pub.Register(string(data))
 	}
-	path, err := o.dir.Write(e.FileName(f), data)
-	if err != nil {
-		return "", err
-	}
 	// The path is not secret: a plain variable, which later steps also
-	// get in their environment (<NAME>_FILE).
-	o.w.SetVariable(e.Var, path, false)
-	return path, nil
+	// get in their environment (<NAME>_FILE). Set before a supervisor
+	// that ends the run can shut the output: no file goes unnamed.
+	return o.dir.Write(e.FileName(f), data, func(path string) { o.w.SetVariable(e.Var, path, false) })
 }
 
 // errUncarried fails a file whose value the agent would alter on its way
@@ -96,6 +92,7 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 	}
 	var file certformat.File
 	err := errUncarried
+	done := dl.progress.busy(e.Text)
 	if dl.enc.Carries(v.Value) {
 		// Otherwise the masker would learn the value as the agent decodes
 		// it, and a later step that prints the file would show it.
@@ -104,6 +101,11 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 	var path string
 	if err == nil {
 		path, err = dl.out.File(e, f, v.Value, file.Data)
+	}
+	if !errors.Is(err, secretfile.ErrClosed) {
+		// A file refused because the run was being stopped stays
+		// under way: it is one of those the stop cut short.
+		done(err == nil)
 	}
 	dl.mu.Lock()
 	defer dl.mu.Unlock()

@@ -96,7 +96,7 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 	j.ConnectionPage = connectionPage(env, j.Conn.ID)
 	j.Budget, j.Warnings = readBudget(env)
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
-	j.Multiline = publish.ReadMultiline(env.Get)
+	j.Multiline = publish.ReadMultiline(env)
 	// As AzureKeyVault@2 reads it.
 	j.NoLineMasking = strings.EqualFold(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"), "true")
 	// The agent's proxy, bypass list and CA settings apply to every request:

@@ -24,6 +24,8 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/publish"
+	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -69,6 +71,12 @@ const (
 // GoKeyVault.Timeout (seconds) overrides it.
 const DefaultBudget = 5 * time.Minute
 
+// StopGrace is how long a run that was told to stop (its budget spent, a
+// signal, the launcher gone) has to end and report on its own before its
+// supervisor reports in its place: every request watches the context and
+// stops within milliseconds, and the process must be gone within a second.
+const StopGrace = 300 * time.Millisecond
+
 // Run executes the task and returns the process exit code.
 func Run(ctx context.Context, o Options) int {
 	if o.Now == nil {
@@ -79,7 +87,14 @@ func Run(ctx context.Context, o Options) int {
 	}
 	start := o.Now()
 	env := endpoint.NewEnv(o.Environ)
-	w := vso.NewWriter(o.Out, vso.EncodingFor(env.Get("DECODE_PERCENTS")))
+	// As the agent resolves it; when a job variable of another spelling
+	// (decode.percents) hides the agent's own, its default: values stay
+	// exact under it, and under the other setting they arrive altered,
+	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
+	// does then turns into anything else).
+	enc := vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
+	gate := supervise.NewGate(o.Out)
+	w := vso.NewWriter(gate, enc)
 	// Whatever happens, secrets read from the environment leave it.
 	defer unsetSensitive(env, o.Unsetenv)
 
@@ -91,31 +106,71 @@ func Run(ctx context.Context, o Options) int {
 		return skipped(job.Skip).Write(w)
 	}
 	removed := unsetSensitive(env, o.Unsetenv)
+	for _, n := range job.Network.Unset {
+		// A trust store a pipeline variable chose: gone before Go loads
+		// the system's certificates, at the first connection.
+		o.Unsetenv(n)
+	}
 	ctx, cancel := context.WithTimeout(ctx, job.Budget)
 	defer cancel()
+	r := &run{o: o, job: job, w: w, gate: gate, start: start, removed: removed}
+	r.progress.Publisher = publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output})
+	return supervise.Run(ctx, gate, StopGrace, func() int { return r.body(ctx) }, supervise.Stop{
+		Halt: func() {
+			if job.FileDir != nil {
+				job.FileDir.Close()
+			}
+		},
+		Last: func(out io.Writer) int {
+			ow := vso.NewWriter(out, enc)
+			r.progress.Publisher.Lower(ow)
+			return Stopped(job, ctx.Err(), &r.progress).Write(ow)
+		},
+	})
+}
 
-	s, err := Connect(ctx, job, connectOptions{Transport: o.Transport, Now: o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
+// run is a run under way, once its job has been read.
+type run struct {
+	o        Options
+	job      Job
+	w        *vso.Writer
+	gate     *supervise.Gate
+	progress Progress
+	start    time.Time
+	removed  []string // from the environment, once read
+}
+
+// body connects, downloads and reports.
+func (r *run) body(ctx context.Context) int {
+	job, w := r.job, r.w
+	s, err := Connect(ctx, job, connectOptions{Transport: r.o.Transport, Now: r.o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
 	for _, warning := range job.warnings() {
 		w.Warning(warning)
 	}
 	if err != nil {
-		return failed(diagnose.Setup(job.diagnoseContext(nil), err)).Write(w)
+		return r.end(failed(diagnose.Setup(job.diagnoseContext(nil), err)))
 	}
 	defer s.Close()
 	if job.Debug {
 		w.Debug(job.Network.Describe())
 		w.Debug(s.Describe)
-		w.Debug(fmt.Sprintf("removed from the environment once read: %s", joinSorted(removed)))
+		w.Debug(fmt.Sprintf("removed from the environment once read: %s", joinSorted(r.removed)))
 	}
-	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", o.Version, o.Commit, job.Vault, s.URL, s.Cloud.Name)
+	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", r.o.Version, r.o.Commit, job.Vault, s.URL, s.Cloud.Name)
 	if job.Network.Trust != "" {
 		w.Println(job.Network.Trust)
 	}
-
-	d := Download(ctx, job, s, w)
-	d.Elapsed = o.Now().Sub(start)
+	d := Download(ctx, job, s, w, &r.progress)
+	d.Elapsed = r.o.Now().Sub(r.start)
 	w.Debug(d.resources())
-	return Summarise(job, s, d).Write(w)
+	return r.end(Summarise(job, s, d))
+}
+
+// end writes the run's outcome as its last words, unless its supervisor
+// has ended it already.
+func (r *run) end(o Outcome) int {
+	code, _ := r.gate.Last(func(out io.Writer) int { return o.Write(vso.NewWriter(out, r.w.Encoding())) })
+	return code
 }
 
 // unsetSensitive removes every sensitive variable env has seen from the

@@ -76,6 +76,10 @@ func TestRunUnsetsSensitiveVariables(t *testing.T) {
 		{"bad vault name, before the connection is read", StageMain, []string{"INPUT_KEYVAULTNAME=kv"}, "result=Failed;", "KeyVaultName", nil},
 		{"unknown cloud, after the connection is read", StageMain, []string{"ENDPOINT_DATA_" + connID + "_ENVIRONMENT=AzureMars"},
 			"result=Failed;", `service connection environment "AzureMars" is not supported`, nil},
+		// Go reads it from the process when it first loads the system's
+		// certificates: gone before the first connection.
+		{"a trust store a pipeline variable set", StageMain, []string{"ENDPOINT_DATA_" + connID + "_ENVIRONMENT=AzureMars", "SSL_CERT_FILE=/tmp/pipeline-ca.pem", `VSTS_PUBLIC_VARIABLES=["ssl_cert_file"]`},
+			"result=Failed;", "The pipeline variable 'ssl_cert_file' sets SSL_CERT_FILE, which GoKeyVault ignores", []string{"SSL_CERT_FILE"}},
 		{"missing CA file, after the proxy settings are read", StageMain, []string{"AGENT_CAINFO=" + filepath.Join(t.TempDir(), "missing.pem")},
 			"result=Failed;", "AGENT_CAINFO", nil},
 		{"bad proxy URL", StageMain, []string{"AGENT_PROXYURL=http://[::1", "AGENT_PROXYUSERNAME=proxy-user"},

@@ -123,19 +123,34 @@ func foldPrefix(s, word string) int {
 
 // Clip renders untrusted text (Azure's messages, a user's input, an id a
 // vault listed) for a one-line message: each run of white space becomes a
-// single space, other control characters show as \xNN, and the text is
-// cut to max runes (the last three "...").
+// single space, what a terminal or a viewer would act on instead of
+// showing shows as an escape (Printable), and the text is cut to max runes
+// (the last three "...").
 func Clip(s string, max int) string {
-	var b strings.Builder
-	for _, r := range strings.Join(strings.Fields(s), " ") {
-		if r < 0x20 || r == 0x7f {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	if r := []rune(b.String()); len(r) > max {
+	p := Printable(strings.Join(strings.Fields(s), " "))
+	if r := []rune(p); len(r) > max {
 		return string(r[:max-3]) + "..."
+	}
+	return p
+}
+
+// Printable shows, as \xNN or \uNNNN, every character of untrusted text
+// that a terminal or a log viewer would act on instead of showing: C0
+// controls (tab included) and DEL, C1 controls (U+0080 to U+009F: U+009B
+// starts an escape sequence on many terminals) and the bidirectional
+// overrides and isolates (U+202A to U+202E, U+2066 to U+2069), which make
+// text read in another order than it is.
+func Printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case 0x80 <= r && r <= 0x9f, 0x202a <= r && r <= 0x202e, 0x2066 <= r && r <= 0x2069:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
 	}
 	return b.String()
 }

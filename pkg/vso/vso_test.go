@@ -168,6 +168,9 @@ func TestClip(t *testing.T) {
 		{"ééééééé", 6, "ééé..."},
 		{"nul\x00 and del\x7f", 30, `nul\x00 and del\x7f`},
 		{"line\u2028sep\u0085nel", 30, "line sep nel"},
+		{"csi\u009b31m and st\u009c", 30, `csi\u009b31m and st\u009c`},
+		{"txt.\u202eexe.pem \u2066x\u2069 \u202ax\u202c", 60, `txt.\u202eexe.pem \u2066x\u2069 \u202ax\u202c`},
+		{"the \u200fRLM mark stays", 30, "the \u200fRLM mark stays"},
 	} {
 		if got := vso.Clip(tt.in, tt.max); got != tt.want {
 			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)

@@ -156,7 +156,9 @@ func jobDefaults(tempDir string) [][2]string {
 
 // buildEnv returns the task process's environment: Options.Env (standing in
 // for what the agent process inherited) overlaid with what the Node handler
-// adds, in the handler's order: inputs, endpoints, variables.
+// adds, in the handler's order: variables, inputs, endpoints. A job
+// variable of the name of an input or an endpoint variable is overwritten
+// by the agent's own.
 func buildEnv(opts *Options, inputs map[string]string, vars *varStore, token, tempDir string) ([]string, error) {
 	env := newEnvBuilder()
 	for _, kv := range opts.Env {
@@ -171,8 +173,11 @@ func buildEnv(opts *Options, inputs map[string]string, vars *varStore, token, te
 		given[k] = true
 	}
 	for _, name := range vars.names() {
-		given[envName(name)] = true
+		v, _ := vars.get(name)
+		given[v.envName(name)] = true
 	}
+
+	addVariables(env, vars)
 
 	for _, name := range sortedKeys(inputs) {
 		env.set("INPUT_"+envName(name), inputs[name])
@@ -195,19 +200,24 @@ func buildEnv(opts *Options, inputs map[string]string, vars *varStore, token, te
 			env.set(d[0], d[1])
 		}
 	}
+	return env.list(), nil
+}
 
+// addVariables adds the variables of Handler.AddVariablesToEnvironment: each
+// public one under its environment name, each secret one after SECRET_,
+// and the lists of their names.
+func addVariables(env *envBuilder, vars *varStore) {
 	public, secret := []string{}, []string{}
 	for _, name := range vars.names() {
 		v, _ := vars.get(name)
 		if v.Secret {
-			env.set("SECRET_"+envName(name), v.Value)
+			env.set("SECRET_"+v.envName(name), v.Value)
 			secret = append(secret, name)
 		} else {
-			env.set(envName(name), v.Value)
+			env.set(v.envName(name), v.Value)
 			public = append(public, name)
 		}
 	}
 	env.set("VSTS_PUBLIC_VARIABLES", toJSON(public, true))
 	env.set("VSTS_SECRET_VARIABLES", toJSON(secret, true))
-	return env.list(), nil
 }

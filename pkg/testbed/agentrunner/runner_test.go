@@ -500,6 +500,54 @@ func TestRunEnvironment(t *testing.T) {
 	}
 }
 
+// TestRunVariablesFirst: the agent adds the job's variables to a task's
+// environment before its inputs and endpoints, so a variable of the name
+// the agent gives an input or a connection's field is overwritten; one of
+// a field the connection lacks stays. A variable an earlier step set with
+// preservecase=true keeps its case.
+func TestRunVariablesFirst(t *testing.T) {
+	t.Parallel()
+	dir := makeTask(t, `{"inputs": [{"name": "KeyVaultName"}], "execution": {"Node20_1": {"target": "main.js"}}}`,
+		map[string]string{"main.js": `process.stdout.write(JSON.stringify(process.env) + "\n")`})
+	const id = "0f1e2d3c-aaaa-4bbb-8ccc-0123456789ab"
+	res, err := Run(context.Background(), Options{
+		TaskDir:   dir,
+		Inputs:    map[string]string{"KeyVaultName": "the-input"},
+		Endpoints: []Endpoint{{ID: id, URL: "https://management.azure.com/", Scheme: "ServicePrincipal", Data: map[string]string{"environment": "AzureCloud"}}},
+		Variables: map[string]Variable{
+			"input.keyVaultName":                                {Value: "from-a-variable"},
+			"endpoint.url." + id:                                {Value: "https://from-a-variable/"},
+			"ENDPOINT_DATA_" + id + "_ENVIRONMENT":              {Value: "from-a-variable", PreserveCase: true},
+			"ENDPOINT_DATA_" + id + "_ACTIVEDIRECTORYAUTHORITY": {Value: "https://from-a-variable/", PreserveCase: true},
+			"https_proxy":                                       {Value: "http://upper-cased/"},
+			"no_proxy":                                          {Value: "as-spelled", PreserveCase: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal([]byte(res.Raw[0]), &env); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"INPUT_KEYVAULTNAME":                                "the-input",
+		"ENDPOINT_URL_" + strings.ToUpper(id):               "https://from-a-variable/",
+		"ENDPOINT_URL_" + id:                                "https://management.azure.com/",
+		"ENDPOINT_DATA_" + id + "_ENVIRONMENT":              "AzureCloud",
+		"ENDPOINT_DATA_" + id + "_ACTIVEDIRECTORYAUTHORITY": "https://from-a-variable/",
+		"HTTPS_PROXY":                                       "http://upper-cased/",
+		"no_proxy":                                          "as-spelled",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	if _, ok := env["NO_PROXY"]; ok {
+		t.Errorf("NO_PROXY set: a variable set with preservecase keeps its case")
+	}
+}
+
 func TestRunEndpointParamsMaskedCaseInsensitively(t *testing.T) {
 	t.Parallel()
 	dir := scriptTask(t, jsPrelude+`for (const v of ["tid-x", "auth-x", "sub-x", "iss-x", "spid-x", "cert-x"]) o(v)`)

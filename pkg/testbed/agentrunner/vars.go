@@ -13,6 +13,18 @@ type Variable struct {
 	// ReadOnly is YAML's readonly: true, or an earlier isreadonly=true:
 	// the agent refuses to overwrite it.
 	ReadOnly bool
+	// PreserveCase is an earlier step's setvariable with
+	// preservecase=true: the environment variable keeps the name's case.
+	PreserveCase bool
+}
+
+// envName is the environment variable the agent writes v under
+// (VarUtil.ConvertToEnvVariableFormat).
+func (v Variable) envName(name string) string {
+	if v.PreserveCase {
+		return strings.NewReplacer(".", "_", " ", "_").Replace(name)
+	}
+	return envName(name)
 }
 
 // varStore is the agent's variable dictionary: names compare

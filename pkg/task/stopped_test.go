@@ -1,0 +1,50 @@
+package task
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestStopped: a run ended in its place ends as it would have itself:
+// canceled, a log line and no result (the agent records the
+// cancellation), with the conversions it did not wait for; out of its
+// budget, failed with the budget's message and what was under way.
+func TestStopped(t *testing.T) {
+	job := Job{Vault: "kv", Budget: 2 * time.Second}
+	progress := func(set int, busy ...string) *Progress {
+		p := &Progress{}
+		for range set {
+			p.counted()
+		}
+		p.busy("written")(true)
+		p.busy("refused")(false)
+		for _, b := range busy {
+			p.busy(b)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		err  error
+		p    *Progress
+		want Outcome
+	}{
+		{"canceled", context.Canceled, progress(2), Outcome{Log: []Line{{Plain, "Canceled after 2 secret(s) were set and 1 file(s) written"}}, Exit: ExitCanceled}},
+		{"canceled converting", context.Canceled, progress(0, "b-cert", "a-cert"), Outcome{Log: []Line{
+			{Plain, "Canceled after 0 secret(s) were set and 1 file(s) written"},
+			{Plain, "Stopped without waiting for SecretsToFiles entries a-cert, b-cert, which were still being converted"},
+		}, Exit: ExitCanceled}},
+		{"out of time converting", context.DeadlineExceeded, progress(1, "a-cert"), failed("The time budget of 2s ran out before vault kv was fully downloaded: 1 secret(s) set and 1 file(s) written; SecretsToFiles entries a-cert were still being converted and were stopped. A certificate Key Vault made converts in milliseconds: check how these were made, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)")},
+		{"out of time", context.DeadlineExceeded, &Progress{}, failed("The time budget of 2s ran out before vault kv was fully downloaded: 0 secret(s) set; GoKeyVault stopped without waiting for what was still under way. Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Stopped(job, tt.err, tt.p)); diff != "" {
+				t.Errorf("Stopped (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
