@@ -72,7 +72,7 @@ func TestRecordedDownloadAll(t *testing.T) {
 		return
 	}
 	wantLog := []string{
-		"GoKeyVault dev: vault kv-recorded (https://kv-recorded.vault.azure.net/), cloud AzureCloud",
+		"GoKeyVault dev (commit unknown): vault kv-recorded (https://kv-recorded.vault.azure.net/), cloud AzureCloud",
 		"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)",
 		"Downloading every enabled secret",
 		"Found 18 secret(s): 2 enabled and valid, 16 skipped",

@@ -58,6 +58,11 @@ func (p *printer) header(o Options, job task.Job, cl cloud.Cloud) {
 
 // report prints what a pipeline would get, then the verdict.
 func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used string) {
+	if d.Canceled || d.OutOfTime {
+		// Told to stop, it says so as its supervisor would have.
+		p.stopped(out, d.CutShort)
+		return
+	}
 	if used != "" {
 		p.line("Signed in with %s: a pipeline gets what its service connection may read, which this check cannot see.", used)
 	}
@@ -77,8 +82,6 @@ func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used
 	switch {
 	case out.Result == vso.Succeeded:
 		p.verdict("A pipeline with these inputs would succeed: " + out.Message + ".")
-	case d.Canceled:
-		p.verdict("Canceled: the check did not finish.")
 	case isError(out, out.Message):
 		p.verdict("A pipeline with these inputs would fail, as the error above says.")
 	default:

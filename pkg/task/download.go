@@ -43,9 +43,12 @@ type Downloaded struct {
 	// converted or written, both sorted by entry.
 	Files        []File
 	FileFailures []FileFailure
-	Canceled     bool          // the run was canceled (the agent or a signal)
-	OutOfTime    bool          // the run's time budget ran out
-	Elapsed      time.Duration // since the run started; Run sets it
+	// CutShort are the SecretsToFiles entries whose conversion the run's
+	// end (a signal, the budget) stopped, sorted: no file, no failure.
+	CutShort  []string
+	Canceled  bool          // the run was canceled (the agent or a signal)
+	OutOfTime bool          // the run's time budget ran out
+	Elapsed   time.Duration // since the run started; Run sets it
 	// PeakInFlight is the most gets that were in flight at once.
 	PeakInFlight int
 }
@@ -281,6 +284,7 @@ func (dl *download) finish(rep *keyvault.Report) {
 	}
 	sort.Slice(d.Files, func(i, j int) bool { return d.Files[i].Entry.Text < d.Files[j].Entry.Text })
 	sort.Slice(d.FileFailures, func(i, j int) bool { return d.FileFailures[i].Entry.Text < d.FileFailures[j].Entry.Text })
+	sort.Strings(d.CutShort)
 }
 
 // fromNamed sets the variables of the listed secrets whose value an entry

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gokeyvault/gokeyvault/pkg/certformat"
@@ -102,13 +103,20 @@ func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
 	if err == nil {
 		path, err = dl.out.File(e, f, v.Value, file.Data)
 	}
-	if !errors.Is(err, secretfile.ErrClosed) {
+	stopped := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	if !stopped && !errors.Is(err, secretfile.ErrClosed) {
 		// A file refused because the run was being stopped stays
 		// under way: it is one of those the stop cut short.
 		done(err == nil)
 	}
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
+	if stopped {
+		// The run's end stopped the conversion: the entry was cut
+		// short, as a supervisor that ended the run would say.
+		dl.d.CutShort = append(dl.d.CutShort, e.Text)
+		return
+	}
 	if err != nil {
 		dl.d.FileFailures = append(dl.d.FileFailures, FileFailure{Entry: e, Format: f, ContentType: v.ContentType, Err: err})
 		return

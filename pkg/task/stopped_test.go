@@ -35,7 +35,7 @@ func TestStopped(t *testing.T) {
 		{"canceled", context.Canceled, progress(2), Outcome{Log: []Line{{Plain, "Canceled after 2 secret(s) were set and 1 file(s) written"}}, Exit: ExitCanceled}},
 		{"canceled converting", context.Canceled, progress(0, "b-cert", "a-cert"), Outcome{Log: []Line{
 			{Plain, "Canceled after 0 secret(s) were set and 1 file(s) written"},
-			{Plain, "Stopped without waiting for SecretsToFiles entries a-cert, b-cert, which were still being converted"},
+			{Plain, "Stopped converting SecretsToFiles entries a-cert, b-cert"},
 		}, Exit: ExitCanceled}},
 		{"out of time converting", context.DeadlineExceeded, progress(1, "a-cert"), failed("The time budget of 2s ran out before vault kv was fully downloaded: 1 secret(s) set and 1 file(s) written; SecretsToFiles entries a-cert were still being converted and were stopped. A certificate Key Vault made converts in milliseconds: check how these were made, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)")},
 		{"out of time", context.DeadlineExceeded, &Progress{}, failed("The time budget of 2s ran out before vault kv was fully downloaded: 0 secret(s) set; GoKeyVault stopped without waiting for what was still under way. Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)")},

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
@@ -81,9 +80,7 @@ func Summarise(job Job, s *Session, d Downloaded) Outcome {
 func SummariseIn(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	var o Outcome
 	if d.Canceled {
-		o.add(Plain, "Canceled after %d secret(s) were set", d.Report.Downloaded)
-		o.Exit = ExitCanceled
-		return o
+		return d.halted().canceled()
 	}
 	if job.Plan.NeedsList() && d.ListErr == nil {
 		o.listing(job, d)
@@ -193,7 +190,7 @@ func (o Outcome) end(job Job, cl cloud.Cloud, d Downloaded) Outcome {
 	}
 	switch {
 	case d.OutOfTime:
-		return fail(budgetMessage(job.Vault, job.Budget, rep, d.ListErr != nil))
+		return fail(d.halted().outOfTime(job, unfinished(rep, d.ListErr != nil)))
 	case d.ListErr != nil:
 		return fail(fmt.Sprintf("Could not list the secrets of vault %s: %s%s", job.Vault, diagnose.Explain(dc, d.ListErr, "list"), listNeeders(job.Plan)))
 	case len(rep.Failures) == 0 && len(d.Uncarried) == 0 && len(d.FileFailures) == 0:
@@ -287,27 +284,26 @@ func listNeeders(p *selection.Plan) string {
 	return fmt.Sprintf(" (the entries %s need the List permission; named entries need only Get)", strings.Join(needers, ", "))
 }
 
-// budgetMessage names what is missing when the run's time budget ran out,
-// so that nothing is dropped silently.
-func budgetMessage(vault string, budget time.Duration, rep keyvault.Report, listUnfinished bool) string {
+// unfinished names what is missing when the run's time budget ran out.
+func unfinished(rep keyvault.Report, listUnfinished bool) string {
 	names := make([]string, 0, len(rep.Failures))
 	for _, f := range rep.Failures {
 		names = append(names, vaultref.Secret{Name: f.Name, Version: f.Version}.String())
 	}
 	sort.Strings(names)
 	const show = 50
-	list := strings.Join(names[:min(len(names), show)], ", ")
-	if len(names) > show {
-		list += fmt.Sprintf(" and %d more", len(names)-show)
-	}
-	msg := fmt.Sprintf("The time budget of %s ran out before vault %s was fully downloaded: %d secret(s) set", budget, vault, rep.Downloaded)
+	msg := ""
 	if len(names) > 0 {
-		msg += fmt.Sprintf("; %d not downloaded: %s", len(names), list)
+		list := strings.Join(names[:min(len(names), show)], ", ")
+		if len(names) > show {
+			list += fmt.Sprintf(" and %d more", len(names)-show)
+		}
+		msg = fmt.Sprintf("; %d not downloaded: %s", len(names), list)
 	}
 	if listUnfinished {
 		msg += "; the secret list did not finish, so other secrets are missing too"
 	}
-	return msg + ". Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"
+	return msg
 }
 
 // variables names the variables a secret set, as a sentence's subject.
