@@ -471,8 +471,13 @@ func TestAgentNetwork(t *testing.T) {
 		secret    map[string]string // secret variables
 		env       []string
 		wantHosts []string
-		wantErr   []string
-		wantWarn  string
+		// mayHosts may have been asked too: a run that fails at its
+		// first request to the vault (the proxy's 407, an untrusted
+		// certificate) ends before or after its early token request
+		// reached the proxy.
+		mayHosts []string
+		wantErr  []string
+		wantWarn string
 	}{
 		{
 			name: "agent proxy with credentials wins over HTTPS_PROXY", auth: true,
@@ -481,12 +486,12 @@ func TestAgentNetwork(t *testing.T) {
 		},
 		{
 			name: "proxy needs credentials", auth: true, vars: map[string]string{"agent.proxyurl": "{proxy}"},
-			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"requires credentials", "(407)", "AGENT_PROXYUSERNAME"},
+			wantHosts: []string{testworld.VaultHost}, mayHosts: []string{testworld.LoginHost}, wantErr: []string{"requires credentials", "(407)", "AGENT_PROXYUSERNAME"},
 		},
 		{
 			name: "proxy rejects the credentials", auth: true,
 			vars: map[string]string{"agent.proxyurl": "{proxy}", "agent.proxyusername": proxyUser}, secret: map[string]string{"agent.proxypassword": "not-" + proxyPass},
-			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"rejected the proxy credentials", "(407)"},
+			wantHosts: []string{testworld.VaultHost}, mayHosts: []string{testworld.LoginHost}, wantErr: []string{"rejected the proxy credentials", "(407)"},
 		},
 		{
 			name: "proxy refuses connections", vars: map[string]string{"agent.proxyurl": dead},
@@ -510,7 +515,7 @@ func TestAgentNetwork(t *testing.T) {
 		},
 		{
 			name: "no CA: untrusted certificate", env: []string{"SSL_CERT_FILE="},
-			wantHosts: []string{testworld.LoginHost, testworld.VaultHost}, wantErr: []string{"not signed by a trusted authority", "AGENT_CAINFO"},
+			wantHosts: []string{testworld.VaultHost}, mayHosts: []string{testworld.LoginHost}, wantErr: []string{"not signed by a trusted authority", "AGENT_CAINFO"},
 		},
 		{
 			name: "AGENT_SKIPCERTVALIDATION", vars: map[string]string{"agent.skipcertvalidation": "true"}, env: []string{"SSL_CERT_FILE="},
@@ -545,7 +550,7 @@ func TestAgentNetwork(t *testing.T) {
 			if tt.wantWarn != "" {
 				testworld.MustContain(t, strings.Join(testworld.Issues(res, "warning"), "\n"), tt.wantWarn)
 			}
-			w.CheckHosts(res, tt.wantHosts, proxyPass, "not-"+proxyPass)
+			w.CheckHostsMay(res, tt.wantHosts, tt.mayHosts, proxyPass, "not-"+proxyPass)
 		})
 	}
 }

@@ -88,15 +88,16 @@ func TestThrottleShared(t *testing.T) {
 	get := func(token string) int {
 		return do(t, f.c, http.MethodGet, f.base+"/secrets/x?api-version=7.4", token, nil).status
 	}
-	// 20/s with a burst of 2: a token every 50 ms.
-	f.v.SetFaults(localcloud.Faults{Rate: 20, Burst: 2})
+	// 2/s with a burst of 2: a token every 500 ms, time enough for the
+	// third request to come before the next token on a loaded machine.
+	f.v.SetFaults(localcloud.Faults{Rate: 2, Burst: 2})
 	got := []int{get(f.token), get(f.token), get(other)}
 	for range 10 {
 		get(other)
 	}
-	// Refusals took nothing: 150 ms refill at least one token, whatever
+	// Refusals took nothing: 600 ms refill at least one token, whatever
 	// was refused before.
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	got = append(got, get(other))
 	if diff := cmp.Diff([]int{200, 200, 429, 200}, got); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
