@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,7 +228,20 @@ func TestStuckRunEndsAtItsBudget(t *testing.T) {
 	// that no file goes unnamed).
 	msg := testworld.FailedWith(t, res)
 	busy := cutShort(t, res, names, msg, "; SecretsToFiles entries ", " were still")
-	if want := "The time budget of 2s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set" + written(res) +
+	// On a loaded machine the conversions under way can hold back the
+	// last gets: those are named as not downloaded, certificates that are
+	// neither cut short nor written.
+	missing := ""
+	if _, rest, ok := strings.Cut(msg, " not downloaded: "); ok {
+		list, _, _ := strings.Cut(rest, ";")
+		for _, n := range strings.Split(list, ", ") {
+			if !slices.Contains(names, n) || slices.Contains(busy, n) {
+				t.Errorf("%s: not downloaded, but not a certificate still to come", n)
+			}
+		}
+		missing = fmt.Sprintf("; %d not downloaded: %s", len(strings.Split(list, ", ")), list)
+	}
+	if want := "The time budget of 2s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set" + written(res) + missing +
 		"; SecretsToFiles entries " + strings.Join(busy, ", ") + " were still being converted and were stopped. A certificate Key Vault made converts in milliseconds: check how these were made, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"; msg != want {
 		t.Errorf("error\n%s\nwant\n%s", msg, want)
 	}
