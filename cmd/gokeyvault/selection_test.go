@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -149,7 +150,7 @@ func TestFilterRefusals(t *testing.T) {
 			w := newWorld(t)
 			w.Put(map[string]string{"a": "v-a"})
 			res := w.Run(step{Filter: tt.filter})
-			testworld.FailedWith(t, res, tt.want)
+			harness.FailedWith(t, res, tt.want)
 			if got := w.Cloud.ProxyLog(); len(got) != 0 {
 				t.Errorf("requests were made before the filter was refused: %v", got)
 			}
@@ -166,7 +167,7 @@ func TestListRefusedNamesStill(t *testing.T) {
 
 	res := w.Run(step{Filter: "app-*, db-password, tag:env=prod"})
 
-	testworld.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: access denied by the vault's access policy",
+	harness.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: access denied by the vault's access policy",
 		"(the entries app-*, tag:env=prod need the List permission; named entries need only Get)")
 	if diff := cmp.Diff(map[string]agentrunner.Variable{"db-password": testworld.SecretVar("v-db")}, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
@@ -195,7 +196,7 @@ func TestOutputVariables(t *testing.T) {
 	if diff := cmp.Diff(wantOut, res.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Set 2 secret(s), each also an output variable of this step:\n  db-password\n  legacy-key -> LK\n")
+	harness.MustContain(t, strings.Join(res.Log, "\n"), "Set 2 secret(s), each also an output variable of this step:\n  db-password\n  legacy-key -> LK\n")
 }
 
 // TestFilterLog: a run with a pattern, an exclusion, a tag, a rename and a
@@ -228,7 +229,7 @@ func TestFilterLog(t *testing.T) {
 		"Downloaded 5 secret(s) in X s",
 		"Downloaded 5 secret(s) from kv-e2e",
 	}
-	if !testworld.ForceDebug() {
+	if !harness.ForceDebug() {
 		if diff := cmp.Diff(want, testworld.NormalLog(res)); diff != "" {
 			t.Errorf("log (-want +got):\n%s", diff)
 		}

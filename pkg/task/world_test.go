@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -19,8 +20,8 @@ import (
 // cloud's own transport instead of the agent's proxy settings.
 
 type (
-	world = testworld.T
-	step  = testworld.Step
+	world = harness.T
+	step  = harness.Step
 )
 
 const (
@@ -34,7 +35,7 @@ const (
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	return testworld.New(t, runInProcess, localcloud.Options{})
+	return harness.New(t, runInProcess, localcloud.Options{})
 }
 
 // runInProcess runs Run for the step, as the launcher would start the
