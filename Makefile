@@ -53,7 +53,7 @@ test: build
 # a target with "context deadline exceeded" when a duration runs out while a
 # worker is busy (go.dev/issue/75804), which a loaded CI machine hits.
 FUZZ_TIME ?= 100000x
-FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/inputs:FuzzValidateVaultName \
+FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/task:FuzzValidateVaultName \
 	pkg/endpoint:FuzzRead pkg/testbed/agentrunner:FuzzEscapeRoundTrip \
 	pkg/pfx:FuzzDecode pkg/certformat:FuzzConvert
 fuzz-short:

@@ -23,7 +23,6 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
@@ -36,7 +35,7 @@ type Options struct {
 	Vault  string // KeyVaultName
 	Filter string // SecretsFilter
 	Files  string // SecretsToFiles
-	Cloud  string // AzureCloud, AzureChinaCloud or AzureUSGovernment; "" is AzureCloud
+	Cloud  string // as CloudName gives it: AzureCloud, AzureChinaCloud or AzureUSGovernment
 	Tenant string // the tenant to sign in to; "" lets the vault's challenge say
 
 	Out io.Writer
@@ -68,7 +67,7 @@ func Run(ctx context.Context, o Options) int {
 	gate := supervise.NewGate(o.Out)
 	p := newPrinter(gate)
 	defer p.flush()
-	job, cl, err := o.job()
+	req, cl, err := o.request()
 	if err != nil {
 		p.verdict("A pipeline with these inputs would fail before any request: " + err.Error())
 		return ExitWouldFail
@@ -85,18 +84,18 @@ func Run(ctx context.Context, o Options) int {
 		p.verdict("Could not check: " + err.Error())
 		return ExitWouldFail
 	}
-	ctx, cancel := context.WithTimeout(ctx, job.Budget)
+	ctx, cancel := context.WithTimeout(ctx, req.Budget)
 	defer cancel()
-	p.header(o, job, cl)
+	p.header(o, req, cl)
 	p.flush()
 	progress := &task.Progress{}
 	body := func() int {
-		d := task.Preview(ctx, job, vault, progress)
-		out := task.SummariseIn(job, cl, d)
+		d := task.Preview(ctx, req, vault, progress)
+		out := task.Summarise(req, task.DiagnoseContext(req.Vault, cl), d)
 		code, _ := gate.Last(func(w io.Writer) int {
 			q := newPrinter(w)
 			defer q.flush()
-			q.report(job, d, out, signIn.Used())
+			q.report(d, out, signIn.Used())
 			if out.Result != vso.Succeeded {
 				return ExitWouldFail
 			}
@@ -107,34 +106,23 @@ func Run(ctx context.Context, o Options) int {
 	return supervise.Run(ctx, gate, task.StopGrace, body, supervise.Stop{Last: func(w io.Writer) int {
 		q := newPrinter(w)
 		defer q.flush()
-		q.stopped(task.Stopped(job, ctx.Err(), progress), progress.UnderWay())
+		q.stopped(task.Stopped(req, ctx.Err(), progress))
 		return ExitWouldFail
 	}})
 }
 
-// job is the task's Job for the inputs: refused as the task would refuse
-// them, with the task's messages.
-func (o Options) job() (task.Job, cloud.Cloud, error) {
-	job := task.Job{Vault: strings.TrimSpace(o.Vault), Budget: o.Timeout}
-	if job.Budget <= 0 {
-		job.Budget = task.DefaultBudget
-	}
-	if err := inputs.ValidateVaultName(job.Vault); err != nil {
-		return job, cloud.Cloud{}, err
-	}
-	var err error
-	if job.Plan, job.Files, err = task.ReadSelection(o.Filter, o.Files); err != nil {
-		return job, cloud.Cloud{}, err
-	}
-	name, err := CloudName(o.Cloud)
+// request is the task's Request for the inputs, made as a run makes it
+// (refused as the task would refuse them, with the task's messages), and
+// the vault's cloud.
+func (o Options) request() (task.Request, cloud.Cloud, error) {
+	req, err := task.NewRequest(o.Vault, o.Filter, o.Files, o.Timeout)
 	if err != nil {
-		return job, cloud.Cloud{}, err
+		return req, cloud.Cloud{}, err
 	}
 	// The connection the task's messages may mention: the cloud and the
-	// tenant, no identity.
-	job.Conn = &endpoint.Connection{Environment: name, TenantID: o.Tenant}
-	cl, err := cloud.Resolve(job.Conn)
-	return job, cl, err
+	// tenant, no identity. The cloud's name is one CloudName accepted.
+	cl, err := cloud.Resolve(&endpoint.Connection{Environment: o.Cloud, TenantID: o.Tenant})
+	return req, cl, err
 }
 
 // client is the vault's client, with the task's guards (no token to any

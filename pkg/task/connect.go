@@ -54,25 +54,25 @@ func credentialRetry() policy.RetryOptions {
 // if need be), builds its credential (fetching the OIDC token, or a managed
 // identity's first token) and the vault's client, and starts the vault's
 // token on its way.
-func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
-	cl, err := cloud.Resolve(job.Conn)
+func Connect(ctx context.Context, link Link, o connectOptions) (*Session, error) {
+	cl, err := cloud.Resolve(link.Conn)
 	if err != nil {
 		return nil, err
 	}
-	tr := newTransport(job, o.Transport)
+	tr := newTransport(link, o.Transport)
 	var perTry []policy.Policy
 	if o.Debugf != nil {
 		perTry = []policy.Policy{transport.DebugPolicy(o.Debugf)}
 	}
 	pipeline := transport.Pipeline{Transport: tr, Retry: credentialRetry(), PerTry: perTry}
-	if cl, err = cloud.Discover(ctx, job.Conn, cl, pipeline, o.Debugf); err != nil {
+	if cl, err = cloud.Discover(ctx, link.Conn, cl, pipeline, o.Debugf); err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
-	cred, err := credential.New(ctx, job.Conn, cl, credential.Options{
+	cred, err := credential.New(ctx, link.Conn, cl, credential.Options{
 		HTTP:     pipeline,
-		Getenv:   job.Getenv,
-		Job:      job.DevOps,
+		Getenv:   link.Getenv,
+		Job:      link.DevOps,
 		OnSecret: o.OnSecret,
 		Logf:     o.Debugf,
 	})
@@ -80,21 +80,21 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
-	s := &Session{Cloud: cl, URL: cl.VaultURL(job.Vault), Describe: credential.Describe(job.Conn, cl), transport: tr}
-	pipeline.Retry = kvRetry(job.Budget)
+	s := &Session{Cloud: cl, URL: cl.VaultURL(link.Vault), Describe: credential.Describe(link.Conn, cl), transport: tr}
+	pipeline.Retry = kvRetry(link.Budget)
 	s.Vault, err = keyvault.New(keyvault.Options{
 		VaultURL:    s.URL,
 		Credential:  cred,
 		HTTP:        pipeline,
 		Concurrency: getsInFlight,
 		Now:         o.Now,
-		APIVersion:  job.APIVersion,
+		APIVersion:  link.APIVersion,
 		TenantID:    cl.Tenant,
 		Logf:        o.Debugf,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()
-		return nil, fmt.Errorf("connect to vault %s: %w", job.Vault, err)
+		return nil, fmt.Errorf("connect to vault %s: %w", link.Vault, err)
 	}
 	wctx, stop := context.WithCancel(ctx)
 	wait := s.Vault.Warm(wctx, cl.Tenant, cl.VaultResource)
@@ -104,11 +104,11 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 
 // newTransport is the one transport of the run: the given one, or one
 // that follows the agent's proxy and TLS settings.
-func newTransport(job Job, given *transport.Client) *transport.Client {
+func newTransport(link Link, given *transport.Client) *transport.Client {
 	if given != nil {
 		return given
 	}
-	o := job.Network.Transport()
+	o := link.Network.Transport()
 	o.MaxConnsPerHost = connsPerHost
 	return transport.New(o)
 }

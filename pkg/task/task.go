@@ -106,25 +106,25 @@ func Run(ctx context.Context, o Options) int {
 		return skipped(job.Skip).Write(w)
 	}
 	removed := unsetSensitive(env, o.Unsetenv)
-	for _, n := range job.Network.Unset {
+	for _, n := range job.Link.Network.Unset {
 		// A trust store a pipeline variable chose: gone before Go loads
 		// the system's certificates, at the first connection.
 		o.Unsetenv(n)
 	}
-	ctx, cancel := context.WithTimeout(ctx, job.Budget)
+	ctx, cancel := context.WithTimeout(ctx, job.Request.Budget)
 	defer cancel()
 	r := &run{o: o, job: job, w: w, gate: gate, start: start, removed: removed}
-	r.progress.Publisher = publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output})
+	r.progress.Publisher = publish.New(w, job.Delivery.Publish)
 	return supervise.Run(ctx, gate, StopGrace, func() int { return r.body(ctx) }, supervise.Stop{
 		Halt: func() {
-			if job.FileDir != nil {
-				job.FileDir.Close()
+			if job.Delivery.Files != nil {
+				job.Delivery.Files.Close()
 			}
 		},
 		Last: func(out io.Writer) int {
 			ow := vso.NewWriter(out, enc)
 			r.progress.Publisher.Lower(ow)
-			return Stopped(job, ctx.Err(), &r.progress).Write(ow)
+			return Stopped(job.Request, ctx.Err(), &r.progress).Write(ow)
 		},
 	})
 }
@@ -143,7 +143,7 @@ type run struct {
 // body connects, downloads and reports.
 func (r *run) body(ctx context.Context) int {
 	job, w := r.job, r.w
-	s, err := Connect(ctx, job, connectOptions{Transport: r.o.Transport, Now: r.o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
+	s, err := Connect(ctx, job.Link, connectOptions{Transport: r.o.Transport, Now: r.o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
 	for _, warning := range job.warnings() {
 		w.Warning(warning)
 	}
@@ -152,18 +152,18 @@ func (r *run) body(ctx context.Context) int {
 	}
 	defer s.Close()
 	if job.Debug {
-		w.Debug(job.Network.Describe())
+		w.Debug(job.Link.Network.Describe())
 		w.Debug(s.Describe)
 		w.Debug(fmt.Sprintf("removed from the environment once read: %s", joinSorted(r.removed)))
 	}
-	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", r.o.Version, r.o.Commit, job.Vault, s.URL, s.Cloud.Name)
-	if job.Network.Trust != "" {
-		w.Println(job.Network.Trust)
+	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", r.o.Version, r.o.Commit, job.Request.Vault, s.URL, s.Cloud.Name)
+	if job.Link.Network.Trust != "" {
+		w.Println(job.Link.Network.Trust)
 	}
-	d := Download(ctx, job, s, w, &r.progress)
+	d := Download(ctx, job.Request, s.Vault, job.Delivery, w, &r.progress)
 	d.Elapsed = r.o.Now().Sub(r.start)
 	w.Debug(d.resources())
-	return r.end(Summarise(job, s, d))
+	return r.end(Summarise(job.Request, job.diagnoseContext(&s.Cloud), d))
 }
 
 // end writes the run's outcome as its last words, unless its supervisor

@@ -145,7 +145,7 @@ func TestReadConnectionInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Conn.ID != connID || job.Conn.TenantID != tenant {
-		t.Errorf("connection %+v", job.Conn)
+	if job.Link.Conn.ID != connID || job.Link.Conn.TenantID != tenant {
+		t.Errorf("connection %+v", job.Link.Conn)
 	}
 }

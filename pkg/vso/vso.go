@@ -74,6 +74,17 @@ func (e Encoding) Carries(s string) bool {
 	return true
 }
 
+// Uncarried says why a value Carries refuses cannot be set or shown
+// intact, and what the agent makes of it (what: "into a line break, a
+// semicolon or a bracket", "before masking"). It cannot quote those
+// sequences: the agent would decode them in the message too.
+func Uncarried(what string) string {
+	return "its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes " + what + " because its setting DECODE_PERCENTS is false"
+}
+
+// UncarriedFix is what a user can do about such a value.
+const UncarriedFix = "Set DECODE_PERCENTS to true for the job, or change the value"
+
 // Neutralize makes untrusted text (an Azure error body, a secret's name from a
 // list reply) safe to print: the agent would run any "##vso[" it finds
 // anywhere in a line, so it is rewritten the way the agent rewrites its own

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
@@ -245,8 +245,11 @@ func checkHygiene(t testing.TB, r *agentrunner.Result, creds []string) {
 // is 0700; the variables are not secret.
 func checkTempFiles(t testing.TB, r *agentrunner.Result, toFiles string) {
 	t.Helper()
-	entries, _ := secretfile.Parse(toFiles) // a refused input writes nothing
-	asked := map[string]string{}            // relative path -> variable
+	var entries []selection.File
+	if plan, err := selection.ParseInputs("", toFiles); err == nil {
+		entries = plan.Files // a refused input writes nothing
+	}
+	asked := map[string]string{} // relative path -> variable
 	for _, e := range entries {
 		v, ok := r.Variables[e.Var]
 		if !ok {
