@@ -2,12 +2,14 @@
 // inputs would get from a vault, found from a developer's machine with
 // their own sign-in, before anything is committed or run.
 //
-// It makes the task's own decisions (task.ReadSelection, task.Preview,
-// task.SummariseIn), so it cannot disagree with a run about what a filter
+// It builds the task's Request with the task's constructor
+// (task.NewRequest), downloads with task.Preview and summarises with
+// task.Summarise, so it cannot disagree with a run about what a filter
 // selects, which variable a secret sets, what a file entry converts to, or
-// how a failure is explained and fixed. It prints names, versions, content
-// types and sizes: never a value, a token or a file's content, and no
-// logging command, even when run inside a pipeline.
+// how a failure is explained and fixed; its report is a rendering of the
+// run's Outcome. It prints names, versions, content types and sizes:
+// never a value, a token or a file's content, and no logging command, even
+// when run inside a pipeline.
 package check
 
 import (

@@ -1,17 +1,22 @@
-// Package task is GoKeyVault's run, in four phases that pass typed values:
+// Package task is GoKeyVault's run, in four phases that pass typed values,
+// each given only what it uses:
 //
-//   - Read takes everything the agent gives the task (inputs, the service
-//     connection, pipeline variables, network settings) into a Job, before
-//     any request;
-//   - Connect finds the cloud, builds the credential and the vault client
-//     (a Session);
-//   - Download lists and fetches the secrets and sets each as a secret
-//     variable (Downloaded);
-//   - Summarise turns what happened into one Outcome: the log lines, the
-//     issues, the result.
+//   - Read takes everything the agent gives the task, once, into a Job: a
+//     Request (what to download: NewRequest, which gokeyvault check uses
+//     too), a Link (how to reach the vault) and a Delivery (how values
+//     reach the job), before any request;
+//   - Connect (a Link) finds the cloud, builds the credential and the
+//     vault client: a Session;
+//   - Download (a Request and a Delivery) has the vault client fetch what
+//     pkg/selection's Resolver decides, sets each value as secret
+//     variables and writes the files: Downloaded;
+//   - Summarise (the Request) turns what happened into one structured
+//     Outcome, which the step's log (Outcome.Log) and the check's report
+//     render.
 //
-// Run strings them together and ends with one task.complete (a canceled run
-// writes none: the agent records the cancellation itself).
+// Run strings them together under a supervisor (pkg/supervise) and ends
+// with one task.complete (a canceled run writes none: the agent records
+// the cancellation itself).
 package task
 
 import (
