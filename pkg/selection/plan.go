@@ -166,7 +166,7 @@ type Choice struct {
 func (p *Plan) Choose(s Listed) Choice {
 	var c Choice
 	for _, e := range p.Entries {
-		if !e.Exclude && e.Kind != Name && e.matches(s.Name, s.Tags) {
+		if e.selects() && e.matches(s.Name, s.Tags) {
 			c.By = append(c.By, e.Text)
 		}
 	}

@@ -131,12 +131,15 @@ func ParseInputs(filter, toFiles string) (*Plan, error) {
 func (p *Plan) Selectors() []Entry {
 	var out []Entry
 	for _, e := range p.Entries {
-		if !e.Exclude && e.Kind != Name {
+		if e.selects() {
 			out = append(out, e)
 		}
 	}
 	return out
 }
+
+// selects reports whether the entry selects by listing the vault.
+func (e Entry) selects() bool { return !e.Exclude && e.Kind != Name }
 
 // NeedsList reports whether the plan selects by listing the vault: a
 // pattern ('*' among them) or a tag.
