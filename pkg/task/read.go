@@ -24,6 +24,10 @@ type Job struct {
 	// Skip, when not empty, says why this stage has nothing to do: the
 	// task runs in the other stage (RunAsPreJob). Nothing else is read.
 	Skip string
+	// Encoding is how the task's logging commands reach this agent: read
+	// first, whatever else the job holds, since even a refusal is written
+	// with it.
+	Encoding vso.Encoding
 
 	Request  Request
 	Link     Link
@@ -62,6 +66,12 @@ type Delivery struct {
 // its message names the input and what to do.
 func Read(env *endpoint.Env, stage Stage) (Job, error) {
 	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG"))}
+	// As the agent resolves it; when a job variable of another spelling
+	// (decode.percents) hides the agent's own, its default: values stay
+	// exact under it, and under the other setting they arrive altered,
+	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
+	// does then turns into anything else).
+	j.Encoding = vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
 	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {

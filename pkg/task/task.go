@@ -92,18 +92,11 @@ func Run(ctx context.Context, o Options) int {
 	}
 	start := o.Now()
 	env := endpoint.NewEnv(o.Environ)
-	// As the agent resolves it; when a job variable of another spelling
-	// (decode.percents) hides the agent's own, its default: values stay
-	// exact under it, and under the other setting they arrive altered,
-	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
-	// does then turns into anything else).
-	enc := vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
-	gate := supervise.NewGate(o.Out)
-	w := vso.NewWriter(gate, enc)
 	// Whatever happens, secrets read from the environment leave it.
 	defer unsetSensitive(env, o.Unsetenv)
-
 	job, err := Read(env, o.Stage)
+	gate := supervise.NewGate(o.Out)
+	w := vso.NewWriter(gate, job.Encoding)
 	if err != nil {
 		return failed(err.Error()).Write(w)
 	}
@@ -127,7 +120,7 @@ func Run(ctx context.Context, o Options) int {
 			}
 		},
 		Last: func(out io.Writer) int {
-			ow := vso.NewWriter(out, enc)
+			ow := vso.NewWriter(out, job.Encoding)
 			r.progress.Publisher.Lower(ow)
 			return Stopped(job.Request, ctx.Err(), &r.progress).Write(ow)
 		},
