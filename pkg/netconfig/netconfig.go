@@ -38,7 +38,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
@@ -72,7 +72,7 @@ type Config struct {
 // AGENT_CAINFO file that cannot be read or holds no certificate (running
 // without the CA the agent was given would fail later with a less helpful
 // TLS error).
-func FromEnv(e *endpoint.Env) (*Config, error) {
+func FromEnv(e *agentenv.Env) (*Config, error) {
 	c := &Config{}
 	c.env = httpproxy.Config{
 		HTTPSProxy: c.fromMachine(e, proxyUse, "HTTPS_PROXY", "https_proxy"),
@@ -142,7 +142,7 @@ const (
 // fromMachine returns the first of names that is set and that no pipeline
 // variable may have set, trimmed; each one a pipeline variable may have
 // set is skipped with a warning.
-func (c *Config) fromMachine(e *endpoint.Env, use string, names ...string) string {
+func (c *Config) fromMachine(e *agentenv.Env, use string, names ...string) string {
 	for _, n := range names {
 		v := strings.TrimSpace(e.Get(n))
 		if v == "" {
@@ -184,7 +184,7 @@ func ignoredWarning(use, env string, vars []string) string {
 // SSL_CERT_DIR replace the system's CA bundle or certificate directories,
 // which Go honours on Linux and the other Unix systems but not on macOS or
 // Windows. One a pipeline variable set is ignored, with a warning.
-func (c *Config) trustLine(e *endpoint.Env, goos string) string {
+func (c *Config) trustLine(e *agentenv.Env, goos string) string {
 	if goos == "darwin" || goos == "ios" || goos == "windows" {
 		return ""
 	}

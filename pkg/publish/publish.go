@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -36,13 +36,13 @@ type Multiline struct {
 }
 
 // ReadMultiline works out the permission from the task's environment, as
-// the agent resolves its setting (endpoint.Env.Setting): the job variable
+// the agent resolves its setting (agentenv.Env.Setting): the job variable
 // named exactly SYSTEM_UNSAFEALLOWMULTILINESECRET (in any case), then its
 // own environment. When a job variable of another spelling
 // (system.unsafeAllowMultilineSecret) hides what the agent reads, the
 // permission is taken as off and raised when needed, with nothing of the
 // task's own to put back.
-func ReadMultiline(env *endpoint.Env) Multiline {
+func ReadMultiline(env *agentenv.Env) Multiline {
 	s := env.Setting(MultilineVariable)
 	switch {
 	case !s.Known:

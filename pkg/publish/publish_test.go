@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -207,7 +207,7 @@ func TestReadMultiline(t *testing.T) {
 			for k, v := range tt.env {
 				environ = append(environ, k+"="+v)
 			}
-			got := ReadMultiline(endpoint.NewEnv(environ))
+			got := ReadMultiline(agentenv.NewEnv(environ))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ReadMultiline mismatch (-want +got):\n%s", diff)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
@@ -61,7 +62,7 @@ type Job struct {
 
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
-func Read(env *endpoint.Env, stage Stage) (Job, error) {
+func Read(env *agentenv.Env, stage Stage) (Job, error) {
 	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
 	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
 		where := "as a step"
@@ -132,7 +133,7 @@ func ReadSelection(filter, toFiles string) (*selection.Plan, []secretfile.Entry,
 }
 
 // readBudget reads GoKeyVault.Timeout, a number of seconds.
-func readBudget(env *endpoint.Env) (time.Duration, []string) {
+func readBudget(env *agentenv.Env) (time.Duration, []string) {
 	s := strings.TrimSpace(env.Get("GOKEYVAULT_TIMEOUT"))
 	if s == "" {
 		return DefaultBudget, nil
@@ -145,7 +146,7 @@ func readBudget(env *endpoint.Env) (time.Duration, []string) {
 
 // connectionPage links to the service connection's settings page, where a
 // user can fix a wrong or expired secret.
-func connectionPage(env *endpoint.Env, id string) string {
+func connectionPage(env *agentenv.Env, id string) string {
 	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
 	project := env.Get("SYSTEM_TEAMPROJECT")
 	if project == "" {

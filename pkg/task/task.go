@@ -22,8 +22,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) int {
 		o.Unsetenv = func(string) {}
 	}
 	start := o.Now()
-	env := endpoint.NewEnv(o.Environ)
+	env := agentenv.NewEnv(o.Environ)
 	// As the agent resolves it; when a job variable of another spelling
 	// (decode.percents) hides the agent's own, its default: values stay
 	// exact under it, and under the other setting they arrive altered,
@@ -175,7 +175,7 @@ func (r *run) end(o Outcome) int {
 
 // unsetSensitive removes every sensitive variable env has seen from the
 // process environment and returns their names.
-func unsetSensitive(env *endpoint.Env, unsetenv func(string)) []string {
+func unsetSensitive(env *agentenv.Env, unsetenv func(string)) []string {
 	names := env.Sensitive()
 	for _, n := range names {
 		unsetenv(n)
