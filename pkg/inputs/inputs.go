@@ -6,7 +6,6 @@ package inputs
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -26,7 +25,3 @@ func ValidateVaultName(name string) error {
 
 // clip keeps user text in messages short and on one line.
 func clip(s string) string { return vso.Clip(s, 80) }
-
-// Bool parses a boolean input the way the agent's task library does: only
-// "true", in any case, is true.
-func Bool(s string) bool { return strings.EqualFold(strings.TrimSpace(s), "true") }

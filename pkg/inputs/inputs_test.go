@@ -30,14 +30,6 @@ func TestValidateVaultName(t *testing.T) {
 	}
 }
 
-func TestBool(t *testing.T) {
-	for in, want := range map[string]bool{"true": true, "True": true, " TRUE ": true, "false": false, "": false, "1": false, "yes": false} {
-		if got := Bool(in); got != want {
-			t.Errorf("Bool(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func FuzzValidateVaultName(f *testing.F) {
 	for _, s := range []string{"abc", "my--vault", "a-", "vault.azure.net", ""} {
 		f.Add(s)

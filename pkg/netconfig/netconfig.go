@@ -39,7 +39,6 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -107,7 +106,7 @@ func FromEnv(e *agentenv.Env) (*Config, error) {
 		c.caFile, c.caCerts = file, certs
 	}
 	c.Trust = c.trustLine(e, runtime.GOOS)
-	if inputs.Bool(e.Get("AGENT_SKIPCERTVALIDATION")) {
+	if agentenv.TaskLibTrue(e.Get(agentenv.AgentSkipCertValidation)) {
 		c.insecure = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}

@@ -215,14 +215,6 @@ func TestReadMultiline(t *testing.T) {
 	}
 }
 
-func TestMultilineAllowed(t *testing.T) {
-	for in, want := range map[string]bool{"true": true, "TRUE": true, "1": true, "$true": true, "$True": true, "": false, "false": false, "0": false, "yes": false} {
-		if got := MultilineAllowed(in); got != want {
-			t.Errorf("MultilineAllowed(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 // TestLower: a run ended while a Publish had raised the multi-line
 // permission and not yet put it back (its output stopped taking lines
 // after the raise) gets it put back through another writer; once every

@@ -63,8 +63,8 @@ type Job struct {
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
 func Read(env *agentenv.Env, stage Stage) (Job, error) {
-	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
-	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
+	j := Job{Debug: agentenv.TaskLibTrue(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
+	if preJob := agentenv.TaskLibTrue(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {
 			where = "before the job's steps (RunAsPreJob is true)"
@@ -85,7 +85,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 			return j, err
 		}
 	}
-	j.Output = inputs.Bool(env.Get("INPUT_OUTPUTVARIABLES"))
+	j.Output = agentenv.TaskLibTrue(env.Get("INPUT_OUTPUTVARIABLES"))
 	connID := env.Get("INPUT_AZURESUBSCRIPTION")
 	if connID == "" {
 		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
@@ -99,7 +99,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
 	j.Multiline = publish.ReadMultiline(env)
 	// As AzureKeyVault@2 reads it.
-	j.NoLineMasking = strings.EqualFold(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"), "true")
+	j.NoLineMasking = agentenv.TaskLibVariableTrue(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"))
 	// The agent's proxy, bypass list and CA settings apply to every request:
 	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
 	if j.Network, err = netconfig.FromEnv(env); err != nil {
