@@ -35,8 +35,9 @@ type Options struct {
 	HTTP transport.Pipeline
 	// Getenv reads the agent's environment (managed identity endpoints).
 	Getenv func(string) string
-	// Job is the running job, for workload identity federation.
-	Job endpoint.Job
+	// DevOps is the running job's identity to Azure DevOps, for workload
+	// identity federation.
+	DevOps endpoint.DevOps
 	// OnSecret registers a credential obtained at run time (the OIDC token)
 	// with the agent's masker before anything else can print it.
 	OnSecret func(string)

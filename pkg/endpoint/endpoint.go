@@ -1,6 +1,6 @@
 // Package endpoint reads whom the task authenticates as, from what the
 // agent gives it (through pkg/agentenv): the AzureRM service connection
-// (Read) and the job's own identity to Azure DevOps (ReadJob).
+// (Read) and the job's own identity to Azure DevOps (ReadDevOps).
 package endpoint
 
 import (

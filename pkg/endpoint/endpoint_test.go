@@ -191,7 +191,7 @@ func TestReadJob(t *testing.T) {
 	tests := []struct {
 		name    string
 		environ []string
-		want    Job
+		want    DevOps
 	}{
 		{
 			name: "agent variables",
@@ -200,7 +200,7 @@ func TestReadJob(t *testing.T) {
 				"SYSTEM_COLLECTIONURI=https://dev.azure.com/org/", "SYSTEM_TEAMPROJECTID=p", "SYSTEM_HOSTTYPE=build", "SYSTEM_PLANID=pl", "SYSTEM_JOBID=j",
 				"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
 			},
-			want: Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken", CollectionURI: "https://dev.azure.com/org/", ProjectID: "p", HostType: "build", PlanID: "pl", JobID: "j", AccessToken: "tok"},
+			want: DevOps{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken", CollectionURI: "https://dev.azure.com/org/", ProjectID: "p", HostType: "build", PlanID: "pl", JobID: "j", AccessToken: "tok"},
 		},
 		{
 			name: "token and collection from the SystemVssConnection endpoint",
@@ -208,7 +208,7 @@ func TestReadJob(t *testing.T) {
 				`ENDPOINT_AUTH_SYSTEMVSSCONNECTION={"parameters":{"AccessToken":"tok2"},"scheme":"OAuth"}`,
 				"ENDPOINT_URL_SYSTEMVSSCONNECTION=https://dev.azure.com/org2/",
 			},
-			want: Job{CollectionURI: "https://dev.azure.com/org2/", AccessToken: "tok2"},
+			want: DevOps{CollectionURI: "https://dev.azure.com/org2/", AccessToken: "tok2"},
 		},
 		{
 			// A step can set system.collectionUri; the agent writes its
@@ -219,14 +219,14 @@ func TestReadJob(t *testing.T) {
 				"ENDPOINT_URL_SYSTEMVSSCONNECTION=https://dev.azure.com/org/",
 				"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
 			},
-			want: Job{CollectionURI: "https://dev.azure.com/org/", AccessToken: "tok"},
+			want: DevOps{CollectionURI: "https://dev.azure.com/org/", AccessToken: "tok"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := agentenv.NewEnv(tt.environ)
-			if diff := cmp.Diff(tt.want, ReadJob(e)); diff != "" {
-				t.Errorf("ReadJob (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, ReadDevOps(e)); diff != "" {
+				t.Errorf("ReadDevOps (-want +got):\n%s", diff)
 			}
 			sensitive := e.Sensitive()
 			sort.Strings(sensitive)

@@ -72,7 +72,7 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 	cred, err := credential.New(ctx, job.Conn, cl, credential.Options{
 		HTTP:     pipeline,
 		Getenv:   job.Getenv,
-		Job:      job.DevOps,
+		DevOps:   job.DevOps,
 		OnSecret: o.OnSecret,
 		Logf:     o.Debugf,
 	})

@@ -38,7 +38,7 @@ type Job struct {
 	Conn   *endpoint.Connection
 	// DevOps is the job's identity to Azure DevOps, for workload identity
 	// federation's OIDC token.
-	DevOps endpoint.Job
+	DevOps endpoint.DevOps
 	// ConnectionPage is where the user edits the service connection, when
 	// the job's variables say.
 	ConnectionPage string
@@ -93,7 +93,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 	if j.Conn, err = endpoint.Read(env, connID); err != nil {
 		return j, err
 	}
-	j.DevOps = endpoint.ReadJob(env)
+	j.DevOps = endpoint.ReadDevOps(env)
 	j.ConnectionPage = connectionPage(env, j.Conn.ID)
 	j.Budget, j.Warnings = readBudget(env)
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))

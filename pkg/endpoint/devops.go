@@ -7,9 +7,10 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
-// Job identifies the running job to Azure DevOps: what a workload identity
-// federation connection needs to ask Azure DevOps for an OIDC token.
-type Job struct {
+// DevOps identifies the running job to Azure DevOps: what a workload
+// identity federation connection needs to ask Azure DevOps for an OIDC
+// token.
+type DevOps struct {
 	// OIDCRequestURI is SYSTEM_OIDCREQUESTURI: the agent's ready-made URL
 	// for the OIDC token request. Empty on older agents and servers.
 	OIDCRequestURI string
@@ -28,10 +29,10 @@ type Job struct {
 	AccessToken string
 }
 
-// ReadJob reads the job's identity and its Azure DevOps access token. The
+// ReadDevOps reads the job's identity and its Azure DevOps access token. The
 // token is recorded as sensitive so that the caller unsets it.
-func ReadJob(e *agentenv.Env) Job {
-	j := Job{
+func ReadDevOps(e *agentenv.Env) DevOps {
+	j := DevOps{
 		OIDCRequestURI: strings.TrimSpace(e.Get(agentenv.SystemOIDCRequestURI)),
 		CollectionURI:  strings.TrimSpace(e.Get(agentenv.EndpointURL(agentenv.SystemVssConnection))),
 		ProjectID:      strings.TrimSpace(e.Get(agentenv.SystemTeamProjectID)),
