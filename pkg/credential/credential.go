@@ -33,8 +33,9 @@ type Options struct {
 	// logging) every request goes through: Entra ID, Azure DevOps, the
 	// managed identity endpoint.
 	HTTP transport.Pipeline
-	// Getenv reads the agent's environment (managed identity endpoints).
-	Getenv func(string) string
+	// ManagedIdentity is where the machine's managed identity answers, as
+	// the environment says.
+	ManagedIdentity ManagedIdentityEnv
 	// DevOps is the running job's identity to Azure DevOps, for workload
 	// identity federation.
 	DevOps endpoint.DevOps
@@ -55,9 +56,6 @@ func (o *Options) defaults() {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string) {}
-	}
-	if o.Getenv == nil {
-		o.Getenv = func(string) string { return "" }
 	}
 	if o.ManagedIdentityTimeout <= 0 {
 		o.ManagedIdentityTimeout = 20 * time.Second

@@ -70,11 +70,11 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		return nil, err
 	}
 	cred, err := credential.New(ctx, job.Conn, cl, credential.Options{
-		HTTP:     pipeline,
-		Getenv:   job.Getenv,
-		DevOps:   job.DevOps,
-		OnSecret: o.OnSecret,
-		Logf:     o.Debugf,
+		HTTP:            pipeline,
+		ManagedIdentity: job.ManagedIdentity,
+		DevOps:          job.DevOps,
+		OnSecret:        o.OnSecret,
+		Logf:            o.Debugf,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
@@ -51,9 +52,9 @@ type Job struct {
 	// of a multi-line value are not registered one by one.
 	NoLineMasking bool
 	Network       *netconfig.Config
-	// Getenv reads the agent's environment, for what the SDK looks up
-	// there itself (managed identity endpoints).
-	Getenv func(string) string
+	// ManagedIdentity is what the environment says about the machine's
+	// managed identity endpoint.
+	ManagedIdentity credential.ManagedIdentityEnv
 
 	// Warnings are the settings read that the run does not honour as
 	// given, for the log.
@@ -63,7 +64,7 @@ type Job struct {
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
 func Read(env *agentenv.Env, stage Stage) (Job, error) {
-	j := Job{Debug: agentenv.TaskLibTrue(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
+	j := Job{Debug: agentenv.TaskLibTrue(env.Get("SYSTEM_DEBUG"))}
 	if preJob := agentenv.TaskLibTrue(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {
@@ -94,6 +95,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 		return j, err
 	}
 	j.DevOps = endpoint.ReadDevOps(env)
+	j.ManagedIdentity = credential.ReadManagedIdentityEnv(env)
 	j.ConnectionPage = connectionPage(env, j.Conn.ID)
 	j.Budget, j.Warnings = readBudget(env)
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
