@@ -78,27 +78,27 @@ func FromEnv(e *agentenv.Env) (*Config, error) {
 		HTTPProxy:  c.fromMachine(e, proxyUse, "HTTP_PROXY", "http_proxy"),
 		NoProxy:    c.fromMachine(e, proxyUse, "NO_PROXY", "no_proxy"),
 	}
-	if raw := strings.TrimSpace(e.Get("AGENT_PROXYURL")); raw != "" {
+	if raw := strings.TrimSpace(e.Get(agentenv.AgentProxyURL)); raw != "" {
 		u, err := parseProxyURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the agent's proxy setting AGENT_PROXYURL is not a valid URL (%v): fix the agent's proxy configuration (.proxy file or --proxyurl)", err)
 		}
-		user := e.Get("AGENT_PROXYUSERNAME")
-		pass := e.Secret("SECRET_AGENT_PROXYPASSWORD")
+		user := e.Get(agentenv.AgentProxyUsername)
+		pass := e.Secret(agentenv.SecretPrefix + agentenv.AgentProxyPassword)
 		if pass == "" {
-			pass = e.Secret("AGENT_PROXYPASSWORD")
+			pass = e.Secret(agentenv.AgentProxyPassword)
 		}
 		if user != "" {
 			u.User = url.UserPassword(user, pass)
 		}
 		c.proxyURL = u
-		bypass, warnings := parseBypassList(e.Get("AGENT_PROXYBYPASSLIST"))
+		bypass, warnings := parseBypassList(e.Get(agentenv.AgentProxyBypassList))
 		c.bypass = bypass
 		c.Warnings = append(c.Warnings, warnings...)
 	}
 	c.envProxy = c.env.ProxyFunc()
 
-	if file := strings.TrimSpace(e.Get("AGENT_CAINFO")); file != "" {
+	if file := strings.TrimSpace(e.Get(agentenv.AgentCAInfo)); file != "" {
 		certs, err := loadCA(file)
 		if err != nil {
 			return nil, err

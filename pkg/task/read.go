@@ -64,8 +64,8 @@ type Job struct {
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
 func Read(env *agentenv.Env, stage Stage) (Job, error) {
-	j := Job{Debug: agentenv.TaskLibTrue(env.Get("SYSTEM_DEBUG"))}
-	if preJob := agentenv.TaskLibTrue(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
+	j := Job{Debug: agentenv.TaskLibTrue(env.Get(agentenv.SystemDebug))}
+	if preJob := agentenv.TaskLibTrue(env.Get(agentenv.Input("RunAsPreJob"))); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {
 			where = "before the job's steps (RunAsPreJob is true)"
@@ -73,23 +73,23 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 		j.Skip = "GoKeyVault runs " + where + "; nothing to do in this stage"
 		return j, nil
 	}
-	j.Vault = strings.TrimSpace(env.Get("INPUT_KEYVAULTNAME"))
+	j.Vault = strings.TrimSpace(env.Get(agentenv.Input("KeyVaultName")))
 	err := inputs.ValidateVaultName(j.Vault)
 	if err != nil {
 		return j, err
 	}
-	if j.Plan, j.Files, err = ReadSelection(env.Get("INPUT_SECRETSFILTER"), env.Get("INPUT_SECRETSTOFILES")); err != nil {
+	if j.Plan, j.Files, err = ReadSelection(env.Get(agentenv.Input("SecretsFilter")), env.Get(agentenv.Input("SecretsToFiles"))); err != nil {
 		return j, err
 	}
 	if len(j.Files) > 0 {
-		if j.FileDir, err = secretfile.NewDir(env.Get("AGENT_TEMPDIRECTORY")); err != nil {
+		if j.FileDir, err = secretfile.NewDir(env.Get(agentenv.AgentTempDirectory)); err != nil {
 			return j, err
 		}
 	}
-	j.Output = agentenv.TaskLibTrue(env.Get("INPUT_OUTPUTVARIABLES"))
-	connID := env.Get("INPUT_AZURESUBSCRIPTION")
+	j.Output = agentenv.TaskLibTrue(env.Get(agentenv.Input("OutputVariables")))
+	connID := env.Get(agentenv.Input("azureSubscription"))
 	if connID == "" {
-		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
+		connID = env.Get(agentenv.Input("ConnectedServiceName"))
 	}
 	if j.Conn, err = endpoint.Read(env, connID); err != nil {
 		return j, err
@@ -101,7 +101,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
 	j.Multiline = publish.ReadMultiline(env)
 	// As AzureKeyVault@2 reads it.
-	j.NoLineMasking = agentenv.TaskLibVariableTrue(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"))
+	j.NoLineMasking = agentenv.TaskLibVariableTrue(env.Get(agentenv.DoNotMaskMultilineSecrets))
 	// The agent's proxy, bypass list and CA settings apply to every request:
 	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
 	if j.Network, err = netconfig.FromEnv(env); err != nil {
@@ -149,10 +149,10 @@ func readBudget(env *agentenv.Env) (time.Duration, []string) {
 // connectionPage links to the service connection's settings page, where a
 // user can fix a wrong or expired secret.
 func connectionPage(env *agentenv.Env, id string) string {
-	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
-	project := env.Get("SYSTEM_TEAMPROJECT")
+	coll := strings.TrimRight(env.Get(agentenv.SystemCollectionURI), "/")
+	project := env.Get(agentenv.SystemTeamProject)
 	if project == "" {
-		project = env.Get("SYSTEM_TEAMPROJECTID")
+		project = env.Get(agentenv.SystemTeamProjectID)
 	}
 	if coll == "" || project == "" {
 		return ""

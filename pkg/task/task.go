@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options) int {
 	// exact under it, and under the other setting they arrive altered,
 	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
 	// does then turns into anything else).
-	enc := vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
+	enc := vso.EncodingFor(env.Setting(agentenv.DecodePercents).Value)
 	gate := supervise.NewGate(o.Out)
 	w := vso.NewWriter(gate, enc)
 	// Whatever happens, secrets read from the environment leave it.
