@@ -19,6 +19,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 )
 
 // imdsName is how messages name the endpoint an Azure VM has.
@@ -68,10 +69,7 @@ func (m ManagedIdentityEnv) endpoint() string {
 func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, cl cloud.Cloud, co azcore.ClientOptions, o Options) (azcore.TokenCredential, error) {
 	probe := &dialProbe{}
 	co.PerRetryPolicies = append(co.PerRetryPolicies, probe)
-	// Per try: a link-local IMDS or loopback endpoint answers in
-	// milliseconds; the retry count still covers IMDS's documented
-	// transient 404/410/429/5xx answers.
-	co.Retry = policy.RetryOptions{MaxRetries: 4, TryTimeout: 5 * time.Second, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 4 * time.Second}
+	co.Retry = reqpolicy.ManagedIdentityRetry()
 	opts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 	clientID := strings.TrimSpace(c.MSIClientID)
 	if clientID != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -57,10 +58,8 @@ type Client struct {
 	maxListed   int // the most entries a listing may bring: maxListed, lowered by tests
 }
 
-// workers is how many gets may be under way, counting those waiting out a
-// retry delay: more than the limiter lets through, so that a request
-// backing off after a 429 does not hold up the ones behind it.
-func (c *Client) workers() int { return 4 * c.concurrency }
+// workers is how many gets may be under way (reqpolicy.Workers).
+func (c *Client) workers() int { return reqpolicy.Workers(c.concurrency) }
 
 // PeakInFlight is the most gets that were in flight at once.
 func (c *Client) PeakInFlight() int { return c.limiter.Peak() }
@@ -72,7 +71,7 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("vault URL %q is not an https URL", o.VaultURL)
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 32
+		o.Concurrency = reqpolicy.RunGetsInFlight
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -405,7 +405,7 @@ type jobRun struct {
 }
 
 // runJobs runs one Client per start time against v, each downloading every
-// secret, as the task does (retries as kvRetry sets them), and returns
+// secret, as the task does (retries as reqpolicy.RunVaultRetry sets them), and returns
 // what each job got. It runs inside a synctest bubble.
 func runJobs(t *testing.T, v *sharedVault, starts []time.Duration) []jobRun {
 	t.Helper()

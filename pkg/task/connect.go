@@ -10,6 +10,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -44,12 +45,6 @@ type connectOptions struct {
 	Debugf   func(string) // nil: no debug lines
 }
 
-// credentialRetry is for Entra ID, Azure DevOps and Azure Stack Hub's
-// metadata: few retries, a second apart, each try bounded.
-func credentialRetry() policy.RetryOptions {
-	return policy.RetryOptions{MaxRetries: 3, TryTimeout: 20 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second}
-}
-
 // Connect finds the connection's cloud (reading Azure Stack Hub's metadata
 // if need be), builds its credential (fetching the OIDC token, or a managed
 // identity's first token) and the vault's client, and starts the vault's
@@ -64,7 +59,7 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 	if o.Debugf != nil {
 		perTry = []policy.Policy{transport.DebugPolicy(o.Debugf)}
 	}
-	pipeline := transport.Pipeline{Transport: tr, Retry: credentialRetry(), PerTry: perTry}
+	pipeline := transport.Pipeline{Transport: tr, Retry: reqpolicy.MetadataRetry(), PerTry: perTry}
 	if cl, err = cloud.Discover(ctx, job.Conn, cl, pipeline, o.Debugf); err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
@@ -81,12 +76,12 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{Cloud: cl, URL: cl.VaultURL(job.Vault), Describe: credential.Describe(job.Conn, cl), transport: tr}
-	pipeline.Retry = kvRetry(job.Budget)
+	pipeline.Retry = reqpolicy.RunVaultRetry(job.Budget)
 	s.Vault, err = keyvault.New(keyvault.Options{
 		VaultURL:    s.URL,
 		Credential:  cred,
 		HTTP:        pipeline,
-		Concurrency: getsInFlight,
+		Concurrency: reqpolicy.RunGetsInFlight,
 		Now:         o.Now,
 		APIVersion:  job.APIVersion,
 		TenantID:    cl.Tenant,
@@ -109,6 +104,6 @@ func newTransport(job Job, given *transport.Client) *transport.Client {
 		return given
 	}
 	o := job.Network.Transport()
-	o.MaxConnsPerHost = connsPerHost
+	o.MaxConnsPerHost = reqpolicy.ConnsPerHost(reqpolicy.RunGetsInFlight)
 	return transport.New(o)
 }
