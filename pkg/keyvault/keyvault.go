@@ -8,14 +8,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -53,7 +51,7 @@ type Client struct {
 	cred        *serialCredential
 	concurrency int
 	now         func() time.Time
-	limiter     *limiter
+	limiter     *reqpolicy.Limiter
 	maxPages    int // the most list pages a listing may take: maxPages, lowered by tests
 	maxListed   int // the most entries a listing may bring: maxListed, lowered by tests
 }
@@ -76,20 +74,8 @@ func New(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	lim := newLimiter(o.Concurrency, o.Now)
 	co := o.HTTP.ClientOptions()
-	if co.Transport == nil {
-		co.Transport = http.DefaultClient
-	}
-	co.Transport = capTransport{next: co.Transport}
-	co.APIVersion = o.APIVersion
-	co.PerCallPolicies = []policy.Policy{attemptsPolicy{}}
-	// The guard goes last, nearest the wire, so that nothing added after
-	// it can send where it would not.
-	// The version policy goes first: its second try of a refused
-	// version passes the limiter and the guard again.
-	versions := &versionPolicy{fixed: o.APIVersion != "", logf: o.Logf}
-	co.PerRetryPolicies = append(append([]policy.Policy{versions, lim.policy()}, co.PerRetryPolicies...), guardPolicy{vault: u, tenant: o.TenantID})
+	lim := reqpolicy.Install(&co, reqpolicy.Vault{URL: u, TenantID: o.TenantID, APIVersion: o.APIVersion, GetsInFlight: o.Concurrency, Now: o.Now, Logf: o.Logf})
 	cred := &serialCredential{cred: o.Credential}
 	sc, err := azsecrets.NewClient(o.VaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co})
 	if err != nil {
@@ -457,7 +443,7 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 // network, the TLS handshake), and every other request would meet it too.
 func aboutSecret(err error) bool {
 	var re *azcore.ResponseError
-	var big *ReplyTooLargeError
+	var big *reqpolicy.ReplyTooLargeError
 	var own *secretError
 	return errors.As(err, &re) || errors.As(err, &big) || errors.As(err, &own)
 }

@@ -1,4 +1,4 @@
-package keyvault
+package reqpolicy
 
 import (
 	"context"
@@ -60,7 +60,7 @@ import (
 // sequential critical path, which also needs no get slot), then retries,
 // then first tries. At most one list request is in flight, so the total in
 // flight stays within max+1.
-type limiter struct {
+type Limiter struct {
 	mu        sync.Mutex
 	limit     float64 // bound on gets in flight; 1 <= limit <= max
 	max       float64
@@ -132,11 +132,11 @@ const (
 	unpacedAbove = 5000
 )
 
-func newLimiter(max int, now func() time.Time) *limiter {
+func newLimiter(max int, now func() time.Time) *Limiter {
 	if max < 1 {
 		max = 1
 	}
-	return &limiter{limit: float64(min(max, slowStartBound)), max: float64(max), slowStart: true, doubling: minDoubling, now: now}
+	return &Limiter{limit: float64(min(max, slowStartBound)), max: float64(max), slowStart: true, doubling: minDoubling, now: now}
 }
 
 // turn says where a request waits in the limiter's line.
@@ -164,7 +164,7 @@ func (w *waiter) list() bool { return w.turn == listPage }
 // queued meanwhile, becoming the straggler that ends the run. The list goes
 // first of all: each page it brings is work for the gets, and a page held
 // up leaves them idle.
-func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
+func (l *Limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 	l.mu.Lock()
 	now := l.now()
 	w := &waiter{turn: t}
@@ -203,12 +203,12 @@ func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 	}
 }
 
-func (l *limiter) mayStartLocked(w *waiter, now time.Time) bool {
+func (l *Limiter) mayStartLocked(w *waiter, now time.Time) bool {
 	return (w.list() || l.inFlight < int(l.limit)) && !l.nextStartLocked().After(now)
 }
 
 // nextStartLocked is the earliest time the pace and a hold allow a start.
-func (l *limiter) nextStartLocked() time.Time {
+func (l *Limiter) nextStartLocked() time.Time {
 	t := l.holdUntil
 	if l.rate > 0 {
 		if due := l.slot.Add(l.intervalLocked()); due.After(t) {
@@ -218,13 +218,13 @@ func (l *limiter) nextStartLocked() time.Time {
 	return t
 }
 
-func (l *limiter) intervalLocked() time.Duration {
+func (l *Limiter) intervalLocked() time.Duration {
 	return time.Duration(float64(time.Second) / l.rate)
 }
 
 // startLocked counts a request as started now and takes its place in the
 // pace.
-func (l *limiter) startLocked(w *waiter, now time.Time) {
+func (l *Limiter) startLocked(w *waiter, now time.Time) {
 	if l.started.IsZero() {
 		l.started = now
 	}
@@ -246,7 +246,7 @@ func (l *limiter) startLocked(w *waiter, now time.Time) {
 // wakeLocked starts waiting requests, in order, while slots and the pace
 // allow, and arms a timer for the next start if one is still waiting for
 // it.
-func (l *limiter) wakeLocked() {
+func (l *Limiter) wakeLocked() {
 	now := l.now()
 	l.climbLocked(now)
 	for len(l.waiters) > 0 {
@@ -291,7 +291,7 @@ func trimWindow(ts []time.Time, now time.Time) []time.Time {
 // second ago and not before the first request; the span counts as at
 // least 100 ms, so that a handful of quick successes does not look like a
 // high rate. n is how many.
-func (l *limiter) successRateSinceLocked(now, from time.Time) (rate float64, n int) {
+func (l *Limiter) successRateSinceLocked(now, from time.Time) (rate float64, n int) {
 	l.successes = trimWindow(l.successes, now)
 	from = latest(from, now.Add(-time.Second), l.started)
 	for _, s := range l.successes {
@@ -315,7 +315,7 @@ func latest(ts ...time.Time) time.Time {
 
 // release ends a request of turn t started at sent: a get frees its slot,
 // and both adapt the limiter to the outcome.
-func (l *limiter) release(t turn, sent time.Time, throttled bool) {
+func (l *Limiter) release(t turn, sent time.Time, throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if t != listPage {
@@ -325,7 +325,7 @@ func (l *limiter) release(t turn, sent time.Time, throttled bool) {
 	l.wakeLocked()
 }
 
-func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
+func (l *Limiter) adaptLocked(sent time.Time, throttled bool) {
 	now := l.now()
 	if throttled {
 		l.throttledLocked(now, sent)
@@ -334,7 +334,7 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	}
 }
 
-func (l *limiter) throttledLocked(now, sent time.Time) {
+func (l *Limiter) throttledLocked(now, sent time.Time) {
 	l.lastThrottle = now
 	if !sent.After(l.lastDecrease) || (l.rate > 0 && !l.cold && sent.Before(l.lastDecrease.Add(settle))) {
 		return
@@ -367,7 +367,7 @@ func (l *limiter) throttledLocked(now, sent time.Time) {
 	l.lastRaise = now
 }
 
-func (l *limiter) succeededLocked(now time.Time) {
+func (l *Limiter) succeededLocked(now time.Time) {
 	l.successes = append(trimWindow(l.successes, now), now)
 	if l.cold {
 		// The first success after the vault was busy with others: it has
@@ -390,7 +390,7 @@ func (l *limiter) succeededLocked(now time.Time) {
 // climbLocked raises the pace for the time since it last could, if it is
 // holding requests back. It runs on every success and whenever waiting
 // requests are looked at, so that the pace climbs with time.
-func (l *limiter) climbLocked(now time.Time) {
+func (l *Limiter) climbLocked(now time.Time) {
 	if l.rate <= 0 {
 		return
 	}
@@ -429,27 +429,27 @@ func (l *limiter) climbLocked(now time.Time) {
 // (the 429's, settle at most, in case that reply was slow): the requests
 // already under way meet a vault with nothing left to give, and what they
 // do not take refills for the list page that goes first once the hold ends.
-func (l *limiter) holdLocked(now, sent time.Time) {
+func (l *Limiter) holdLocked(now, sent time.Time) {
 	l.lastDecrease = now
 	l.holdUntil = latest(l.holdUntil, now.Add(min(now.Sub(sent), settle)))
 }
 
 // Peak is the most gets that were ever in flight at once.
-func (l *limiter) Peak() int {
+func (l *Limiter) Peak() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.peak
 }
 
 // policy returns the pipeline policy that applies the limiter to each try.
-func (l *limiter) policy() policy.Policy { return limitPolicy{l} }
+func (l *Limiter) policy() policy.Policy { return limitPolicy{l} }
 
-type limitPolicy struct{ l *limiter }
+type limitPolicy struct{ l *Limiter }
 
 func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
 	t := firstTry
 	switch {
-	case isList(req.Raw()):
+	case IsList(req.Raw()):
 		t = listPage
 	case retrying(req):
 		t = retryTry
@@ -463,6 +463,8 @@ func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func isList(r *http.Request) bool {
+// IsList reports whether r asks for a page of the secret list: the limiter
+// lets it go first, and its reply may be larger.
+func IsList(r *http.Request) bool {
 	return strings.TrimSuffix(r.URL.Path, "/") == "/secrets"
 }
