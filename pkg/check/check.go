@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
@@ -146,7 +147,7 @@ func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvaul
 	// developer, not for a service connection.
 	return keyvault.New(keyvault.Options{
 		VaultURL:    cl.VaultURL(strings.TrimSpace(o.Vault)),
-		Credential:  signIn,
+		Credential:  credential.NewSerial(signIn), // one token request at a time, as a run's
 		HTTP:        transport.Pipeline{Transport: tr, Retry: reqpolicy.CheckVaultRetry()},
 		Concurrency: reqpolicy.CheckGetsInFlight,
 	})

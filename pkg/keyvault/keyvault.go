@@ -48,7 +48,6 @@ type Options struct {
 type Client struct {
 	vaultURL    *url.URL
 	secrets     *azsecrets.Client
-	cred        *serialCredential
 	concurrency int
 	now         func() time.Time
 	limiter     *reqpolicy.Limiter
@@ -76,12 +75,11 @@ func New(o Options) (*Client, error) {
 	}
 	co := o.HTTP.ClientOptions()
 	lim := reqpolicy.Install(&co, reqpolicy.Vault{URL: u, TenantID: o.TenantID, APIVersion: o.APIVersion, GetsInFlight: o.Concurrency, Now: o.Now, Logf: o.Logf})
-	cred := &serialCredential{cred: o.Credential}
-	sc, err := azsecrets.NewClient(o.VaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co})
+	sc, err := azsecrets.NewClient(o.VaultURL, o.Credential, &azsecrets.ClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	return &Client{vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages, maxListed: maxListed}, nil
+	return &Client{vaultURL: u, secrets: sc, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages, maxListed: maxListed}, nil
 }
 
 // Value is one downloaded secret.

@@ -76,10 +76,11 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{Cloud: cl, URL: cl.VaultURL(job.Vault), Describe: credential.Describe(job.Conn, cl), transport: tr}
+	serial := credential.NewSerial(cred)
 	pipeline.Retry = reqpolicy.RunVaultRetry(job.Budget)
 	s.Vault, err = keyvault.New(keyvault.Options{
 		VaultURL:    s.URL,
-		Credential:  cred,
+		Credential:  serial,
 		HTTP:        pipeline,
 		Concurrency: reqpolicy.RunGetsInFlight,
 		Now:         o.Now,
@@ -92,7 +93,7 @@ func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
 		return nil, fmt.Errorf("connect to vault %s: %w", job.Vault, err)
 	}
 	wctx, stop := context.WithCancel(ctx)
-	wait := s.Vault.Warm(wctx, cl.Tenant, cl.VaultResource)
+	wait := serial.Warm(wctx, cl.Tenant, cl.VaultResource)
 	s.warm = func() { stop(); wait() }
 	return s, nil
 }
