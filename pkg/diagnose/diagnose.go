@@ -274,7 +274,7 @@ func explainOther(c Context, err error) string {
 		return own.Error()
 	case foreignTenant.MatchString(err.Error()):
 		m := foreignTenant.FindStringSubmatch(err.Error())
-		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, m[1], c.TenantID)
+		return reqpolicy.TenantMismatch(c.Vault, m[1], c.TenantID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for Azure: check the agent's network, proxy and firewall"
 	case errors.Is(err, context.Canceled):

@@ -159,7 +159,15 @@ func (g guardPolicy) checkChallenge(h string) error {
 type TenantMismatchError struct{ Vault, VaultTenant, ConnectionTenant string }
 
 func (e *TenantMismatchError) Error() string {
-	return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", e.Vault, vso.Clip(e.VaultTenant, 64), e.ConnectionTenant)
+	return TenantMismatch(e.Vault, vso.Clip(e.VaultTenant, 64), e.ConnectionTenant)
+}
+
+// TenantMismatch says that vault belongs to vaultTenant while the service
+// connection is for connTenant, and what to do about it: the one sentence
+// for it, whether the guard found it in the vault's challenge or
+// azidentity refused the challenge's tenant.
+func TenantMismatch(vault, vaultTenant, connTenant string) string {
+	return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", vault, vaultTenant, connTenant)
 }
 
 // Explained marks the message as saying what to do.
