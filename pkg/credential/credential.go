@@ -1,7 +1,8 @@
 // Package credential turns a service connection into an Azure SDK token
 // credential: client secret, certificate, workload identity federation and
 // managed identity, against the authority of the connection's cloud (pkg/cloud):
-// Microsoft Entra ID, or AD FS on Azure Stack Hub.
+// Microsoft Entra ID, or AD FS on Azure Stack Hub. Serial runs its token
+// requests one at a time and warms the vault's token early.
 package credential
 
 import (

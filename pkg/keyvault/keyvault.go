@@ -1,6 +1,8 @@
-// Package keyvault downloads secret values from one vault: it lists (for '*')
-// and fetches values concurrently, starting the first get as soon as the
-// first list page has arrived, and reports what it skipped and why.
+// Package keyvault downloads secrets from one vault: it walks the list
+// pages when a request selects by listing, queues what each page selects,
+// fetches the values with a bounded pool of workers (named secrets
+// directly), and reports what was listed, skipped, downloaded and failed
+// (Report). Its requests' retries, pacing and guards are pkg/reqpolicy's.
 package keyvault
 
 import (

@@ -12,59 +12,26 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// limiter shapes the requests sent to the vault. The vault's limit is
-// shared with every other client of the vault (the other jobs of a matrix
-// build, other pipelines, applications in production), and one job sees
-// only its own requests and the vault's answers: what it measures as the
-// rate the vault accepted is its share, not the vault's limit. So no fixed
-// number is right: the limiter finds the share, keeps a shared vault busy
-// without any job crawling, and takes the room back when others leave.
+// Limiter shapes the requests sent to one vault (see the package's
+// design note): it finds the job's share of a vault others use too, keeps
+// the vault busy without any job crawling, and takes the room back when
+// others leave. It bounds the gets in flight and, from the first 429 on,
+// starts requests at a pace. The pace climbs with time, not per success: a
+// job at a trickle would otherwise see that the vault has room only as
+// fast as its trickle.
 //
-// Two controls:
-//   - a bound on gets in flight: slow start doubles it every round trip
-//     until the first 429 halves it; then each answered window of gets
-//     raises it by one;
-//   - from the first 429 on, a pace: requests start one interval apart.
-//
-// The pace moves as follows.
-//   - On a 429 (one per round: 429s to requests sent before the last
-//     decrease answer for what was sent then), it drops under the rate the
-//     vault accepted over the last quarter second, the rate at which it
-//     pushed back: to 3/4 of it the first time, when that rate includes
-//     the vault's burst, and to 4/5 afterwards.
-//   - While it holds requests back and the vault keeps up, it climbs back
-//     to just under the pushed-back rate within a fraction of a second,
-//     then probes above it additively: by the same number of requests per
-//     second, every second, for every job, whatever its share (10% a
-//     second for a large one). An equal climb, and drops that come more
-//     often to the jobs that send more, move shares towards equal; a
-//     climb in proportion to the rate, as the pace used to have, keeps a
-//     starved job starved.
-//   - When no 429 has come for a while, the vault has room the probing has
-//     not found: others have left, or a burst has passed. The pace then
-//     doubles every doubling period. If that ends in a 429 without having
-//     found much room, the next such climb goes at half the speed, so that
-//     a job alone at the vault's limit does not keep overshooting it; when
-//     one finds room, they go at full speed again.
-//   - A 429 with no success in the last quarter second says the vault is
-//     busy with others, not what this job's share is: the job is cold. It
-//     keeps to a trickle, and at the first success it climbs by doubling
-//     every coldDoubling, paced rather than in a burst, so that it is back
-//     at full speed a fraction of a second after the vault recovers
-//     instead of crawling up from the trickle.
-//
-// The pace climbs with time, not per success: a job at a trickle would
-// otherwise see that the vault has room only as fast as its trickle.
-//
-// Requests wait for the pace in one line, in priority order: the list (the
-// sequential critical path, which also needs no get slot), then retries,
-// then first tries. At most one list request is in flight, so the total in
-// flight stays within max+1.
+// Requests wait in one line, in priority order: the list (the sequential
+// critical path, which also needs no get slot), then retries, then first
+// tries. At most one list request is in flight, so the total in flight
+// stays within max+1.
 type Limiter struct {
-	mu        sync.Mutex
-	limit     float64 // bound on gets in flight; 1 <= limit <= max
-	max       float64
-	slowStart bool // the bound grows by one per success: it doubles every round trip
+	mu    sync.Mutex
+	limit float64 // bound on gets in flight; 1 <= limit <= max
+	max   float64
+	// slowStart: the bound grows by one per success, doubling every round
+	// trip, until the first 429 halves it; then each answered window of
+	// gets raises it by one.
+	slowStart bool
 	inFlight  int
 	peak      int
 	waiters   []*waiter
@@ -334,6 +301,10 @@ func (l *Limiter) adaptLocked(sent time.Time, throttled bool) {
 	}
 }
 
+// throttledLocked drops the pace under the rate the vault accepted over
+// the last quarter second, the rate at which it pushed back: once per
+// round, since 429s to requests sent before the last decrease answer for
+// what was sent then.
 func (l *Limiter) throttledLocked(now, sent time.Time) {
 	l.lastThrottle = now
 	if !sent.After(l.lastDecrease) || (l.rate > 0 && !l.cold && sent.Before(l.lastDecrease.Add(settle))) {
@@ -342,6 +313,9 @@ func (l *Limiter) throttledLocked(now, sent time.Time) {
 	from := now.Add(-measureSpan)
 	accepted, n := l.successRateSinceLocked(now, from)
 	if l.escaping {
+		// A doubling climb that ends in a 429 without having found much
+		// room: the next goes at half the speed, so that a job alone at
+		// the vault's limit does not keep overshooting it.
 		l.escaping = false
 		if l.rate < 2*l.pushedBack {
 			l.doubling = min(2*l.doubling, maxDoubling)
@@ -349,10 +323,13 @@ func (l *Limiter) throttledLocked(now, sent time.Time) {
 	}
 	switch {
 	case n == 0:
+		// No success lately: the vault is busy with others, which says
+		// nothing of this job's share. A trickle until it answers again.
 		l.rate = minPace
 		l.pushedBack = 0
 		l.cold = true
 	case l.rate == 0:
+		// The first 429: the accepted rate includes the vault's burst.
 		l.pushedBack = accepted
 		l.rate = max(minPace, firstBeta*accepted)
 	default:
@@ -406,9 +383,15 @@ func (l *Limiter) climbLocked(now time.Time) {
 		// set up a burst for when they pick up again.
 		return
 	}
+	// Probing adds the same requests per second, every second, for every
+	// job whatever its share: with drops that come more often to the jobs
+	// that send more, shares move towards equal. A climb in proportion to
+	// the rate kept a starved job starved.
 	probe := max(addRate, probeShare*l.pushedBack) * dt.Seconds()
 	switch {
 	case now.Sub(l.lastThrottle) >= quietTime:
+		// No 429 for a while: room the probing has not found (others
+		// left, a burst passed).
 		l.escaping = true
 		l.rate *= math.Exp2(float64(dt) / float64(l.doubling))
 		if l.rate >= 2*l.pushedBack {
@@ -416,6 +399,7 @@ func (l *Limiter) climbLocked(now time.Time) {
 			l.doubling = min(l.doubling, minDoubling)
 		}
 	case l.rate < returnTo*l.pushedBack:
+		// Back to just under the rate the vault did accept, fast.
 		l.rate += (l.pushedBack-l.rate)*-math.Expm1(-float64(dt)/float64(returnTime)) + probe
 	default:
 		l.rate += probe
