@@ -1,9 +1,10 @@
 // Package agentenv owns the Azure Pipelines agent's environment as the task
-// sees it: a snapshot taken once (Env) and looked up by exactly the names
-// the agent writes (names.go), which job variables may have written those
-// names (VSTS_PUBLIC_VARIABLES, VSTS_SECRET_VARIABLES), one of the agent's
-// settings as the agent resolves it (Setting), and the two boolean
-// conventions: the task library's (TaskLibTrue) and the agent's
+// sees it: a snapshot taken once (Env), looked up by exactly the names the
+// agent writes (Input, EndpointURL and the other Endpoint functions,
+// SystemDebug and the other constants); which job variables may have
+// written a name (VSTS_PUBLIC_VARIABLES, VSTS_SECRET_VARIABLES); one of the
+// agent's settings as the agent resolves it (Setting); and the two boolean
+// conventions, the task library's (TaskLibTrue) and the agent's
 // (AgentTrue).
 //
 // Names are looked up exactly as the agent writes them (on Windows, where

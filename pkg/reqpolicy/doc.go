@@ -1,8 +1,10 @@
 // Package reqpolicy is GoKeyVault's request policy, for every request the
-// task sends: the retries of each kind of request (retry.go), how many run
-// at once (bounds.go), how fast gets go to a vault (Spread, Limiter), and
-// the per-request policies every vault client installs (Install): the
-// attempts counter, the api-version fallback, the guard and the reply cap.
+// task sends: the retries of each kind of request (RunVaultRetry and the
+// other Retry functions), how many run at once (RunGetsInFlight,
+// CheckGetsInFlight, ConnsPerHost, Workers), how fast gets go to a vault
+// (Spread, Limiter), and the per-request policies every vault client
+// installs (Install): the attempts counter, the api-version fallback, the
+// guard and the reply cap.
 //
 // # Pacing
 //
