@@ -12,6 +12,8 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)'
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
+# The platforms the task ships for: build/package's platforms() is the list,
+# and its TestPlatformLists checks this one and the launcher's against it.
 PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 # staticcheck 2025.1.1 under its module version (the module proxy may
 # refuse the release name).

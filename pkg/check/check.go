@@ -24,8 +24,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -56,11 +58,6 @@ const (
 	ExitWouldFail = 1 // it would fail (or the check could not tell)
 	ExitUsage     = 2 // the command line is wrong
 )
-
-// getsInFlight bounds the check's concurrent gets: half the task's, since
-// a developer's sign-in is usually a person's, whose reads count against
-// the same vault limit as the pipelines'.
-const getsInFlight = 16
 
 // Run runs the check, prints what it found to o.Out and returns the exit
 // status. Once ctx is done (Ctrl-C) or the budget is spent, the check ends
@@ -133,16 +130,16 @@ func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvaul
 	tr := o.Transport
 	if tr == nil {
 		// Room for the list call beside the gets, as the task leaves it.
-		tr = transport.New(transport.Options{MaxConnsPerHost: getsInFlight + 4})
+		tr = transport.New(transport.Options{MaxConnsPerHost: reqpolicy.ConnsPerHost(reqpolicy.CheckGetsInFlight)})
 	}
 	// The tenant is not checked against the vault's challenge here: the
 	// sign-in refuses another tenant than --tenant with a message for a
 	// developer, not for a service connection.
 	return keyvault.New(keyvault.Options{
 		VaultURL:    cl.VaultURL(strings.TrimSpace(o.Vault)),
-		Credential:  signIn,
-		HTTP:        transport.Pipeline{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 4, TryTimeout: 30 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 4 * time.Second}},
-		Concurrency: getsInFlight,
+		Credential:  credential.NewSerial(signIn), // one token request at a time, as a run's
+		HTTP:        transport.Pipeline{Transport: tr, Retry: reqpolicy.CheckVaultRetry()},
+		Concurrency: reqpolicy.CheckGetsInFlight,
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -188,11 +189,6 @@ func reservedPrefixes() []string {
 	return []string{"system", "agent", "build", "release", "pipeline", "task", "endpoint", "resources"}
 }
 
-// agentSettings are variables that change how the agent reads secrets.
-func agentSettings() []string {
-	return []string{"SYSTEM_UNSAFEALLOWMULTILINESECRET", "DECODE_PERCENTS", "SYSTEM_DONOTMASKMULTILINESECRETS", "AZP_IGNORE_SECRETS_SHORTER_THAN"}
-}
-
 // CheckVariable checks a variable name the task sets other than a secret's
 // own: a rename, or the variable that holds a file's path (SecretsToFiles).
 func CheckVariable(v string) error {
@@ -203,7 +199,7 @@ func CheckVariable(v string) error {
 		}
 	}
 	env := strings.ToUpper(strings.ReplaceAll(v, ".", "_"))
-	for _, s := range agentSettings() {
+	for _, s := range agentenv.Settings() {
 		if env == s {
 			return fmt.Errorf("variable name %q is the agent's setting %s; choose another name", v, s)
 		}

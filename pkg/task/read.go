@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
@@ -47,12 +48,12 @@ type Link struct {
 	Vault      string        // the vault's name
 	Budget     time.Duration // the run's, which bounds each request's tries
 	Conn       *endpoint.Connection
-	DevOps     endpoint.Job // the job's identity to Azure DevOps, for the OIDC token
+	DevOps     endpoint.DevOps // the job's identity to Azure DevOps, for the OIDC token
 	Network    *netconfig.Config
 	APIVersion string // GoKeyVault.ApiVersion: "" for the SDK's
-	// Getenv reads the agent's environment, for what the SDK looks up
-	// there itself (managed identity endpoints).
-	Getenv func(string) string
+	// ManagedIdentity is what the environment says about the machine's
+	// managed identity endpoint.
+	ManagedIdentity credential.ManagedIdentityEnv
 }
 
 // Delivery is how values reach the job: how Download sets variables, and
@@ -64,15 +65,15 @@ type Delivery struct {
 
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
-func Read(env *endpoint.Env, stage Stage) (Job, error) {
-	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG"))}
+func Read(env *agentenv.Env, stage Stage) (Job, error) {
+	j := Job{Debug: agentenv.TaskLibTrue(env.Get(agentenv.SystemDebug))}
 	// As the agent resolves it; when a job variable of another spelling
 	// (decode.percents) hides the agent's own, its default: values stay
 	// exact under it, and under the other setting they arrive altered,
 	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
 	// does then turns into anything else).
-	j.Encoding = vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
-	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
+	j.Encoding = vso.EncodingFor(env.Setting(agentenv.DecodePercents).Value)
+	if preJob := agentenv.TaskLibTrue(env.Get(agentenv.Input("RunAsPreJob"))); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {
 			where = "before the job's steps (RunAsPreJob is true)"
@@ -81,14 +82,14 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 		return j, nil
 	}
 	budget, warnings := readBudget(env)
-	req, err := NewRequest(env.Get("INPUT_KEYVAULTNAME"), env.Get("INPUT_SECRETSFILTER"), env.Get("INPUT_SECRETSTOFILES"), budget)
+	req, err := NewRequest(env.Get(agentenv.Input("KeyVaultName")), env.Get(agentenv.Input("SecretsFilter")), env.Get(agentenv.Input("SecretsToFiles")), budget)
 	if err != nil {
 		return j, err
 	}
-	req.Outputs = inputs.Bool(env.Get("INPUT_OUTPUTVARIABLES"))
+	req.Outputs = agentenv.TaskLibTrue(env.Get(agentenv.Input("OutputVariables")))
 	j.Request, j.Warnings = req, warnings
 	if len(req.Plan.Files) > 0 {
-		if j.Delivery.Files, err = secretfile.NewDir(env.Get("AGENT_TEMPDIRECTORY")); err != nil {
+		if j.Delivery.Files, err = secretfile.NewDir(env.Get(agentenv.AgentTempDirectory)); err != nil {
 			return j, err
 		}
 	}
@@ -99,7 +100,7 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 	j.Delivery.Publish = publish.Options{
 		Multiline: publish.ReadMultiline(env),
 		// As AzureKeyVault@2 reads it.
-		NoLineMasking: strings.EqualFold(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"), "true"),
+		NoLineMasking: agentenv.TaskLibVariableTrue(env.Get(agentenv.DoNotMaskMultilineSecrets)),
 		Output:        req.Outputs,
 	}
 	// The agent's proxy, bypass list and CA settings apply to every request:
@@ -111,23 +112,24 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 }
 
 // readLink reads the service connection and what else Connect needs.
-func readLink(env *endpoint.Env, req Request) (Link, error) {
-	l := Link{Vault: req.Vault, Budget: req.Budget, Getenv: env.Get}
-	connID := env.Get("INPUT_AZURESUBSCRIPTION")
+func readLink(env *agentenv.Env, req Request) (Link, error) {
+	l := Link{Vault: req.Vault, Budget: req.Budget}
+	connID := env.Get(agentenv.Input("azureSubscription"))
 	if connID == "" {
-		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
+		connID = env.Get(agentenv.Input("ConnectedServiceName"))
 	}
 	var err error
 	if l.Conn, err = endpoint.Read(env, connID); err != nil {
 		return l, err
 	}
-	l.DevOps = endpoint.ReadJob(env)
+	l.DevOps = endpoint.ReadDevOps(env)
+	l.ManagedIdentity = credential.ReadManagedIdentityEnv(env)
 	l.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
 	return l, nil
 }
 
 // readBudget reads GoKeyVault.Timeout, a number of seconds.
-func readBudget(env *endpoint.Env) (time.Duration, []string) {
+func readBudget(env *agentenv.Env) (time.Duration, []string) {
 	s := strings.TrimSpace(env.Get("GOKEYVAULT_TIMEOUT"))
 	if s == "" {
 		return DefaultBudget, nil
@@ -140,11 +142,11 @@ func readBudget(env *endpoint.Env) (time.Duration, []string) {
 
 // connectionPage links to the service connection's settings page, where a
 // user can fix a wrong or expired secret.
-func connectionPage(env *endpoint.Env, id string) string {
-	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
-	project := env.Get("SYSTEM_TEAMPROJECT")
+func connectionPage(env *agentenv.Env, id string) string {
+	coll := strings.TrimRight(env.Get(agentenv.SystemCollectionURI), "/")
+	project := env.Get(agentenv.SystemTeamProject)
 	if project == "" {
-		project = env.Get("SYSTEM_TEAMPROJECTID")
+		project = env.Get(agentenv.SystemTeamProjectID)
 	}
 	if coll == "" || project == "" {
 		return ""

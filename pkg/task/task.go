@@ -25,10 +25,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -91,7 +89,7 @@ func Run(ctx context.Context, o Options) int {
 		o.Unsetenv = func(string) {}
 	}
 	start := o.Now()
-	env := endpoint.NewEnv(o.Environ)
+	env := agentenv.NewEnv(o.Environ)
 	// Whatever happens, secrets read from the environment leave it.
 	defer unsetSensitive(env, o.Unsetenv)
 	job, err := Read(env, o.Stage)
@@ -173,44 +171,10 @@ func (r *run) end(o Outcome) int {
 
 // unsetSensitive removes every sensitive variable env has seen from the
 // process environment and returns their names.
-func unsetSensitive(env *endpoint.Env, unsetenv func(string)) []string {
+func unsetSensitive(env *agentenv.Env, unsetenv func(string)) []string {
 	names := env.Sensitive()
 	for _, n := range names {
 		unsetenv(n)
 	}
 	return names
 }
-
-// kvRetry retries 408, 429, 5xx and transient network errors, waiting as
-// the vault says (Retry-After, x-ms-retry-after-ms) or backing off
-// exponentially with jitter from 100 ms: a 503 or a reset connection is
-// usually over at once, and a throttled vault is protected by the pace
-// pkg/keyvault keeps once it has pushed back, not by long waits of the
-// requests it refused, which would only hold up the run. The count is generous
-// because the run's time budget, not the count, bounds a throttled
-// download; each try has its own timeout so a reply that trickles cannot
-// hang the run.
-func kvRetry(budget time.Duration) policy.RetryOptions {
-	return policy.RetryOptions{
-		MaxRetries: 12,
-		// A healthy reply takes well under a second; a third of a short
-		// budget leaves room for retries after a try that hangs.
-		TryTimeout: min(30*time.Second, budget/3),
-		RetryDelay: 100 * time.Millisecond,
-		// Also the longest Retry-After the SDK honours: a longer one
-		// fails the request at once. Key Vault's window is 10 s, so
-		// after a burst it may name up to 10 s; 16 s is where Key
-		// Vault's guidance stops doubling its waits (1, 2, 4, 8, 16 s).
-		MaxRetryDelay: 16 * time.Second,
-	}
-}
-
-const (
-	// getsInFlight bounds concurrent gets; the limiter lowers it under
-	// throttling. 32 keeps up with list pages at any latency: a page names
-	// 25 secrets and takes as long to arrive as one get.
-	getsInFlight = 32
-	// connsPerHost leaves room beside the gets for the list call, which is
-	// the critical path and must never wait for a free connection.
-	connsPerHost = getsInFlight + 4
-)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 const (
@@ -141,7 +141,7 @@ func distinct(names []string) []string {
 // too.
 func TestReadConnectionInput(t *testing.T) {
 	env := environ("INPUT_AZURESUBSCRIPTION=", "INPUT_CONNECTEDSERVICENAME="+connID)
-	job, err := Read(endpoint.NewEnv(env), StageMain)
+	job, err := Read(agentenv.NewEnv(env), StageMain)
 	if err != nil {
 		t.Fatal(err)
 	}

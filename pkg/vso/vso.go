@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 // Encoding is how commands carry text to the agent. The agent decodes
@@ -24,20 +26,10 @@ import (
 // turn those into other characters.
 type Encoding struct{ NoPercents bool }
 
-// IsTrue reports whether a variable's value is true as the agent reads its
-// boolean settings: true, 1 or $true, in any case.
-func IsTrue(value string) bool {
-	switch strings.ToLower(strings.TrimSpace(value)) {
-	case "true", "1", "$true":
-		return true
-	}
-	return false
-}
-
 // EncodingFor is the encoding for the agent's DECODE_PERCENTS setting: on
 // unless set to something other than true, 1 or $true.
 func EncodingFor(decodePercents string) Encoding {
-	if strings.TrimSpace(decodePercents) == "" || IsTrue(decodePercents) {
+	if strings.TrimSpace(decodePercents) == "" || agentenv.AgentTrue(decodePercents) {
 		return Encoding{}
 	}
 	return Encoding{NoPercents: true}
