@@ -12,6 +12,8 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)'
 GOOS_HOST := $(shell $(GO) env GOOS)
 GOARCH_HOST := $(shell $(GO) env GOARCH)
+# The platforms the task ships for: build/package's platforms() is the list,
+# and its TestPlatformLists checks this one and the launcher's against it.
 PLATFORMS := linux/amd64 linux/arm64 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 # staticcheck 2025.1.1 under its module version (the module proxy may
 # refuse the release name).
@@ -53,7 +55,7 @@ test: build
 # a target with "context deadline exceeded" when a duration runs out while a
 # worker is busy (go.dev/issue/75804), which a loaded CI machine hits.
 FUZZ_TIME ?= 100000x
-FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/inputs:FuzzValidateVaultName \
+FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/task:FuzzValidateVaultName \
 	pkg/endpoint:FuzzRead pkg/testbed/agentrunner:FuzzEscapeRoundTrip \
 	pkg/pfx:FuzzDecode pkg/certformat:FuzzConvert
 fuzz-short:

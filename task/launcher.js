@@ -9,7 +9,8 @@ var os = require('os');
 var path = require('path');
 
 var GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' };
-// The binaries the extension ships, by Node's platform and arch.
+// The binaries the extension ships, by Node's platform and arch (build/package's platforms() is
+// the list; its TestPlatformLists checks this table against it).
 var TARGETS = {
   linux: { x64: 'amd64', arm64: 'arm64', arm: 'arm' },
   darwin: { x64: 'amd64', arm64: 'arm64' },

@@ -17,12 +17,13 @@ import (
 // binaryPkg is the main package every shipped binary must be built from.
 const binaryPkg = "github.com/gokeyvault/gokeyvault/cmd/gokeyvault"
 
-// platform is one GOOS/GOARCH the launcher knows (task/launcher.js) and the
-// Makefile's build-all builds.
+// platform is one GOOS/GOARCH the task ships a binary for.
 type platform struct{ GOOS, GOARCH string }
 
 // platforms are the agents' (win-x86 agents on 64-bit Windows run the
-// amd64 binary; linux/arm is the agent's 32-bit linux-arm, ARMv7).
+// amd64 binary; linux/arm is the agent's 32-bit linux-arm, ARMv7). This is
+// the one list: TestPlatformLists checks the launcher's TARGETS
+// (task/launcher.js) and the Makefile's PLATFORMS against it.
 func platforms() []platform {
 	return []platform{
 		{"linux", "amd64"}, {"linux", "arm64"}, {"linux", "arm"},

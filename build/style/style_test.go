@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,5 +53,21 @@ func TestProductFunctionsAreShort(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d functions checked: the walk missed the product", checked)
+	}
+}
+
+// TestBinariesLinkNoTesting: the task's binary and the tools that start a
+// test world for people (the demo, the bench, the local cloud) do not link
+// the testing package: only pkg/testbed/harness, which tests use, does.
+func TestBinariesLinkNoTesting(t *testing.T) {
+	pkgs := []string{"../../cmd/gokeyvault", "../../build/demo", "../../build/bench", "../../cmd/localcloud", "../../cmd/agentrun"}
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" {
+			t.Errorf("%s link the testing package", strings.Join(pkgs, ", "))
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -123,9 +124,9 @@ func TestCertificateConnection(t *testing.T) {
 			start := time.Now()
 			res := w.Run(step{Debug: true, Conn: certConnection(tenantID, tt.pem, nil), Creds: append(good.keyLines, other.keyLines...)})
 			if len(tt.wantErr) == 0 {
-				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-cert-123"})
+				harness.Succeeded(t, res, map[string]string{"db-password": "pw-cert-123"})
 			} else {
-				testworld.FailedWith(t, res, tt.wantErr...)
+				harness.FailedWith(t, res, tt.wantErr...)
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("failing took %v", took)
 				}
@@ -247,9 +248,9 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 				}
 			}
 			if len(tt.wantErr) == 0 {
-				testworld.Succeeded(t, res, map[string]string{"api-key": "key-federated-1"})
+				harness.Succeeded(t, res, map[string]string{"api-key": "key-federated-1"})
 			} else {
-				testworld.FailedWith(t, res, tt.wantErr...)
+				harness.FailedWith(t, res, tt.wantErr...)
 			}
 			w.CheckHosts(res, []string{hostDevOps, testworld.LoginHost, testworld.VaultHost}, systemToken)
 		})
@@ -320,7 +321,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 				asked = append(asked, q.Get("client_id")+" "+strconv.Itoa(r.Status))
 			}
 			if len(tt.wantErr) == 0 {
-				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-identity-1"})
+				harness.Succeeded(t, res, map[string]string{"db-password": "pw-identity-1"})
 				// One token, fetched once; no Entra request at all.
 				if diff := cmp.Diff([]string{tt.wantClientID + " 200"}, asked); diff != "" {
 					t.Errorf("identity requests (-want +got):\n%s", diff)
@@ -328,7 +329,7 @@ func TestManagedIdentityConnection(t *testing.T) {
 				w.CheckHosts(res, []string{testworld.VaultHost}, header)
 				return
 			}
-			testworld.FailedWith(t, res, tt.wantErr...)
+			harness.FailedWith(t, res, tt.wantErr...)
 			if took > 4*time.Second {
 				t.Errorf("failing took %v; an agent without an identity must fail in seconds", took)
 			}
@@ -363,8 +364,8 @@ func TestSovereignClouds(t *testing.T) {
 				conn.Data[k] = v
 			}
 			res := w.Run(step{Conn: &conn, Variables: testworld.DebugVars(nil)})
-			testworld.Succeeded(t, res, map[string]string{"sovereign": "value-" + tt.cloud})
-			testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+tt.vaultHost+"/), cloud "+tt.cloud)
+			harness.Succeeded(t, res, map[string]string{"sovereign": "value-" + tt.cloud})
+			harness.MustContain(t, banner(res), "vault kv-e2e (https://"+tt.vaultHost+"/), cloud "+tt.cloud)
 			w.CheckHosts(res, []string{tt.login + ":443", tt.vaultHost + ":443"})
 		})
 	}
@@ -436,10 +437,10 @@ func TestAzureStack(t *testing.T) {
 			}
 			res := w.Run(step{Conn: conn, Variables: vars, Creds: cert.keyLines})
 			if len(tt.wantErr) > 0 {
-				testworld.FailedWith(t, res, tt.wantErr...)
+				harness.FailedWith(t, res, tt.wantErr...)
 			} else {
-				testworld.Succeeded(t, res, map[string]string{"stack-secret": "value-on-the-stack"})
-				testworld.MustContain(t, banner(res), "vault kv-e2e (https://"+stackVault+"/), cloud AzureStack")
+				harness.Succeeded(t, res, map[string]string{"stack-secret": "value-on-the-stack"})
+				harness.MustContain(t, banner(res), "vault kv-e2e (https://"+stackVault+"/), cloud AzureStack")
 				want := tt.wantVersions
 				var got []string
 				for _, r := range v.Requests() {
@@ -452,7 +453,7 @@ func TestAzureStack(t *testing.T) {
 					if diff := cmp.Diff(want, got); diff != "" {
 						t.Errorf("api-versions the vault saw (-want +got):\n%s", diff)
 					}
-					testworld.MustContain(t, strings.Join(res.Log, "\n"), "##[debug]Key Vault in this cloud does not serve api-version 2026-04-01; using 2016-10-01 from now on")
+					harness.MustContain(t, strings.Join(res.Log, "\n"), "##[debug]Key Vault in this cloud does not serve api-version 2026-04-01; using 2016-10-01 from now on")
 				}
 			}
 			w.CheckHosts(res, tt.wantHosts)
@@ -540,15 +541,15 @@ func TestAgentNetwork(t *testing.T) {
 			start := time.Now()
 			res := w.Run(step{Variables: vars, Env: tt.env, Creds: []string{proxyPass, "not-" + proxyPass}})
 			if len(tt.wantErr) > 0 {
-				testworld.FailedWith(t, res, tt.wantErr...)
+				harness.FailedWith(t, res, tt.wantErr...)
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("failing took %v", took)
 				}
 			} else {
-				testworld.Succeeded(t, res, map[string]string{"db-password": "pw-network-1"})
+				harness.Succeeded(t, res, map[string]string{"db-password": "pw-network-1"})
 			}
 			if tt.wantWarn != "" {
-				testworld.MustContain(t, strings.Join(testworld.Issues(res, "warning"), "\n"), tt.wantWarn)
+				harness.MustContain(t, strings.Join(testworld.Issues(res, "warning"), "\n"), tt.wantWarn)
 			}
 			w.CheckHostsMay(res, tt.wantHosts, tt.mayHosts, proxyPass, "not-"+proxyPass)
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -83,7 +84,7 @@ func TestReadOnlyTaskFolder(t *testing.T) {
 			dir := privateTaskFolder(t)
 			binDir := filepath.Join(dir, "bin", runtime.GOOS+"_"+runtime.GOARCH)
 			env := tt.setup(t, dir, binDir)
-			w := testworld.New(t, func(ctx context.Context, _ *testworld.World, o agentrunner.Options) (*agentrunner.Result, error) {
+			w := harness.New(t, func(ctx context.Context, _ *testworld.World, o agentrunner.Options) (*agentrunner.Result, error) {
 				o.TaskDir = dir
 				return agentrunner.Run(ctx, o)
 			}, localcloud.Options{})
@@ -151,7 +152,7 @@ func readOnlyWorld(t *testing.T) (*world, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := testworld.New(t, func(ctx context.Context, _ *testworld.World, o agentrunner.Options) (*agentrunner.Result, error) {
+	w := harness.New(t, func(ctx context.Context, _ *testworld.World, o agentrunner.Options) (*agentrunner.Result, error) {
 		o.TaskDir = dir
 		return agentrunner.Run(ctx, o)
 	}, localcloud.Options{})
@@ -172,7 +173,7 @@ func TestSharedTempRefused(t *testing.T) {
 
 		res := w.Run(step{Env: append(env, "AGENT_TEMPDIRECTORY="+temp)})
 
-		msg := testworld.FailedWith(t, res)
+		msg := harness.FailedWith(t, res)
 		if !strings.HasPrefix(msg, "GoKeyVault cannot run ") || !strings.HasSuffix(msg, " where it is (its executable bit cannot be set: EROFS) and running a private copy failed: Agent.TempDirectory ("+temp+") has mode 0777: other users may write to it, and without the sticky bit they may rename what is in it, so another user could replace the private copy of the binary before it starts; nothing was copied or run. "+fix) {
 			t.Errorf("error %q", msg)
 		}
@@ -190,7 +191,7 @@ func TestSharedTempRefused(t *testing.T) {
 
 		res := w.Run(step{Env: []string{"AGENT_TEMPDIRECTORY=" + temp}, Inputs: map[string]string{"SecretsFilter": "", "SecretsToFiles": "deploy-key"}})
 
-		testworld.FailedWith(t, res, "the agent's temp directory (AGENT_TEMPDIRECTORY) "+temp+" has mode 0777: other users may write to it, and without the sticky bit they may rename what is in it, so another user could replace the directory SecretsToFiles writes the secrets to; nothing was written. "+fix)
+		harness.FailedWith(t, res, "the agent's temp directory (AGENT_TEMPDIRECTORY) "+temp+" has mode 0777: other users may write to it, and without the sticky bit they may rename what is in it, so another user could replace the directory SecretsToFiles writes the secrets to; nothing was written. "+fix)
 		if got, _ := os.ReadDir(temp); len(got) != 0 {
 			t.Errorf("%d entries left in the temporary directory", len(got))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -84,7 +85,7 @@ func TestDownloadAll(t *testing.T) {
 			}
 			// w.run has checked that no value of the vault (these
 			// included) reached the log.
-			if !debug && !testworld.ForceDebug() {
+			if !debug && !harness.ForceDebug() {
 				wantLog := []string{
 					"GoKeyVault dev (commit unknown): vault kv-e2e (https://kv-e2e.vault.azure.net/), cloud AzureCloud",
 					"TLS: trusting the certificates of SSL_CERT_FILE=" + w.Cloud.CAFile() + " (instead of the system's CA bundle)",

@@ -22,6 +22,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -213,8 +214,8 @@ func TestSecretsToFiles(t *testing.T) {
 
 	res := w.Run(step{Filter: "db-password, tls-pem", Inputs: map[string]string{"SecretsToFiles": "modern-pfx, modern-pem as pem, legacy-pfx as PFX\nlegacy-pem as pem, tls-pem as pfx, ssh-key, bad-cert"}})
 
-	testworld.FailedWith(t, res, "SecretsToFiles entry 'bad-cert': secret bad-cert (content type application/x-pkcs12) cannot be written as pfx: the value is not base64 (a PFX must be base64-encoded, as Key Vault stores certificates). No file was written")
-	testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 7 file(s) could not be written")
+	harness.FailedWith(t, res, "SecretsToFiles entry 'bad-cert': secret bad-cert (content type application/x-pkcs12) cannot be written as pfx: the value is not base64 (a PFX must be base64-encoded, as Key Vault stores certificates). No file was written")
+	harness.MustContain(t, res.Log[len(res.Log)-1], "1 of 7 file(s) could not be written")
 	files := map[string][]byte{}
 	for name, v := range res.Variables {
 		if base, ok := strings.CutSuffix(name, ".file"); ok {
@@ -226,7 +227,7 @@ func TestSecretsToFiles(t *testing.T) {
 		}
 	}
 	checkFiles(t, c, other, files, map[string][]byte{"modern-pfx": modern, "legacy-pfx": legacy, "ssh-key": []byte(sshKey)})
-	testworld.Succeeded(t, &agentrunner.Result{Result: "Succeeded", Variables: res.Variables}, map[string]string{"db-password": "v-db-password", "tls-pem": other.keyVaultPEM(t)})
+	harness.Succeeded(t, &agentrunner.Result{Result: "Succeeded", Variables: res.Variables}, map[string]string{"db-password": "v-db-password", "tls-pem": other.keyVaultPEM(t)})
 	if n := testworld.SecretGets(w.Vault)["tls-pem"]; n != 1 {
 		t.Errorf("tls-pem, in both inputs, fetched %d times", n)
 	}
@@ -278,7 +279,7 @@ func checkFilesStayOut(t *testing.T, res *agentrunner.Result, files map[string][
 	for _, b := range files {
 		contents = append(contents, string(b))
 	}
-	testworld.CheckNoValueLeaks(t, res, contents)
+	harness.CheckNoValueLeaks(t, res, contents)
 	for _, name := range []string{"modern-pem", "legacy-pem"} {
 		for i, line := range strings.Split(string(files[name]), "\n") {
 			if strings.HasPrefix(line, "-----") || line == "" {
@@ -337,7 +338,7 @@ func TestSecretsToFilesWindowsDevice(t *testing.T) {
 
 	res := w.Run(step{Inputs: map[string]string{"SecretsFilter": "", "SecretsToFiles": "nul as pem"}})
 
-	testworld.FailedWith(t, res, `input SecretsToFiles entry "nul as pem": a secret named nul cannot be written to a file: Windows reserves that name, with any extension and in any case, for a device (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9), so a Windows agent would write to the device, not a file. Copy the secret to another name in the vault and name that one here`)
+	harness.FailedWith(t, res, `input SecretsToFiles entry "nul as pem": a secret named nul cannot be written to a file: Windows reserves that name, with any extension and in any case, for a device (CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to LPT9), so a Windows agent would write to the device, not a file. Copy the secret to another name in the vault and name that one here`)
 	if got := w.Cloud.ProxyLog(); len(got) != 0 {
 		t.Errorf("requests were made before the entry was refused: %v", got)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -120,8 +121,8 @@ func copyTaskFolder(src, dst string) error {
 
 // world is one test's world; step one run of the task in it.
 type (
-	world = testworld.T
-	step  = testworld.Step
+	world = harness.T
+	step  = harness.Step
 )
 
 func newWorld(t *testing.T) *world {
@@ -132,7 +133,7 @@ func newWorld(t *testing.T) *world {
 // newWorldWith is newWorld on a cloud started with o.
 func newWorldWith(t *testing.T, o localcloud.Options) *world {
 	t.Helper()
-	return testworld.New(t, runTaskFolder, o)
+	return harness.New(t, runTaskFolder, o)
 }
 
 // runTaskFolder runs the copy of the task folder, launcher and binary.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -49,7 +50,7 @@ func TestHostileReplySize(t *testing.T) {
 
 			res := w.Run(step{Filter: tt.filter})
 
-			testworld.FailedWith(t, res, tt.want...)
+			harness.FailedWith(t, res, tt.want...)
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
@@ -70,11 +71,11 @@ func TestHostileReplySize(t *testing.T) {
 			if n := w.Vault.HostileBytes(); n > huge/4 {
 				t.Errorf("the server wrote %d MiB of %d before the task hung up", n>>20, huge>>20)
 			}
-			if rss := testworld.PeakRSS(t, res); rss > 40 {
+			if rss := harness.PeakRSS(t, res); rss > 40 {
 				t.Errorf("peak RSS %.1f MiB", rss)
 			}
-			t.Logf("server wrote %d KiB; peak RSS %.1f MiB", w.Vault.HostileBytes()>>10, testworld.PeakRSS(t, res))
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			t.Logf("server wrote %d KiB; peak RSS %.1f MiB", w.Vault.HostileBytes()>>10, harness.PeakRSS(t, res))
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -157,8 +158,8 @@ func TestHostileListBounds(t *testing.T) {
 			res := w.Run(step{Timeout: 120 * time.Second})
 
 			if len(tt.want) > 0 {
-				testworld.FailedWith(t, res, tt.want...)
-				testworld.SubsetOf(t, res.Variables, want)
+				harness.FailedWith(t, res, tt.want...)
+				harness.SubsetOf(t, res.Variables, want)
 			} else {
 				if res.Result != "Succeeded" {
 					t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -174,11 +175,11 @@ func TestHostileListBounds(t *testing.T) {
 					t.Errorf("last warning %q", got)
 				}
 			}
-			if rss := testworld.PeakRSS(t, res); rss > 64 {
+			if rss := harness.PeakRSS(t, res); rss > 64 {
 				t.Errorf("peak RSS %.1f MiB", rss)
 			}
-			t.Logf("%d list calls; peak RSS %.1f MiB", testworld.ListCalls(w.Vault), testworld.PeakRSS(t, res))
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			t.Logf("%d list calls; peak RSS %.1f MiB", testworld.ListCalls(w.Vault), harness.PeakRSS(t, res))
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }

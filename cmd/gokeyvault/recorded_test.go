@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/recorded"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
@@ -53,7 +54,7 @@ func TestRecordedDownloadAll(t *testing.T) {
 
 	res := w.Run(step{Vault: testworld.RecordedVault})
 
-	testworld.Succeeded(t, res, nil)
+	harness.Succeeded(t, res, nil)
 	want := map[string]agentrunner.Variable{
 		"secret3379360089":            testworld.SecretVar("value3379360089"),
 		"secretcontenttype2250812526": testworld.SecretVar("value2250812526"),
@@ -68,7 +69,7 @@ func TestRecordedDownloadAll(t *testing.T) {
 	if n := testworld.ListCalls(vault); n != 5 {
 		t.Errorf("%d list calls, want 5", n)
 	}
-	if testworld.ForceDebug() {
+	if harness.ForceDebug() {
 		return
 	}
 	wantLog := []string{
@@ -186,7 +187,7 @@ func TestRecordedNextLinksVerbatim(t *testing.T) {
 	if diff := cmp.Diff(wantErrs, errs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Found 4 secret(s): 4 enabled and valid, 0 skipped")
+	harness.MustContain(t, strings.Join(res.Log, "\n"), "Found 4 secret(s): 4 enabled and valid, 0 skipped")
 }
 
 // recordedCert is a recorded certificate's secret and what its files must
@@ -318,7 +319,7 @@ func checkRecordedFile(t *testing.T, res *agentrunner.Result, c recordedCert, fo
 	if filepath.Base(v.Value) != c.Name+"."+form {
 		t.Errorf("%s.file = %s: not the secret's name and the .%s extension", c.Name, v.Value, form)
 	}
-	testworld.CheckNoValueLeaks(t, res, []string{string(got)})
+	harness.CheckNoValueLeaks(t, res, []string{string(got)})
 	switch {
 	case form == own && form == "pfx":
 		if der, _ := base64.StdEncoding.DecodeString(c.Value); !bytes.Equal(got, der) {

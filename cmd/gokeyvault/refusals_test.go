@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -162,6 +163,6 @@ func TestDecodePercentsOff(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("errors %q", errs)
 	}
-	testworld.MustContain(t, errs[0], "Secret 'decoded': its value holds a '%' followed by 0A, 0D, 3B or 5D", "DECODE_PERCENTS is false", "not set")
-	testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 4 secret(s) could not be downloaded from kv-e2e")
+	harness.MustContain(t, errs[0], "Secret 'decoded': its value holds a '%' followed by 0A, 0D, 3B or 5D", "DECODE_PERCENTS is false", "not set")
+	harness.MustContain(t, res.Log[len(res.Log)-1], "1 of 4 secret(s) could not be downloaded from kv-e2e")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -153,7 +154,7 @@ func TestSignalEndsTree(t *testing.T) {
 			if res.ExitCode != 130 {
 				t.Errorf("exit code %d, want 130", res.ExitCode)
 			}
-			testworld.MustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
+			harness.MustContain(t, strings.Join(res.Log, "\n"), "Canceled after 0 secret(s) were set")
 			if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
 				t.Errorf("node %d still running", nodePID.Load())
 			}

@@ -3,131 +3,18 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
 
-// SecretsFilter's forms, end to end: each filter against one vault, the
-// exact variables the job ends up with, the warnings, and what the vault
-// was asked.
-
-// filterVault fills the world's vault for the filter tests and returns the
-// old version of cert.
-func filterVault(w *world) (oldCert string) {
-	now := time.Now()
-	for _, s := range []localcloud.Secret{
-		{Name: "app-a", Value: "v-app-a"},
-		{Name: "app-b-db", Value: "v-app-b-db"},
-		{Name: "app-legacy", Value: "v-app-legacy"},
-		{Name: "app-old", Value: "v-app-old", Disabled: true},
-		{Name: "test-a", Value: "v-test-a"},
-		{Name: "db-prod", Value: "v-db-prod", Tags: map[string]string{"Env": "prod"}},
-		{Name: "web-prod", Value: "v-web-prod", Tags: map[string]string{"env": "prod", "team": "web"}},
-		{Name: "db-dev", Value: "v-db-dev", Tags: map[string]string{"env": "dev"}},
-		{Name: "legacy-key", Value: "v-legacy-key"},
-		{Name: "gone-off", Value: "v-gone-off", Disabled: true},
-		{Name: "last-year", Value: "v-last-year", Expires: now.Add(-time.Hour)},
-		{Name: "next-year", Value: "v-next-year", NotBefore: now.Add(time.Hour)},
-	} {
-		w.Vault.Put(s)
-	}
-	oldCert = w.Vault.Put(localcloud.Secret{Name: "cert", Value: "v-cert-old"})
-	w.Vault.Put(localcloud.Secret{Name: "cert", Value: "v-cert-new"})
-	return oldCert
-}
-
-func TestFilterForms(t *testing.T) {
-	tests := []struct {
-		name     string
-		filter   string // {old} is cert's old version
-		want     map[string]string
-		warnings []string
-		gets     []string // the secrets whose values were asked for (sorted); nil: not checked
-		noList   bool
-	}{
-		{name: "pattern", filter: "app-*", want: map[string]string{"app-a": "v-app-a", "app-b-db": "v-app-b-db", "app-legacy": "v-app-legacy"},
-			gets: []string{"app-a", "app-b-db", "app-legacy"}},
-		{name: "pattern with an inner star", filter: "app-*-db", want: map[string]string{"app-b-db": "v-app-b-db"}},
-		{name: "suffix pattern", filter: "*-PROD", want: map[string]string{"db-prod": "v-db-prod", "web-prod": "v-web-prod"}},
-		{name: "exclusions", filter: "*, !app-*, !test-a, !cert", want: map[string]string{"db-prod": "v-db-prod", "web-prod": "v-web-prod", "db-dev": "v-db-dev", "legacy-key": "v-legacy-key"}},
-		{name: "tag, key in any case", filter: "tag:ENV=prod", want: map[string]string{"db-prod": "v-db-prod", "web-prod": "v-web-prod"}},
-		{name: "pattern and tag that select nothing", filter: "nothing-*, tag:env=staging, legacy-key",
-			want:     map[string]string{"legacy-key": "v-legacy-key"},
-			warnings: []string{"nothing-* selected no secret of vault kv-e2e", "tag:env=staging selected no secret of vault kv-e2e"}},
-		{name: "rename", filter: "legacy-key as LEGACY_KEY, app-a as app.a", want: map[string]string{"LEGACY_KEY": "v-legacy-key", "app.a": "v-app-a"}, noList: true},
-		{name: "the plain entry wins, in either order", filter: "cert/{old}, cert", want: map[string]string{"cert/{old}": "v-cert-old", "cert": "v-cert-new"}, noList: true},
-		{name: "the plain entry wins, plain first", filter: "cert, cert/{old}", want: map[string]string{"cert/{old}": "v-cert-old", "cert": "v-cert-new"}, noList: true},
-		{name: "a version alone sets its name too", filter: "cert/{old}", want: map[string]string{"cert/{old}": "v-cert-old", "cert": "v-cert-old"}, noList: true},
-		{name: "a pattern's current value wins over a version's name", filter: "c*, cert/{old}", want: map[string]string{"cert/{old}": "v-cert-old", "cert": "v-cert-new"}},
-		{name: "a version renamed", filter: "cert/{old} as CERT_OLD", want: map[string]string{"CERT_OLD": "v-cert-old"}, noList: true},
-		{name: "optional secrets: missing, disabled, expired, not yet valid", filter: "maybe?, gone-off?, last-year?, next-year?, legacy-key? as LK",
-			want: map[string]string{"LK": "v-legacy-key"}, noList: true,
-			warnings: []string{
-				"Optional secret 'gone-off' is not set: disabled in vault kv-e2e",
-				"Optional secret 'last-year' is not set: expired " + "{exp}" + " in vault kv-e2e",
-				"Optional secret 'maybe' is not set: not found in vault kv-e2e",
-				"Optional secret 'next-year' is not set: not valid before " + "{nbf}" + " in vault kv-e2e",
-			}},
-		{name: "a secret named and selected is fetched once", filter: "app-*, app-a, app-a as APP_A", want: map[string]string{"app-a": "v-app-a", "APP_A": "v-app-a", "app-b-db": "v-app-b-db", "app-legacy": "v-app-legacy"},
-			gets: []string{"app-a", "app-b-db", "app-legacy"}},
-		{name: "a rename wins over a pattern for its variable", filter: "legacy-*, app-a as legacy-key",
-			want:     map[string]string{"legacy-key": "v-app-a"},
-			warnings: []string{"Secret 'legacy-key' is selected but not set from the list: its variable is set by the entry app-a as legacy-key"}},
-		{name: "line breaks separate entries too", filter: "app-a\ntest-a\r\n  legacy-key  ", want: map[string]string{"app-a": "v-app-a", "test-a": "v-test-a", "legacy-key": "v-legacy-key"}, noList: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			old := filterVault(w)
-			fill := strings.NewReplacer("{old}", old)
-			res := w.Run(step{Filter: fill.Replace(tt.filter)})
-
-			if res.Result != "Succeeded" {
-				t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
-			}
-			want := map[string]agentrunner.Variable{}
-			for k, v := range tt.want {
-				want[fill.Replace(k)] = testworld.SecretVar(v)
-			}
-			if diff := cmp.Diff(want, res.Variables); diff != "" {
-				t.Errorf("variables (-want +got):\n%s", diff)
-			}
-			warnings := testworld.Issues(res, "warning")
-			for i, wl := range warnings {
-				// The dates are the vault's; only their place is checked.
-				if strings.Contains(wl, "'last-year'") {
-					warnings[i] = strings.Split(wl, "expired ")[0] + "expired {exp} in vault kv-e2e"
-				}
-				if strings.Contains(wl, "'next-year'") {
-					warnings[i] = strings.Split(wl, "before ")[0] + "before {nbf} in vault kv-e2e"
-				}
-			}
-			if diff := cmp.Diff(tt.warnings, warnings); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s\nlog:\n%s", diff, strings.Join(res.Log, "\n"))
-			}
-			if tt.noList && testworld.ListCalls(w.Vault) != 0 {
-				t.Errorf("named entries alone listed the vault")
-			}
-			if tt.gets != nil {
-				gets := testworld.SecretGets(w.Vault)
-				for _, n := range tt.gets {
-					if gets[n] != 1 {
-						t.Errorf("secret %s fetched %d times, want once", n, gets[n])
-					}
-					delete(gets, n)
-				}
-				if len(gets) != 0 {
-					t.Errorf("other secrets fetched: %v", gets)
-				}
-			}
-		})
-	}
-}
+// SecretsFilter end to end: refusals, a listing refused, output
+// variables and the log (each form's decisions are tested in-process, in
+// pkg/task's TestFilterForms).
 
 // TestFilterRefusals: a filter that cannot work, or would be ambiguous,
 // fails before any request, naming the entry.
@@ -149,7 +36,7 @@ func TestFilterRefusals(t *testing.T) {
 			w := newWorld(t)
 			w.Put(map[string]string{"a": "v-a"})
 			res := w.Run(step{Filter: tt.filter})
-			testworld.FailedWith(t, res, tt.want)
+			harness.FailedWith(t, res, tt.want)
 			if got := w.Cloud.ProxyLog(); len(got) != 0 {
 				t.Errorf("requests were made before the filter was refused: %v", got)
 			}
@@ -166,7 +53,7 @@ func TestListRefusedNamesStill(t *testing.T) {
 
 	res := w.Run(step{Filter: "app-*, db-password, tag:env=prod"})
 
-	testworld.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: access denied by the vault's access policy",
+	harness.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: access denied by the vault's access policy",
 		"(the entries app-*, tag:env=prod need the List permission; named entries need only Get)")
 	if diff := cmp.Diff(map[string]agentrunner.Variable{"db-password": testworld.SecretVar("v-db")}, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
@@ -195,14 +82,14 @@ func TestOutputVariables(t *testing.T) {
 	if diff := cmp.Diff(wantOut, res.Outputs); diff != "" {
 		t.Errorf("outputs (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Set 2 secret(s), each also an output variable of this step:\n  db-password\n  legacy-key -> LK\n")
+	harness.MustContain(t, strings.Join(res.Log, "\n"), "Set 2 secret(s), each also an output variable of this step:\n  db-password\n  legacy-key -> LK\n")
 }
 
 // TestFilterLog: a run with a pattern, an exclusion, a tag, a rename and a
 // missing optional secret says what each did.
 func TestFilterLog(t *testing.T) {
 	w := newWorld(t)
-	filterVault(w)
+	testworld.FilterVault(w.Vault)
 
 	res := w.Run(step{Filter: "app-*, !app-legacy, tag:env=prod, legacy-key as LEGACY_KEY, feature-flag?"})
 
@@ -228,7 +115,7 @@ func TestFilterLog(t *testing.T) {
 		"Downloaded 5 secret(s) in X s",
 		"Downloaded 5 secret(s) from kv-e2e",
 	}
-	if !testworld.ForceDebug() {
+	if !harness.ForceDebug() {
 		if diff := cmp.Diff(want, testworld.NormalLog(res)); diff != "" {
 			t.Errorf("log (-want +got):\n%s", diff)
 		}

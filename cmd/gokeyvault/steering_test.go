@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -56,8 +57,8 @@ func TestPipelineVariableFillsNoConnectionField(t *testing.T) {
 
 			res := w.Run(step{Variables: map[string]agentrunner.Variable{tt.key: tt.v}})
 
-			testworld.Succeeded(t, res, map[string]string{"db-password": "v-steer-1"})
-			testworld.SubsetOf(t, res.Variables, want)
+			harness.Succeeded(t, res, map[string]string{"db-password": "v-steer-1"})
+			harness.SubsetOf(t, res.Variables, want)
 			w.CheckHosts(res, []string{testworld.LoginHost, testworld.VaultHost})
 		})
 	}
@@ -180,11 +181,11 @@ func TestPipelineProxyAndTrustIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	testworld.Succeeded(t, res, map[string]string{"db-password": "v-steer-2"})
+	harness.Succeeded(t, res, map[string]string{"db-password": "v-steer-2"})
 	for k := range o.Variables {
 		delete(res.Variables, k)
 	}
-	testworld.SubsetOf(t, res.Variables, want)
+	harness.SubsetOf(t, res.Variables, want)
 	if saw := evil.saw(); len(saw) != 0 {
 		t.Errorf("the pipeline's proxy saw %q", saw)
 	}
@@ -196,7 +197,7 @@ func TestPipelineProxyAndTrustIgnored(t *testing.T) {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 	w.CheckHosts(res, []string{testworld.LoginHost, testworld.VaultHost}, w.Secret)
-	testworld.CheckNoValueLeaks(t, res, w.Cloud.SecretValues())
+	harness.CheckNoValueLeaks(t, res, w.Cloud.SecretValues())
 }
 
 // TestOIDCRequestURISteered: system.oidcRequestUri is a job variable, which
@@ -237,7 +238,7 @@ func TestOIDCRequestURISteered(t *testing.T) {
 			res := w.Run(step{Conn: wifConnection(wifSubject, wifIssuer), Variables: vars, Token: systemToken})
 
 			shown := strings.SplitN(tt.uri, "?", 2)[0]
-			testworld.FailedWith(t, res, "could not get the workload identity federation token for service connection "+connID+
+			harness.FailedWith(t, res, "could not get the workload identity federation token for service connection "+connID+
 				" from Azure DevOps (SYSTEM_OIDCREQUESTURI, POST "+shown+"): refused: the job's access token goes there, and it is not an https URL on the host of the collection the job runs in (dev.azure.com). "+
 				"SYSTEM_OIDCREQUESTURI is the job variable system.oidcRequestUri, which Azure DevOps sets: remove any variable of that name from the pipeline and from the steps before this one")
 			if saw := listener.saw(); len(saw) != 0 {
@@ -261,7 +262,7 @@ func TestDottedDecodePercents(t *testing.T) {
 
 	res := w.Run(step{Variables: map[string]agentrunner.Variable{"decode.percents": {Value: "false"}}})
 
-	testworld.Succeeded(t, res, nil)
+	harness.Succeeded(t, res, nil)
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}

@@ -27,6 +27,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -226,7 +227,7 @@ func TestStuckRunEndsAtItsBudget(t *testing.T) {
 	}
 	// Files written before the end have their variables (w.Run checks
 	// that no file goes unnamed).
-	msg := testworld.FailedWith(t, res)
+	msg := harness.FailedWith(t, res)
 	busy := cutShort(t, res, names, msg, "; SecretsToFiles entries ", " were still")
 	// On a loaded machine the conversions under way can hold back the
 	// last gets: those are named as not downloaded, certificates that are
@@ -277,7 +278,7 @@ func TestStuckRunCanceled(t *testing.T) {
 	}
 	log := strings.Join(res.Log, "\n")
 	busy := cutShort(t, res, names, log, "Stopped converting SecretsToFiles entries ", "\n")
-	testworld.MustContain(t, log, "Canceled after 0 secret(s) were set"+written(res)+"\nStopped converting SecretsToFiles entries "+strings.Join(busy, ", ")+"\n")
+	harness.MustContain(t, log, "Canceled after 0 secret(s) were set"+written(res)+"\nStopped converting SecretsToFiles entries "+strings.Join(busy, ", ")+"\n")
 	if err := syscall.Kill(int(nodePID.Load()), 0); err == nil {
 		t.Errorf("node %d still running", nodePID.Load())
 	}

@@ -89,8 +89,10 @@ func TestAzureCLIStopped(t *testing.T) {
 			defer cancel()
 			if tt.cancel {
 				go func() {
+					// The shell creates the file, then writes the pid:
+					// wait for the pid, not the file.
 					for {
-						if _, err := os.Stat(filepath.Join(dir, "child")); err == nil {
+						if b, err := os.ReadFile(filepath.Join(dir, "child")); err == nil && strings.HasSuffix(string(b), "\n") {
 							cancel()
 							return
 						}

@@ -2,12 +2,14 @@
 // inputs would get from a vault, found from a developer's machine with
 // their own sign-in, before anything is committed or run.
 //
-// It makes the task's own decisions (task.ReadSelection, task.Preview,
-// task.SummariseIn), so it cannot disagree with a run about what a filter
+// It builds the task's Request with the task's constructor
+// (task.NewRequest), downloads with task.Preview and summarises with
+// task.Summarise, so it cannot disagree with a run about what a filter
 // selects, which variable a secret sets, what a file entry converts to, or
-// how a failure is explained and fixed. It prints names, versions, content
-// types and sizes: never a value, a token or a file's content, and no
-// logging command, even when run inside a pipeline.
+// how a failure is explained and fixed; its report is a rendering of the
+// run's Outcome. It prints names, versions, content types and sizes:
+// never a value, a token or a file's content, and no logging command, even
+// when run inside a pipeline.
 package check
 
 import (
@@ -22,9 +24,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -36,7 +39,7 @@ type Options struct {
 	Vault  string // KeyVaultName
 	Filter string // SecretsFilter
 	Files  string // SecretsToFiles
-	Cloud  string // AzureCloud, AzureChinaCloud or AzureUSGovernment; "" is AzureCloud
+	Cloud  string // as CloudName gives it: AzureCloud, AzureChinaCloud or AzureUSGovernment
 	Tenant string // the tenant to sign in to; "" lets the vault's challenge say
 
 	Out io.Writer
@@ -56,11 +59,6 @@ const (
 	ExitUsage     = 2 // the command line is wrong
 )
 
-// getsInFlight bounds the check's concurrent gets: half the task's, since
-// a developer's sign-in is usually a person's, whose reads count against
-// the same vault limit as the pipelines'.
-const getsInFlight = 16
-
 // Run runs the check, prints what it found to o.Out and returns the exit
 // status. Once ctx is done (Ctrl-C) or the budget is spent, the check ends
 // within task.StopGrace and says so, whatever is still under way.
@@ -68,7 +66,7 @@ func Run(ctx context.Context, o Options) int {
 	gate := supervise.NewGate(o.Out)
 	p := newPrinter(gate)
 	defer p.flush()
-	job, cl, err := o.job()
+	req, cl, err := o.request()
 	if err != nil {
 		p.verdict("A pipeline with these inputs would fail before any request: " + err.Error())
 		return ExitWouldFail
@@ -85,18 +83,18 @@ func Run(ctx context.Context, o Options) int {
 		p.verdict("Could not check: " + err.Error())
 		return ExitWouldFail
 	}
-	ctx, cancel := context.WithTimeout(ctx, job.Budget)
+	ctx, cancel := context.WithTimeout(ctx, req.Budget)
 	defer cancel()
-	p.header(o, job, cl)
+	p.header(o, req, cl)
 	p.flush()
 	progress := &task.Progress{}
 	body := func() int {
-		d := task.Preview(ctx, job, vault, progress)
-		out := task.SummariseIn(job, cl, d)
+		d := task.Preview(ctx, req, vault, progress)
+		out := task.Summarise(req, task.DiagnoseContext(req.Vault, cl), d)
 		code, _ := gate.Last(func(w io.Writer) int {
 			q := newPrinter(w)
 			defer q.flush()
-			q.report(job, d, out, signIn.Used())
+			q.report(d, out, signIn.Used())
 			if out.Result != vso.Succeeded {
 				return ExitWouldFail
 			}
@@ -107,34 +105,23 @@ func Run(ctx context.Context, o Options) int {
 	return supervise.Run(ctx, gate, task.StopGrace, body, supervise.Stop{Last: func(w io.Writer) int {
 		q := newPrinter(w)
 		defer q.flush()
-		q.stopped(task.Stopped(job, ctx.Err(), progress), progress.UnderWay())
+		q.stopped(task.Stopped(req, ctx.Err(), progress))
 		return ExitWouldFail
 	}})
 }
 
-// job is the task's Job for the inputs: refused as the task would refuse
-// them, with the task's messages.
-func (o Options) job() (task.Job, cloud.Cloud, error) {
-	job := task.Job{Vault: strings.TrimSpace(o.Vault), Budget: o.Timeout}
-	if job.Budget <= 0 {
-		job.Budget = task.DefaultBudget
-	}
-	if err := inputs.ValidateVaultName(job.Vault); err != nil {
-		return job, cloud.Cloud{}, err
-	}
-	var err error
-	if job.Plan, job.Files, err = task.ReadSelection(o.Filter, o.Files); err != nil {
-		return job, cloud.Cloud{}, err
-	}
-	name, err := CloudName(o.Cloud)
+// request is the task's Request for the inputs, made as a run makes it
+// (refused as the task would refuse them, with the task's messages), and
+// the vault's cloud.
+func (o Options) request() (task.Request, cloud.Cloud, error) {
+	req, err := task.NewRequest(o.Vault, o.Filter, o.Files, o.Timeout)
 	if err != nil {
-		return job, cloud.Cloud{}, err
+		return req, cloud.Cloud{}, err
 	}
 	// The connection the task's messages may mention: the cloud and the
-	// tenant, no identity.
-	job.Conn = &endpoint.Connection{Environment: name, TenantID: o.Tenant}
-	cl, err := cloud.Resolve(job.Conn)
-	return job, cl, err
+	// tenant, no identity. The cloud's name is one CloudName accepted.
+	cl, err := cloud.Resolve(&endpoint.Connection{Environment: o.Cloud, TenantID: o.Tenant})
+	return req, cl, err
 }
 
 // client is the vault's client, with the task's guards (no token to any
@@ -143,16 +130,16 @@ func (o Options) client(cl cloud.Cloud, signIn azcore.TokenCredential) (*keyvaul
 	tr := o.Transport
 	if tr == nil {
 		// Room for the list call beside the gets, as the task leaves it.
-		tr = transport.New(transport.Options{MaxConnsPerHost: getsInFlight + 4})
+		tr = transport.New(transport.Options{MaxConnsPerHost: reqpolicy.ConnsPerHost(reqpolicy.CheckGetsInFlight)})
 	}
 	// The tenant is not checked against the vault's challenge here: the
 	// sign-in refuses another tenant than --tenant with a message for a
 	// developer, not for a service connection.
 	return keyvault.New(keyvault.Options{
 		VaultURL:    cl.VaultURL(strings.TrimSpace(o.Vault)),
-		Credential:  signIn,
-		HTTP:        transport.Pipeline{Transport: tr, Retry: policy.RetryOptions{MaxRetries: 4, TryTimeout: 30 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 4 * time.Second}},
-		Concurrency: getsInFlight,
+		Credential:  credential.NewSerial(signIn), // one token request at a time, as a run's
+		HTTP:        transport.Pipeline{Transport: tr, Retry: reqpolicy.CheckVaultRetry()},
+		Concurrency: reqpolicy.CheckGetsInFlight,
 	})
 }
 

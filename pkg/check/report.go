@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
-	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -48,19 +47,20 @@ func (p *printer) verdict(s string) {
 }
 
 // header says what is checked, where, and with whose access.
-func (p *printer) header(o Options, job task.Job, cl cloud.Cloud) {
-	p.line("Vault %s (%s), cloud %s", job.Vault, cl.VaultURL(job.Vault), cl.Name)
+func (p *printer) header(o Options, req task.Request, cl cloud.Cloud) {
+	p.line("Vault %s (%s), cloud %s", req.Vault, cl.VaultURL(req.Vault), cl.Name)
 	p.line("SecretsFilter: %s", orNone(o.Filter))
-	if len(job.Files) > 0 {
-		p.line("SecretsToFiles: %s", entryList(job.Files))
+	if len(req.Plan.Files) > 0 {
+		p.line("SecretsToFiles: %s", entryList(req.Plan.Files))
 	}
 }
 
-// report prints what a pipeline would get, then the verdict.
-func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used string) {
-	if d.Canceled || d.OutOfTime {
+// report prints what a pipeline would get, then the verdict: a rendering
+// of the run's outcome, as the step's log is another.
+func (p *printer) report(d task.Downloaded, out task.Outcome, used string) {
+	if out.Halt != nil {
 		// Told to stop, it says so as its supervisor would have.
-		p.stopped(out, d.CutShort)
+		p.stopped(out)
 		return
 	}
 	if used != "" {
@@ -68,40 +68,40 @@ func (p *printer) report(job task.Job, d task.Downloaded, out task.Outcome, used
 	}
 	p.line("")
 	if signInFailed(d) {
-		p.issues("Errors", out, task.Error)
+		p.issues("Errors", out.Errors)
 		p.verdict("The check could not sign in, so it cannot tell what a pipeline would get.")
 		return
 	}
-	if job.Plan.NeedsList() && d.ListErr == nil {
-		p.listing(job, d)
+	if out.Listing != nil {
+		p.listing(*out.Listing)
 	}
-	p.variables(d)
-	p.files(d)
-	p.issues("Warnings", out, task.Warning)
-	p.issues("Errors", out, task.Error)
+	p.variables(out.Set)
+	p.files(out.Files)
+	p.issues("Warnings", out.Warnings)
+	p.issues("Errors", out.Errors)
 	switch {
 	case out.Result == vso.Succeeded:
 		p.verdict("A pipeline with these inputs would succeed: " + out.Message + ".")
-	case isError(out, out.Message):
+	case out.Fatal() != "" && out.Fatal() == out.Message:
 		p.verdict("A pipeline with these inputs would fail, as the error above says.")
 	default:
 		p.verdict("A pipeline with these inputs would fail: " + out.Message + ".")
 	}
 }
 
-// stopped ends the report of a check that did not stop in time when told
-// to: out is how the task's run would have ended, busy the file entries
-// still being converted.
-func (p *printer) stopped(out task.Outcome, busy []string) {
+// stopped ends the report of a check that was told to stop (Ctrl-C, its
+// budget), whether it ended on its own or its supervisor ended it: out is
+// how the task's run would have ended.
+func (p *printer) stopped(out task.Outcome) {
 	p.line("")
-	if len(busy) > 0 {
-		p.line("Stopped while converting SecretsToFiles entries %s.", strings.Join(busy, ", "))
+	if out.Halt != nil && len(out.Halt.CutShort) > 0 {
+		p.line("Stopped while converting SecretsToFiles entries %s.", strings.Join(out.Halt.CutShort, ", "))
 	}
-	if out.Result == "" {
+	if out.Canceled {
 		p.verdict("Canceled: the check did not finish.")
 		return
 	}
-	p.issues("Errors", out, task.Error)
+	p.issues("Errors", out.Errors)
 	p.verdict("A pipeline with these inputs would fail, as the error above says.")
 }
 
@@ -109,7 +109,7 @@ func (p *printer) stopped(out task.Outcome, busy []string) {
 // listing or any secret: then nothing is known about the vault.
 func signInFailed(d task.Downloaded) bool {
 	errs := []error{d.ListErr, d.Report.Shared}
-	for _, f := range d.Report.Failures {
+	for _, f := range d.Selection.Failures {
 		errs = append(errs, f.Err)
 	}
 	for _, err := range errs {
@@ -122,32 +122,14 @@ func signInFailed(d task.Downloaded) bool {
 	return false
 }
 
-// isError reports whether msg is one of the outcome's error lines: the
-// verdict does not repeat it.
-func isError(out task.Outcome, msg string) bool {
-	for _, l := range out.Log {
-		if l.Kind == task.Error && l.Text == msg {
-			return true
-		}
-	}
-	return false
-}
-
 // listing says what the listing found, what each pattern or tag selected,
 // and what was skipped, and why.
-func (p *printer) listing(job task.Job, d task.Downloaded) {
-	rep := d.Report
-	p.line("Listed %d secret(s); %d selected, %d of them skipped.", rep.Listed, rep.Selected, len(rep.Skipped))
-	for _, e := range job.Plan.Entries {
-		if e.Kind != selection.Name && !e.Exclude && !job.Plan.All() {
-			p.line("  %s selects %d", e.Text, d.Selected[e.Text])
-		}
+func (p *printer) listing(li task.Listing) {
+	p.line("Listed %d secret(s); %d selected, %d of them skipped.", li.Found, li.Selected, li.Skipped)
+	for _, c := range li.Selectors {
+		p.line("  %s selects %d", c.Entry, c.N)
 	}
-	var skipped []task.Skipped
-	for _, s := range rep.Skipped {
-		skipped = append(skipped, task.Skipped{Secret: s.Name, Why: s.Reason})
-	}
-	skipped = append(skipped, d.Excluded...)
+	skipped := append(append([]selection.Skipped(nil), li.Skips...), li.Excluded...)
 	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Secret < skipped[j].Secret })
 	if len(skipped) > 0 {
 		p.line("Skipped (%d):", len(skipped))
@@ -158,12 +140,12 @@ func (p *printer) listing(job task.Job, d task.Downloaded) {
 }
 
 // variables lists each variable with the secret and version behind it.
-func (p *printer) variables(d task.Downloaded) {
+func (p *printer) variables(set []selection.Assigned) {
 	type row struct{ v, from string }
 	var rows []row
-	for _, a := range d.Set {
+	for _, a := range set {
 		for _, v := range a.Vars {
-			rows = append(rows, row{v, describe(strings.SplitN(a.Secret, "/", 2)[0], a.Version, a.ContentType)})
+			rows = append(rows, row{v, describe(a.Secret.Name, a.Version, a.ContentType)})
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return strings.ToLower(rows[i].v) < strings.ToLower(rows[j].v) })
@@ -174,31 +156,24 @@ func (p *printer) variables(d task.Downloaded) {
 }
 
 // files lists each file a SecretsToFiles entry would write.
-func (p *printer) files(d task.Downloaded) {
-	if len(d.Files) == 0 {
+func (p *printer) files(files []task.File) {
+	if len(files) == 0 {
 		return
 	}
-	p.line("Files (%d), each path in a plain variable:", len(d.Files))
-	for _, f := range d.Files {
+	p.line("Files (%d), each path in a plain variable:", len(files))
+	for _, f := range files {
 		p.line("  %s\t<- %s, written as %s, %d bytes", f.Entry.Var, describe(f.Entry.Ref.Name, f.Version, f.ContentType), f.Entry.FileName(f.Format), f.Size)
 	}
 }
 
-// issues lists the outcome's lines of a kind, as the pipeline's log would
-// show them.
-func (p *printer) issues(title string, out task.Outcome, kind task.LineKind) {
-	var lines []string
-	for _, l := range out.Log {
-		if l.Kind == kind {
-			lines = append(lines, l.Text)
-		}
-	}
-	if len(lines) == 0 {
+// issues lists warnings or errors, as the pipeline's log would show them.
+func (p *printer) issues(title string, issues []task.Issue) {
+	if len(issues) == 0 {
 		return
 	}
-	p.line("%s (%d):", title, len(lines))
-	for _, l := range lines {
-		p.line("  %s", l)
+	p.line("%s (%d):", title, len(issues))
+	for _, is := range issues {
+		p.line("  %s", is.Text)
 	}
 }
 
@@ -215,7 +190,7 @@ func describe(name, version, contentType string) string {
 	return s
 }
 
-func entryList(files []secretfile.Entry) string {
+func entryList(files []selection.File) string {
 	texts := make([]string, len(files))
 	for i, f := range files {
 		texts[i] = f.Text

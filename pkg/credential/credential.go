@@ -1,7 +1,8 @@
 // Package credential turns a service connection into an Azure SDK token
 // credential: client secret, certificate, workload identity federation and
 // managed identity, against the authority of the connection's cloud (pkg/cloud):
-// Microsoft Entra ID, or AD FS on Azure Stack Hub.
+// Microsoft Entra ID, or AD FS on Azure Stack Hub. Serial runs its token
+// requests one at a time and warms the vault's token early.
 package credential
 
 import (
@@ -33,10 +34,12 @@ type Options struct {
 	// logging) every request goes through: Entra ID, Azure DevOps, the
 	// managed identity endpoint.
 	HTTP transport.Pipeline
-	// Getenv reads the agent's environment (managed identity endpoints).
-	Getenv func(string) string
-	// Job is the running job, for workload identity federation.
-	Job endpoint.Job
+	// ManagedIdentity is where the machine's managed identity answers, as
+	// the environment says.
+	ManagedIdentity ManagedIdentityEnv
+	// DevOps is the running job's identity to Azure DevOps, for workload
+	// identity federation.
+	DevOps endpoint.DevOps
 	// OnSecret registers a credential obtained at run time (the OIDC token)
 	// with the agent's masker before anything else can print it.
 	OnSecret func(string)
@@ -54,9 +57,6 @@ func (o *Options) defaults() {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string) {}
-	}
-	if o.Getenv == nil {
-		o.Getenv = func(string) string { return "" }
 	}
 	if o.ManagedIdentityTimeout <= 0 {
 		o.ManagedIdentityTimeout = 20 * time.Second

@@ -22,8 +22,8 @@ func TestNewRejectsIncompleteConnections(t *testing.T) {
 		{"unknown auth type", endpoint.Connection{ID: "c", Scheme: "ServicePrincipal", TenantID: "t", ClientID: "x", AuthenticationType: "spnMagic"}, Options{}, `"spnMagic"`},
 		{"publish profile", endpoint.Connection{ID: "c", Scheme: "PublishProfile"}, Options{}, `"PublishProfile"`},
 		{"federation without token", endpoint.Connection{ID: "c", Scheme: "WorkloadIdentityFederation", TenantID: "t", ClientID: "x"}, Options{}, "job's access token"},
-		{"federation without tenant", endpoint.Connection{ID: "c", Scheme: "WorkloadIdentityFederation", ClientID: "x"}, Options{Job: endpoint.Job{AccessToken: "a"}}, "no tenant ID"},
-		{"distributed task route needs a GUID", endpoint.Connection{ID: "my-connection", Scheme: "WorkloadIdentityFederation", TenantID: "t", ClientID: "x"}, Options{Job: endpoint.Job{AccessToken: "a"}}, "GUID"},
+		{"federation without tenant", endpoint.Connection{ID: "c", Scheme: "WorkloadIdentityFederation", ClientID: "x"}, Options{DevOps: endpoint.DevOps{AccessToken: "a"}}, "no tenant ID"},
+		{"distributed task route needs a GUID", endpoint.Connection{ID: "my-connection", Scheme: "WorkloadIdentityFederation", TenantID: "t", ClientID: "x"}, Options{DevOps: endpoint.DevOps{AccessToken: "a"}}, "GUID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

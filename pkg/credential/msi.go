@@ -16,12 +16,45 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 )
 
 // imdsName is how messages name the endpoint an Azure VM has.
 const imdsName = "the Azure Instance Metadata Service (169.254.169.254)"
+
+// ManagedIdentityEnv is what the environment says about the machine's
+// managed identity endpoint, read with the rest of the environment (the
+// job's Read phase), for the debug line and the messages. azidentity finds
+// the endpoint itself, in the process environment (IDENTITY_ENDPOINT,
+// IDENTITY_HEADER, MSI_ENDPOINT, IMDS_ENDPOINT...): those variables are
+// left there for it, as they are.
+type ManagedIdentityEnv struct {
+	IdentityEndpoint string // IDENTITY_ENDPOINT: App Service, Azure Arc
+	MSIEndpoint      string // MSI_ENDPOINT: older App Service, Cloud Shell
+}
+
+// ReadManagedIdentityEnv reads the managed identity endpoints from the
+// environment.
+func ReadManagedIdentityEnv(e *agentenv.Env) ManagedIdentityEnv {
+	return ManagedIdentityEnv{
+		IdentityEndpoint: strings.TrimSpace(e.Get("IDENTITY_ENDPOINT")),
+		MSIEndpoint:      strings.TrimSpace(e.Get("MSI_ENDPOINT")),
+	}
+}
+
+// endpoint names the endpoint azidentity uses, as messages show it.
+func (m ManagedIdentityEnv) endpoint() string {
+	if m.IdentityEndpoint != "" {
+		return m.IdentityEndpoint + " (IDENTITY_ENDPOINT)"
+	}
+	if m.MSIEndpoint != "" {
+		return m.MSIEndpoint + " (MSI_ENDPOINT)"
+	}
+	return imdsName
+}
 
 // newManagedIdentityCredential uses the identity of the machine the agent
 // runs on. azidentity picks the endpoint the way every Azure SDK does:
@@ -36,10 +69,7 @@ const imdsName = "the Azure Instance Metadata Service (169.254.169.254)"
 func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, cl cloud.Cloud, co azcore.ClientOptions, o Options) (azcore.TokenCredential, error) {
 	probe := &dialProbe{}
 	co.PerRetryPolicies = append(co.PerRetryPolicies, probe)
-	// Per try: a link-local IMDS or loopback endpoint answers in
-	// milliseconds; the retry count still covers IMDS's documented
-	// transient 404/410/429/5xx answers.
-	co.Retry = policy.RetryOptions{MaxRetries: 4, TryTimeout: 5 * time.Second, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 4 * time.Second}
+	co.Retry = reqpolicy.ManagedIdentityRetry()
 	opts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 	clientID := strings.TrimSpace(c.MSIClientID)
 	if clientID != "" {
@@ -53,7 +83,7 @@ func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, c
 		cred:     cred,
 		probe:    probe,
 		clientID: clientID,
-		endpoint: managedIdentityEndpoint(o.Getenv),
+		endpoint: o.ManagedIdentity.endpoint(),
 		timeout:  o.ManagedIdentityTimeout,
 	}
 	o.Logf(fmt.Sprintf("managed identity endpoint: %s", m.endpoint))
@@ -62,16 +92,6 @@ func newManagedIdentityCredential(ctx context.Context, c *endpoint.Connection, c
 		return nil, err
 	}
 	return m, nil
-}
-
-func managedIdentityEndpoint(getenv func(string) string) string {
-	if ep := strings.TrimSpace(getenv("IDENTITY_ENDPOINT")); ep != "" {
-		return ep + " (IDENTITY_ENDPOINT)"
-	}
-	if ep := strings.TrimSpace(getenv("MSI_ENDPOINT")); ep != "" {
-		return ep + " (MSI_ENDPOINT)"
-	}
-	return imdsName
 }
 
 type managedIdentity struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -119,5 +120,24 @@ func TestManagedIdentityRunCanceled(t *testing.T) {
 	var mie *ManagedIdentityError
 	if err == nil || errors.As(err, &mie) {
 		t.Fatalf("error %v: a canceled run is not the identity's fault", err)
+	}
+}
+
+// TestManagedIdentityEnv: the endpoint messages name is the one azidentity
+// picks from the same variables: IDENTITY_ENDPOINT, then MSI_ENDPOINT, then
+// the Instance Metadata Service.
+func TestManagedIdentityEnv(t *testing.T) {
+	for _, tt := range []struct {
+		environ []string
+		want    string
+	}{
+		{nil, imdsName},
+		{[]string{"IDENTITY_ENDPOINT= http://127.0.0.1:41/msi/token ", "MSI_ENDPOINT=http://127.0.0.1:42/"}, "http://127.0.0.1:41/msi/token (IDENTITY_ENDPOINT)"},
+		{[]string{"MSI_ENDPOINT=http://127.0.0.1:42/"}, "http://127.0.0.1:42/ (MSI_ENDPOINT)"},
+		{[]string{"identity_endpoint=http://127.0.0.1:41/"}, imdsName},
+	} {
+		if got := ReadManagedIdentityEnv(agentenv.NewEnvFor(tt.environ, "linux")).endpoint(); got != tt.want {
+			t.Errorf("endpoint for %q = %q, want %q", tt.environ, got, tt.want)
+		}
 	}
 }

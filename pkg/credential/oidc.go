@@ -44,20 +44,20 @@ func newFederatedCredential(ctx context.Context, c *endpoint.Connection, tenant 
 	if tenant == "" || c.ClientID == "" {
 		return nil, fmt.Errorf("service connection %s has no tenant ID or service principal ID: edit the connection and fill them in", c.ID)
 	}
-	if o.Job.AccessToken == "" {
+	if o.DevOps.AccessToken == "" {
 		return nil, fmt.Errorf("service connection %s uses workload identity federation, which needs the job's access token to ask Azure DevOps for an OIDC token, but the agent did not provide it (ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN)", c.ID)
 	}
-	if o.Job.OIDCRequestURI == "" {
+	if o.DevOps.OIDCRequestURI == "" {
 		if _, err := uuid.Parse(c.ID); err != nil {
 			return nil, fmt.Errorf("service connection %s: the distributed task OIDC route needs the connection's GUID, not its name; use an agent that sets SYSTEM_OIDCREQUESTURI", c.ID)
 		}
-	} else if err := checkRequestURI(c.ID, o.Job); err != nil {
+	} else if err := checkRequestURI(c.ID, o.DevOps); err != nil {
 		return nil, err
 	}
 	pipelineOptions := o.HTTP.ClientOptions()
 	src := &oidcSource{
 		connID:  c.ID,
-		job:     o.Job,
+		job:     o.DevOps,
 		pl:      runtime.NewPipeline("gokeyvault", "", runtime.PipelineOptions{}, &pipelineOptions),
 		onToken: o.OnSecret,
 		logf:    o.Logf,
@@ -97,7 +97,7 @@ func (f *federatedCredential) GetToken(ctx context.Context, opts policy.TokenReq
 // oidcSource fetches the OIDC token and reuses it while it is fresh.
 type oidcSource struct {
 	connID  string
-	job     endpoint.Job
+	job     endpoint.DevOps
 	pl      runtime.Pipeline
 	onToken func(string)
 	logf    func(string)
@@ -167,7 +167,7 @@ func (s *oidcSource) assertion(ctx context.Context) (string, error) {
 // token must not go to: one not https, or on another host than the
 // collection the job runs in. The agent gives it as the job variable
 // system.oidcRequestUri, which the pipeline or an earlier step can set.
-func checkRequestURI(connID string, j endpoint.Job) error {
+func checkRequestURI(connID string, j endpoint.DevOps) error {
 	u, err := url.Parse(j.OIDCRequestURI)
 	coll, cerr := url.Parse(j.CollectionURI)
 	shown := "(unparsable)"

@@ -58,7 +58,7 @@ func TestFederatedTokenFromRequestURI(t *testing.T) {
 	cl, _ := cloud.Resolve(wifConnection())
 	cred, err := New(context.Background(), wifConnection(), cl, Options{
 		HTTP:     transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: time.Millisecond}},
-		Job:      endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: "system-token"},
+		DevOps:   endpoint.DevOps{OIDCRequestURI: "https://dev.azure.com/org/" + testProject + "/_apis/distributedtask/hubs/build/plans/" + testPlan + "/jobs/" + testJob + "/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: "system-token"},
 		OnSecret: func(s string) { registered = append(registered, s) },
 	})
 	if err != nil {
@@ -109,7 +109,7 @@ func TestFederatedTokenFromDistributedTaskAPI(t *testing.T) {
 	cl, _ := cloud.Resolve(wifConnection())
 	_, err := New(context.Background(), wifConnection(), cl, Options{
 		HTTP:     transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}},
-		Job:      endpoint.Job{CollectionURI: "https://dev.azure.com/" + org + "/", ProjectID: testProject, HostType: "build", PlanID: testPlan, JobID: testJob, AccessToken: "system-token"},
+		DevOps:   endpoint.DevOps{CollectionURI: "https://dev.azure.com/" + org + "/", ProjectID: testProject, HostType: "build", PlanID: testPlan, JobID: testJob, AccessToken: "system-token"},
 		OnSecret: func(s string) { registered = append(registered, s) },
 	})
 	if err != nil {
@@ -139,14 +139,14 @@ func TestFederatedTokenErrors(t *testing.T) {
 	const jobToken = "job-access-token-5c1f9e2a"
 	tests := []struct {
 		name       string
-		job        endpoint.Job
+		job        endpoint.DevOps
 		handle     func(*http.Request) (*http.Response, error)
 		wantStatus int
 		want       []string
 	}{
 		{
 			name: "access token refused",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
+			job:  endpoint.DevOps{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/x/jobs/y/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return reply(401, `{"message":"TF400813: not authorized"}`), nil
 			},
@@ -155,14 +155,14 @@ func TestFederatedTokenErrors(t *testing.T) {
 		},
 		{
 			name:       "connection unknown",
-			job:        endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
+			job:        endpoint.DevOps{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle:     func(*http.Request) (*http.Response, error) { return reply(404, `{"message":"not found"}`), nil },
 			wantStatus: 404,
 			want:       []string{"uses workload identity federation and is authorised"},
 		},
 		{
 			name: "network",
-			job:  endpoint.Job{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
+			job:  endpoint.DevOps{OIDCRequestURI: "https://dev.azure.com/org/p/oidctoken", CollectionURI: "https://dev.azure.com/org/", AccessToken: jobToken},
 			handle: func(*http.Request) (*http.Response, error) {
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 			},
@@ -170,7 +170,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 		},
 		{
 			name:   "no route at all",
-			job:    endpoint.Job{AccessToken: jobToken, ProjectID: "not-a-guid"},
+			job:    endpoint.DevOps{AccessToken: jobToken, ProjectID: "not-a-guid"},
 			handle: func(*http.Request) (*http.Response, error) { return nil, errors.New("no request expected") },
 			want:   []string{"the distributed task API", "SYSTEM_OIDCREQUESTURI"},
 		},
@@ -181,7 +181,7 @@ func TestFederatedTokenErrors(t *testing.T) {
 			registered := 0
 			_, err := New(context.Background(), wifConnection(), cl, Options{
 				HTTP:     transport.Pipeline{Transport: &fakeTransport{handle: tt.handle}, Retry: policy.RetryOptions{MaxRetries: -1}},
-				Job:      tt.job,
+				DevOps:   tt.job,
 				OnSecret: func(string) { registered++ },
 			})
 			var oe *OIDCError
@@ -212,7 +212,7 @@ func TestOIDCTokenReusedWhileFresh(t *testing.T) {
 		return reply(200, fmt.Sprintf(`{"oidcToken":%q}`, tok)), nil
 	}}
 	var registered []string
-	src := &oidcSource{connID: testConnID, job: endpoint.Job{OIDCRequestURI: "https://dev.azure.com/o/x", AccessToken: "t"}, onToken: func(s string) { registered = append(registered, s) }, logf: func(string) {}}
+	src := &oidcSource{connID: testConnID, job: endpoint.DevOps{OIDCRequestURI: "https://dev.azure.com/o/x", AccessToken: "t"}, onToken: func(s string) { registered = append(registered, s) }, logf: func(string) {}}
 	src.pl = newTestPipeline(ft)
 	for i := 0; i < 3; i++ {
 		if _, err := src.assertion(context.Background()); err != nil {
@@ -252,8 +252,8 @@ func TestRequestURIRefused(t *testing.T) {
 			ft := &fakeTransport{handle: func(*http.Request) (*http.Response, error) { return reply(200, `{"oidcToken":"x"}`), nil }}
 			cl, _ := cloud.Resolve(wifConnection())
 			_, err := New(context.Background(), wifConnection(), cl, Options{
-				HTTP: transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}},
-				Job:  endpoint.Job{OIDCRequestURI: tt.uri, CollectionURI: tt.coll, AccessToken: "job-token"},
+				HTTP:   transport.Pipeline{Transport: ft, Retry: policy.RetryOptions{MaxRetries: -1}},
+				DevOps: endpoint.DevOps{OIDCRequestURI: tt.uri, CollectionURI: tt.coll, AccessToken: "job-token"},
 			})
 			want := &OIDCError{ConnectionID: testConnID, Route: "SYSTEM_OIDCREQUESTURI", URL: tt.wantURL, Message: tt.want}
 			if diff := cmp.Diff(error(want), err); diff != "" {
@@ -266,7 +266,7 @@ func TestRequestURIRefused(t *testing.T) {
 	}
 	// The collection's own host, its port written out or not.
 	for _, uri := range []string{"https://dev.azure.com/org/p/oidctoken", "https://DEV.azure.com:443/org/p/oidctoken"} {
-		if err := checkRequestURI(testConnID, endpoint.Job{OIDCRequestURI: uri, CollectionURI: coll}); err != nil {
+		if err := checkRequestURI(testConnID, endpoint.DevOps{OIDCRequestURI: uri, CollectionURI: coll}); err != nil {
 			t.Errorf("%s refused: %v", uri, err)
 		}
 	}

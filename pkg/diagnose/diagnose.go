@@ -25,7 +25,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
-	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -186,7 +186,7 @@ func explainVault(c Context, p Problem, op string) string {
 	case p.Status == 429:
 		msg = "Key Vault kept throttling the requests after retries: other clients share the vault's limit of 4,000 reads per 10 s; run again later or spread the load"
 	case p.Status == 400 && unsupported(p.Message):
-		asked, latest, _ := keyvault.UnsupportedVersion(p.Message)
+		asked, latest, _ := reqpolicy.UnsupportedVersion(p.Message)
 		msg = fmt.Sprintf("Key Vault in this cloud does not support API version %s (400 %s): set the pipeline variable GoKeyVault.ApiVersion to a version it serves", asked, p.Code)
 		if latest != "" {
 			msg += fmt.Sprintf(" (it names %s)", latest)
@@ -204,7 +204,7 @@ func explainVault(c Context, p Problem, op string) string {
 var aadsts = regexp.MustCompile(`AADSTS(\d+)`)
 
 func unsupported(message string) bool {
-	_, _, ok := keyvault.UnsupportedVersion(message)
+	_, _, ok := reqpolicy.UnsupportedVersion(message)
 	return ok
 }
 
@@ -274,7 +274,7 @@ func explainOther(c Context, err error) string {
 		return own.Error()
 	case foreignTenant.MatchString(err.Error()):
 		m := foreignTenant.FindStringSubmatch(err.Error())
-		return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", c.Vault, m[1], c.TenantID)
+		return reqpolicy.TenantMismatch(c.Vault, m[1], c.TenantID)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out waiting for Azure: check the agent's network, proxy and firewall"
 	case errors.Is(err, context.Canceled):

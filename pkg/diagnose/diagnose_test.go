@@ -62,6 +62,8 @@ func TestExplain(t *testing.T) {
 		{"OIDC request through a dead proxy", &credential.OIDCError{ConnectionID: "c1", Route: "SYSTEM_OIDCREQUESTURI", URL: "https://dev.azure.com/o/x", Err: &transport.ProxyError{Proxy: "http://127.0.0.1:1", Target: "dev.azure.com:443", Err: refused}},
 			[]string{"workload identity federation token for service connection c1", "could not connect to the proxy http://127.0.0.1:1"}, nil},
 		{"API version a cloud does not serve", kvVersion, []string{"does not support API version 2026-04-01", "GoKeyVault.ApiVersion", "(it names 2016-10-01)", "req-1"}, nil},
+		{"azidentity refuses the challenge's tenant", errors.New(`ClientSecretCredential isn't configured to acquire tokens for tenant "t2". To enable acquiring tokens for this tenant add it to the AdditionallyAllowedTenants on the credential options`),
+			[]string{"vault kv1 belongs to tenant t2, but the service connection is for tenant t1: use a service connection of the vault's tenant, or a vault of the connection's tenant"}, []string{"network error"}},
 		{"proxy wants credentials", &transport.ProxyError{Proxy: "http://p:8080", Target: "kv1.vault.azure.net:443", StatusCode: 407, SentCredentials: true}, []string{"rejected the proxy credentials"}, nil},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 const id = "4f6c2a55-8d3e-4c1b-9a0f-1e2d3c4b5a69"
@@ -111,7 +113,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Read(NewEnv(tt.environ), id)
+			got, err := Read(agentenv.NewEnv(tt.environ), id)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read error = %v, want %q", err, tt.wantErr)
@@ -134,12 +136,12 @@ func TestRead(t *testing.T) {
 // TestReadWindows: Windows' environment ignores case, and so does the
 // agent there: any spelling is the one variable.
 func TestReadWindows(t *testing.T) {
-	e := newEnv([]string{
+	e := agentenv.NewEnvFor([]string{
 		"endpoint_url_" + strings.ToUpper(id) + "=https://management.azure.com/",
 		"Endpoint_Auth_Scheme_" + id + "=ServicePrincipal",
 		"endpoint_auth_parameter_" + id + "_tenantid=t",
 		"ENDPOINT_DATA_" + id + "_environment=AzureCloud",
-	}, true)
+	}, "windows")
 	got, err := Read(e, id)
 	if err != nil {
 		t.Fatal(err)
@@ -151,28 +153,8 @@ func TestReadWindows(t *testing.T) {
 }
 
 func TestReadEmptyID(t *testing.T) {
-	if _, err := Read(NewEnv(nil), "  "); err == nil || !strings.Contains(err.Error(), "azureSubscription") {
+	if _, err := Read(agentenv.NewEnv(nil), "  "); err == nil || !strings.Contains(err.Error(), "azureSubscription") {
 		t.Fatalf("Read(\"\") error = %v, want one naming azureSubscription", err)
-	}
-}
-
-func TestSensitive(t *testing.T) {
-	e := NewEnv([]string{
-		"ENDPOINT_AUTH_SCHEME_X=ServicePrincipal",
-		"ENDPOINT_AUTH_X={}",
-		"endpoint_auth_parameter_x_serviceprincipalkey=k",
-		"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
-		"SECRET_AGENT_PROXYPASSWORD=p",
-		"ENDPOINT_DATA_X_SUBSCRIPTIONID=s",
-		"System_AccessToken=t",
-		"SYSTEM_ACCESSTOKENS=not-it",
-		"PATH=/bin",
-	})
-	got := e.Sensitive()
-	sort.Strings(got)
-	want := []string{"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN", "ENDPOINT_AUTH_X", "SECRET_AGENT_PROXYPASSWORD", "System_AccessToken", "endpoint_auth_parameter_x_serviceprincipalkey"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Sensitive mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -192,7 +174,7 @@ func FuzzRead(f *testing.F) {
 			"ENDPOINT_AUTH_PARAMETER_" + id + "_AUTHENTICATIONTYPE=" + authType,
 			"ENDPOINT_DATA_" + id + "_ENVIRONMENT=" + env,
 		}
-		c, err := Read(NewEnv(environ), id)
+		c, err := Read(agentenv.NewEnv(environ), id)
 		if err != nil {
 			if strings.Contains(err.Error(), key) {
 				t.Fatalf("error quotes the key: %q", strings.ReplaceAll(err.Error(), key, "<key>"))
@@ -209,7 +191,7 @@ func TestReadJob(t *testing.T) {
 	tests := []struct {
 		name    string
 		environ []string
-		want    Job
+		want    DevOps
 	}{
 		{
 			name: "agent variables",
@@ -218,7 +200,7 @@ func TestReadJob(t *testing.T) {
 				"SYSTEM_COLLECTIONURI=https://dev.azure.com/org/", "SYSTEM_TEAMPROJECTID=p", "SYSTEM_HOSTTYPE=build", "SYSTEM_PLANID=pl", "SYSTEM_JOBID=j",
 				"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
 			},
-			want: Job{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken", CollectionURI: "https://dev.azure.com/org/", ProjectID: "p", HostType: "build", PlanID: "pl", JobID: "j", AccessToken: "tok"},
+			want: DevOps{OIDCRequestURI: "https://dev.azure.com/org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j/oidctoken", CollectionURI: "https://dev.azure.com/org/", ProjectID: "p", HostType: "build", PlanID: "pl", JobID: "j", AccessToken: "tok"},
 		},
 		{
 			name: "token and collection from the SystemVssConnection endpoint",
@@ -226,7 +208,7 @@ func TestReadJob(t *testing.T) {
 				`ENDPOINT_AUTH_SYSTEMVSSCONNECTION={"parameters":{"AccessToken":"tok2"},"scheme":"OAuth"}`,
 				"ENDPOINT_URL_SYSTEMVSSCONNECTION=https://dev.azure.com/org2/",
 			},
-			want: Job{CollectionURI: "https://dev.azure.com/org2/", AccessToken: "tok2"},
+			want: DevOps{CollectionURI: "https://dev.azure.com/org2/", AccessToken: "tok2"},
 		},
 		{
 			// A step can set system.collectionUri; the agent writes its
@@ -237,14 +219,14 @@ func TestReadJob(t *testing.T) {
 				"ENDPOINT_URL_SYSTEMVSSCONNECTION=https://dev.azure.com/org/",
 				"ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN=tok",
 			},
-			want: Job{CollectionURI: "https://dev.azure.com/org/", AccessToken: "tok"},
+			want: DevOps{CollectionURI: "https://dev.azure.com/org/", AccessToken: "tok"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := NewEnv(tt.environ)
-			if diff := cmp.Diff(tt.want, ReadJob(e)); diff != "" {
-				t.Errorf("ReadJob (-want +got):\n%s", diff)
+			e := agentenv.NewEnv(tt.environ)
+			if diff := cmp.Diff(tt.want, ReadDevOps(e)); diff != "" {
+				t.Errorf("ReadDevOps (-want +got):\n%s", diff)
 			}
 			sensitive := e.Sensitive()
 			sort.Strings(sensitive)
@@ -260,82 +242,19 @@ func TestReadJob(t *testing.T) {
 	}
 }
 
-// TestPipeline: the environment names a job variable may have written, as
-// the agent writes them: '.' and ' ' made '_', upper-cased or (a step's
-// preservecase=true) as spelled, secret ones after SECRET_.
-func TestPipeline(t *testing.T) {
-	e := newEnv([]string{
-		`VSTS_PUBLIC_VARIABLES=["https_proxy", "system.debug", "Decode Percents"]`,
-		`VSTS_SECRET_VARIABLES=["agent.proxyPassword"]`,
-	}, false)
-	for _, tt := range []struct {
-		env  string
-		want []string
-	}{
-		{"HTTPS_PROXY", []string{"https_proxy"}},
-		{"https_proxy", []string{"https_proxy"}},
-		{"Https_Proxy", nil},
-		{"SYSTEM_DEBUG", []string{"system.debug"}},
-		{"system_debug", []string{"system.debug"}},
-		{"DECODE_PERCENTS", []string{"Decode Percents"}},
-		{"SECRET_AGENT_PROXYPASSWORD", []string{"agent.proxyPassword"}},
-		{"AGENT_PROXYPASSWORD", nil},
-		{"SSL_CERT_FILE", nil},
-	} {
-		got, known := e.Pipeline(tt.env)
-		if diff := cmp.Diff(tt.want, got); diff != "" || !known {
-			t.Errorf("Pipeline(%s) = %v, %v; want %v, true", tt.env, got, known, tt.want)
-		}
-	}
-	if got, known := newEnv([]string{"HTTPS_PROXY=x"}, false).Pipeline("HTTPS_PROXY"); got != nil || known {
-		t.Errorf("Pipeline without the agent's lists = %v, %v; want nothing known", got, known)
-	}
-	w := newEnv([]string{`VSTS_PUBLIC_VARIABLES=["https_proxy"]`}, true)
-	if got, _ := w.Pipeline("Https_Proxy"); len(got) != 1 {
-		t.Errorf("on Windows, Pipeline(Https_Proxy) = %v, want https_proxy", got)
-	}
-}
-
-// TestSetting: one of the agent's settings as the agent resolves it (a
-// job variable of exactly its name, in any case, then the agent's own
-// environment), and unknown when a job variable of another spelling
-// hides it.
-func TestSetting(t *testing.T) {
-	tests := []struct {
-		name    string
-		environ []string
-		want    Setting
-	}{
-		{"no lists: the environment at its word", []string{"DECODE_PERCENTS=false"}, Setting{Value: "false", Known: true, Variable: true}},
-		{"the agent's own environment", []string{"DECODE_PERCENTS=false", `VSTS_PUBLIC_VARIABLES=["system.debug"]`}, Setting{Value: "false", Known: true}},
-		{"not set at all", []string{`VSTS_PUBLIC_VARIABLES=[]`}, Setting{Known: true}},
-		{"a job variable of its name", []string{"DECODE_PERCENTS=false", `VSTS_PUBLIC_VARIABLES=["decode_Percents"]`}, Setting{Value: "false", Known: true, Variable: true}},
-		{"set with preservecase", []string{"decode_percents=false", `VSTS_PUBLIC_VARIABLES=["decode_percents"]`}, Setting{Value: "false", Known: true, Variable: true}},
-		{"another spelling hides the agent's", []string{"DECODE_PERCENTS=false", `VSTS_PUBLIC_VARIABLES=["decode.percents"]`}, Setting{}},
-		{"both spellings", []string{"DECODE_PERCENTS=false", `VSTS_PUBLIC_VARIABLES=["DECODE_PERCENTS", "decode.percents"]`}, Setting{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, newEnv(tt.environ, false).Setting("DECODE_PERCENTS")); diff != "" {
-				t.Errorf("Setting (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // TestReadIDInUpperCase: a connection input that holds the GUID in upper
 // case reads the variables the agent writes, under the GUID as .NET
 // prints it (lower case), not a pipeline variable's upper-case name.
 func TestReadIDInUpperCase(t *testing.T) {
 	up := strings.ToUpper(id)
-	e := newEnv([]string{
+	e := agentenv.NewEnvFor([]string{
 		"ENDPOINT_URL_" + id + "=https://management.azure.com/",
 		"ENDPOINT_AUTH_SCHEME_" + id + "=ServicePrincipal",
 		`ENDPOINT_AUTH_` + id + `={"parameters":{"tenantid":"t"},"scheme":"ServicePrincipal"}`,
 		`ENDPOINT_DATA_` + id + `={"environment":"AzureCloud"}`,
 		"ENDPOINT_URL_" + up + "=https://management.attacker.example/",
 		"ENDPOINT_DATA_" + up + "_ACTIVEDIRECTORYAUTHORITY=https://login.attacker.example/",
-	}, false)
+	}, "linux")
 	got, err := Read(e, up)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
-// Package keyvault downloads secret values from one vault: it lists (for '*')
-// and fetches values concurrently, starting the first get as soon as the
-// first list page has arrived, and reports what it skipped and why.
+// Package keyvault downloads secrets from one vault: it walks the list
+// pages when a request selects by listing, queues what each page selects,
+// fetches the values with a bounded pool of workers (named secrets
+// directly), and reports what was listed, skipped, downloaded and failed
+// (Report). Its requests' retries, pacing and guards are pkg/reqpolicy's.
 package keyvault
 
 import (
@@ -8,17 +10,16 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
@@ -49,18 +50,15 @@ type Options struct {
 type Client struct {
 	vaultURL    *url.URL
 	secrets     *azsecrets.Client
-	cred        *serialCredential
 	concurrency int
 	now         func() time.Time
-	limiter     *limiter
+	limiter     *reqpolicy.Limiter
 	maxPages    int // the most list pages a listing may take: maxPages, lowered by tests
 	maxListed   int // the most entries a listing may bring: maxListed, lowered by tests
 }
 
-// workers is how many gets may be under way, counting those waiting out a
-// retry delay: more than the limiter lets through, so that a request
-// backing off after a 429 does not hold up the ones behind it.
-func (c *Client) workers() int { return 4 * c.concurrency }
+// workers is how many gets may be under way (reqpolicy.Workers).
+func (c *Client) workers() int { return reqpolicy.Workers(c.concurrency) }
 
 // PeakInFlight is the most gets that were in flight at once.
 func (c *Client) PeakInFlight() int { return c.limiter.Peak() }
@@ -72,31 +70,18 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("vault URL %q is not an https URL", o.VaultURL)
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 32
+		o.Concurrency = reqpolicy.RunGetsInFlight
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	lim := newLimiter(o.Concurrency, o.Now)
 	co := o.HTTP.ClientOptions()
-	if co.Transport == nil {
-		co.Transport = http.DefaultClient
-	}
-	co.Transport = capTransport{next: co.Transport}
-	co.APIVersion = o.APIVersion
-	co.PerCallPolicies = []policy.Policy{attemptsPolicy{}}
-	// The guard goes last, nearest the wire, so that nothing added after
-	// it can send where it would not.
-	// The version policy goes first: its second try of a refused
-	// version passes the limiter and the guard again.
-	versions := &versionPolicy{fixed: o.APIVersion != "", logf: o.Logf}
-	co.PerRetryPolicies = append(append([]policy.Policy{versions, lim.policy()}, co.PerRetryPolicies...), guardPolicy{vault: u, tenant: o.TenantID})
-	cred := &serialCredential{cred: o.Credential}
-	sc, err := azsecrets.NewClient(o.VaultURL, cred, &azsecrets.ClientOptions{ClientOptions: co})
+	lim := reqpolicy.Install(&co, reqpolicy.Vault{URL: u, TenantID: o.TenantID, APIVersion: o.APIVersion, GetsInFlight: o.Concurrency, Now: o.Now, Logf: o.Logf})
+	sc, err := azsecrets.NewClient(o.VaultURL, o.Credential, &azsecrets.ClientOptions{ClientOptions: co})
 	if err != nil {
 		return nil, fmt.Errorf("create Key Vault client for %s: %w", o.VaultURL, err)
 	}
-	return &Client{vaultURL: u, secrets: sc, cred: cred, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages, maxListed: maxListed}, nil
+	return &Client{vaultURL: u, secrets: sc, concurrency: o.Concurrency, now: o.Now, limiter: lim, maxPages: maxPages, maxListed: maxListed}, nil
 }
 
 // Value is one downloaded secret.
@@ -458,7 +443,7 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 // network, the TLS handshake), and every other request would meet it too.
 func aboutSecret(err error) bool {
 	var re *azcore.ResponseError
-	var big *ReplyTooLargeError
+	var big *reqpolicy.ReplyTooLargeError
 	var own *secretError
 	return errors.As(err, &re) || errors.As(err, &big) || errors.As(err, &own)
 }

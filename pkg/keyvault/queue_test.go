@@ -118,9 +118,12 @@ func TestQueueDrainsThenCloses(t *testing.T) {
 // kept past cancellation.
 func TestQueueWaitEndsWithContext(t *testing.T) {
 	q := newQueue()
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	q.now = clk.now
 	q.pushPage(secrets("a", 1), false)
+	// Pages 33h20m apart: b's 25 are spread over 3/4 of that, one an hour.
+	clk.t = clk.t.Add(100 * time.Hour / 3)
 	q.pushPage(secrets("b", 25), false)
-	q.spacing = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	// a0 goes at once (a page behind), b0 takes the first slot, now.
 	for _, want := range []string{"a0", "b0"} {

@@ -38,8 +38,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -72,34 +71,34 @@ type Config struct {
 // AGENT_CAINFO file that cannot be read or holds no certificate (running
 // without the CA the agent was given would fail later with a less helpful
 // TLS error).
-func FromEnv(e *endpoint.Env) (*Config, error) {
+func FromEnv(e *agentenv.Env) (*Config, error) {
 	c := &Config{}
 	c.env = httpproxy.Config{
 		HTTPSProxy: c.fromMachine(e, proxyUse, "HTTPS_PROXY", "https_proxy"),
 		HTTPProxy:  c.fromMachine(e, proxyUse, "HTTP_PROXY", "http_proxy"),
 		NoProxy:    c.fromMachine(e, proxyUse, "NO_PROXY", "no_proxy"),
 	}
-	if raw := strings.TrimSpace(e.Get("AGENT_PROXYURL")); raw != "" {
+	if raw := strings.TrimSpace(e.Get(agentenv.AgentProxyURL)); raw != "" {
 		u, err := parseProxyURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the agent's proxy setting AGENT_PROXYURL is not a valid URL (%v): fix the agent's proxy configuration (.proxy file or --proxyurl)", err)
 		}
-		user := e.Get("AGENT_PROXYUSERNAME")
-		pass := e.Secret("SECRET_AGENT_PROXYPASSWORD")
+		user := e.Get(agentenv.AgentProxyUsername)
+		pass := e.Secret(agentenv.SecretPrefix + agentenv.AgentProxyPassword)
 		if pass == "" {
-			pass = e.Secret("AGENT_PROXYPASSWORD")
+			pass = e.Secret(agentenv.AgentProxyPassword)
 		}
 		if user != "" {
 			u.User = url.UserPassword(user, pass)
 		}
 		c.proxyURL = u
-		bypass, warnings := parseBypassList(e.Get("AGENT_PROXYBYPASSLIST"))
+		bypass, warnings := parseBypassList(e.Get(agentenv.AgentProxyBypassList))
 		c.bypass = bypass
 		c.Warnings = append(c.Warnings, warnings...)
 	}
 	c.envProxy = c.env.ProxyFunc()
 
-	if file := strings.TrimSpace(e.Get("AGENT_CAINFO")); file != "" {
+	if file := strings.TrimSpace(e.Get(agentenv.AgentCAInfo)); file != "" {
 		certs, err := loadCA(file)
 		if err != nil {
 			return nil, err
@@ -107,7 +106,7 @@ func FromEnv(e *endpoint.Env) (*Config, error) {
 		c.caFile, c.caCerts = file, certs
 	}
 	c.Trust = c.trustLine(e, runtime.GOOS)
-	if inputs.Bool(e.Get("AGENT_SKIPCERTVALIDATION")) {
+	if agentenv.TaskLibTrue(e.Get(agentenv.AgentSkipCertValidation)) {
 		c.insecure = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}
@@ -142,7 +141,7 @@ const (
 // fromMachine returns the first of names that is set and that no pipeline
 // variable may have set, trimmed; each one a pipeline variable may have
 // set is skipped with a warning.
-func (c *Config) fromMachine(e *endpoint.Env, use string, names ...string) string {
+func (c *Config) fromMachine(e *agentenv.Env, use string, names ...string) string {
 	for _, n := range names {
 		v := strings.TrimSpace(e.Get(n))
 		if v == "" {
@@ -184,7 +183,7 @@ func ignoredWarning(use, env string, vars []string) string {
 // SSL_CERT_DIR replace the system's CA bundle or certificate directories,
 // which Go honours on Linux and the other Unix systems but not on macOS or
 // Windows. One a pipeline variable set is ignored, with a warning.
-func (c *Config) trustLine(e *endpoint.Env, goos string) string {
+func (c *Config) trustLine(e *agentenv.Env, goos string) string {
 	if goos == "darwin" || goos == "ios" || goos == "windows" {
 		return ""
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 func TestProxy(t *testing.T) {
@@ -54,7 +54,7 @@ func TestProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := FromEnv(endpoint.NewEnv(tt.environ))
+			c, err := FromEnv(agentenv.NewEnv(tt.environ))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestWarningsAndErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := FromEnv(endpoint.NewEnv(tt.environ))
+			c, err := FromEnv(agentenv.NewEnv(tt.environ))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -135,7 +135,7 @@ func TestCAInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := FromEnv(endpoint.NewEnv([]string{"AGENT_CAINFO=" + caFile}))
+	c, err := FromEnv(agentenv.NewEnv([]string{"AGENT_CAINFO=" + caFile}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +149,13 @@ func TestCAInfo(t *testing.T) {
 	if got, want := c.Describe(), "network: no proxy; system CAs plus 1 from "+caFile+" (AGENT_CAINFO)"; got != want {
 		t.Errorf("Describe = %q, want %q", got, want)
 	}
-	if _, err := FromEnv(endpoint.NewEnv([]string{"AGENT_CAINFO=" + empty})); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+	if _, err := FromEnv(agentenv.NewEnv([]string{"AGENT_CAINFO=" + empty})); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("file without certificates: %v", err)
 	}
 }
 
 func TestDescribeHidesThePassword(t *testing.T) {
-	env := endpoint.NewEnv([]string{"AGENT_PROXYURL=http://proxy.corp:8080", "AGENT_PROXYUSERNAME=alice", "SECRET_AGENT_PROXYPASSWORD=hunter2-secret", `AGENT_PROXYBYPASSLIST=["a","b"]`, "AGENT_SKIPCERTVALIDATION=true"})
+	env := agentenv.NewEnv([]string{"AGENT_PROXYURL=http://proxy.corp:8080", "AGENT_PROXYUSERNAME=alice", "SECRET_AGENT_PROXYPASSWORD=hunter2-secret", `AGENT_PROXYBYPASSLIST=["a","b"]`, "AGENT_SKIPCERTVALIDATION=true"})
 	c, err := FromEnv(env)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func TestDescribeHidesThePassword(t *testing.T) {
 	if diff := cmp.Diff([]string{"SECRET_AGENT_PROXYPASSWORD"}, env.Sensitive()); diff != "" {
 		t.Errorf("Sensitive (-want +got):\n%s", diff)
 	}
-	env = endpoint.NewEnv([]string{"HTTPS_PROXY=http://bob:hunter3@squid:3128", "NO_PROXY=.corp"})
+	env = agentenv.NewEnv([]string{"HTTPS_PROXY=http://bob:hunter3@squid:3128", "NO_PROXY=.corp"})
 	c, _ = FromEnv(env)
 	if got, want := c.Describe(), "network: proxy http://squid:3128 (HTTPS_PROXY, NO_PROXY .corp)"; got != want {
 		t.Errorf("Describe = %q, want %q", got, want)
@@ -209,7 +209,7 @@ func TestPipelineVariablesSteerNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := FromEnv(endpoint.NewEnv(tt.environ))
+			c, err := FromEnv(agentenv.NewEnv(tt.environ))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +251,7 @@ func TestTrustLine(t *testing.T) {
 		{[]string{"SSL_CERT_FILE=/f"}, "windows", ""},
 	}
 	for _, tt := range tests {
-		if got := (&Config{}).trustLine(endpoint.NewEnv(tt.env), tt.goos); got != tt.want {
+		if got := (&Config{}).trustLine(agentenv.NewEnv(tt.env), tt.goos); got != tt.want {
 			t.Errorf("trustLine(%v, %s) = %q, want %q", tt.env, tt.goos, got, tt.want)
 		}
 	}

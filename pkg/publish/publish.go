@@ -12,17 +12,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
-
-// MultilineVariable is the runtime variable the agent consults before it
-// accepts a secret value containing a line break.
-const MultilineVariable = "SYSTEM_UNSAFEALLOWMULTILINESECRET"
-
-// MultilineAllowed reports whether a job variable value turns the agent's
-// multi-line permission on; the agent accepts true, 1 or $true in any case.
-func MultilineAllowed(value string) bool { return vso.IsTrue(value) }
 
 // Multiline is the agent's multi-line permission as the task found it.
 type Multiline struct {
@@ -36,22 +28,22 @@ type Multiline struct {
 }
 
 // ReadMultiline works out the permission from the task's environment, as
-// the agent resolves its setting (endpoint.Env.Setting): the job variable
+// the agent resolves its setting (agentenv.Env.Setting): the job variable
 // named exactly SYSTEM_UNSAFEALLOWMULTILINESECRET (in any case), then its
 // own environment. When a job variable of another spelling
 // (system.unsafeAllowMultilineSecret) hides what the agent reads, the
 // permission is taken as off and raised when needed, with nothing of the
 // task's own to put back.
-func ReadMultiline(env *endpoint.Env) Multiline {
-	s := env.Setting(MultilineVariable)
+func ReadMultiline(env *agentenv.Env) Multiline {
+	s := env.Setting(agentenv.UnsafeAllowMultilineSecret)
 	switch {
 	case !s.Known:
 		return Multiline{}
 	case s.Variable:
-		return Multiline{On: MultilineAllowed(s.Value), Restore: s.Value}
+		return Multiline{On: agentenv.AgentTrue(s.Value), Restore: s.Value}
 	default:
 		// Not a job variable: the agent's own environment, read as is.
-		return Multiline{On: MultilineAllowed(s.Value)}
+		return Multiline{On: agentenv.AgentTrue(s.Value)}
 	}
 }
 
@@ -105,11 +97,11 @@ func (p *Publisher) Publish(names []string, value string) {
 	p.registerLines(value)
 	if !p.o.Multiline.On {
 		p.raised.Store(true)
-		p.w.SetVariable(MultilineVariable, "true", false)
+		p.w.SetVariable(agentenv.UnsafeAllowMultilineSecret, "true", false)
 	}
 	p.set(names, value)
 	if !p.o.Multiline.On {
-		p.w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
+		p.w.SetVariable(agentenv.UnsafeAllowMultilineSecret, p.o.Multiline.Restore, false)
 		p.raised.Store(false)
 	}
 }
@@ -120,7 +112,7 @@ func (p *Publisher) Publish(names []string, value string) {
 // Putting it back twice does no harm.
 func (p *Publisher) Lower(w *vso.Writer) {
 	if p.raised.Load() {
-		w.SetVariable(MultilineVariable, p.o.Multiline.Restore, false)
+		w.SetVariable(agentenv.UnsafeAllowMultilineSecret, p.o.Multiline.Restore, false)
 	}
 }
 

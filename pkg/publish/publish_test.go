@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -207,19 +207,11 @@ func TestReadMultiline(t *testing.T) {
 			for k, v := range tt.env {
 				environ = append(environ, k+"="+v)
 			}
-			got := ReadMultiline(endpoint.NewEnv(environ))
+			got := ReadMultiline(agentenv.NewEnv(environ))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ReadMultiline mismatch (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-func TestMultilineAllowed(t *testing.T) {
-	for in, want := range map[string]bool{"true": true, "TRUE": true, "1": true, "$true": true, "$True": true, "": false, "false": false, "0": false, "yes": false} {
-		if got := MultilineAllowed(in); got != want {
-			t.Errorf("MultilineAllowed(%q) = %v, want %v", in, got, want)
-		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Dir is where a run writes its files: a directory of its own, made under
@@ -124,3 +126,5 @@ func plainName(name string) bool {
 	}
 	return true
 }
+
+func clip(s string) string { return vso.Clip(s, 80) }

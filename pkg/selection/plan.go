@@ -166,7 +166,7 @@ type Choice struct {
 func (p *Plan) Choose(s Listed) Choice {
 	var c Choice
 	for _, e := range p.Entries {
-		if !e.Exclude && e.Kind != Name && e.matches(s.Name, s.Tags) {
+		if e.selects() && e.matches(s.Name, s.Tags) {
 			c.By = append(c.By, e.Text)
 		}
 	}
@@ -193,11 +193,20 @@ func (p *Plan) Choose(s Listed) Choice {
 	return c
 }
 
-// Refs lists the named secrets to fetch.
+// Refs lists the secrets to fetch by name: the filter's, then the files'
+// that the filter does not fetch already. A secret both inputs name is
+// fetched once.
 func (p *Plan) Refs() []vaultref.Secret {
-	out := make([]vaultref.Secret, len(p.Targets))
-	for i, t := range p.Targets {
-		out[i] = t.Ref
+	out := make([]vaultref.Secret, 0, len(p.Targets)+len(p.Files))
+	named := map[string]bool{}
+	for _, t := range p.Targets {
+		out = append(out, t.Ref)
+		named[strings.ToLower(t.Ref.String())] = true
+	}
+	for _, f := range p.Files {
+		if !named[strings.ToLower(f.Ref.String())] {
+			out = append(out, f.Ref)
+		}
 	}
 	return out
 }

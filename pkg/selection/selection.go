@@ -1,8 +1,11 @@
-// Package selection decides what a run downloads and under which variable
-// names. It parses the SecretsFilter input (names, versions, patterns,
-// tags, exclusions, renames, optional entries), refuses before any request
-// what could not work or would be ambiguous, and decides for each secret
-// the vault lists whether it is selected and which variables it sets.
+// Package selection owns every decision about which secret sets which
+// variable or file: it parses SecretsFilter and SecretsToFiles (one entry
+// grammar), refuses before any request what could not work or would be
+// ambiguous, and, while a download runs, decides what the listing
+// selects, what each value that arrives sets or writes, which failures
+// of optional secrets are only warnings, and what waits for the listing
+// (a version's implied name, a listed secret a named entry fetched). Its
+// Resolver returns typed results; pkg/task executes them and reports.
 //
 // Grammar: entries separated by commas or line breaks, surrounding spaces
 // ignored, names compared without case as Key Vault compares them.
@@ -16,13 +19,17 @@
 //     name as VAR          sets VAR instead of name (not on patterns or tags)
 //     name?                optional: missing, disabled, expired or not yet
 //     valid is a warning, not a failure
+//
+// A SecretsToFiles entry is name or name/version, optionally 'as pem',
+// 'as pfx' or 'as raw', and sets the variable <name>.file to the file's
+// path.
 package selection
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -61,12 +68,14 @@ type Target struct {
 	Entries []string // the entries that name it, as written
 }
 
-// Plan is a parsed filter.
+// Plan is a parsed filter, and the files asked for with it.
 type Plan struct {
 	Entries []Entry
 	// Targets are the secrets fetched by name, in the filter's order: an
 	// identity with only the Get permission downloads them.
 	Targets []Target
+	// Files are the SecretsToFiles entries, in their order.
+	Files []File
 	// claimed maps each variable (lower case) a Name entry sets, implied
 	// ones included, to what sets it.
 	claimed map[string]claim
@@ -94,66 +103,52 @@ func Parse(filter string) (*Plan, error) {
 	return p, nil
 }
 
-// NeedsList reports whether the plan selects by listing the vault: a
-// pattern ('*' among them) or a tag.
-func (p *Plan) NeedsList() bool {
-	for _, e := range p.Entries {
-		if !e.Exclude && e.Kind != Name {
-			return true
+// ParseInputs parses SecretsFilter and SecretsToFiles and checks them
+// together: an empty filter is allowed when files are asked for (a step
+// that only writes files), and no file's variable may be one a filter
+// entry sets.
+func ParseInputs(filter, toFiles string) (*Plan, error) {
+	files, err := parseFiles(toFiles)
+	if err != nil {
+		return nil, err
+	}
+	p := Nothing()
+	if len(files) == 0 || strings.Trim(filter, " \t\r\n,") != "" {
+		if p, err = Parse(filter); err != nil {
+			return nil, err
 		}
 	}
-	return false
+	for _, f := range files {
+		if entry, ok := p.SetBy(f.Var); ok {
+			return nil, fmt.Errorf("%s entry %q sets variable %s, which the SecretsFilter entry %q sets too: rename the filter's variable with 'as'", filesInput, clip(f.Text), f.Var, clip(entry))
+		}
+	}
+	p.Files = files
+	return p, nil
 }
+
+// Selectors are the entries that select by listing the vault: patterns
+// ('*' among them) and tags, exclusions left out.
+func (p *Plan) Selectors() []Entry {
+	var out []Entry
+	for _, e := range p.Entries {
+		if e.selects() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// selects reports whether the entry selects by listing the vault.
+func (e Entry) selects() bool { return !e.Exclude && e.Kind != Name }
+
+// NeedsList reports whether the plan selects by listing the vault: a
+// pattern ('*' among them) or a tag.
+func (p *Plan) NeedsList() bool { return len(p.Selectors()) > 0 }
 
 // All reports whether the filter is '*' alone, the filter of old.
 func (p *Plan) All() bool {
 	return len(p.Entries) == 1 && p.Entries[0].Kind == Pattern && p.Entries[0].Pattern == "*"
-}
-
-var asRE = regexp.MustCompile(`(?i)^(.*?)\s+as\s+(\S+)$`)
-
-func parseEntry(text string) (Entry, error) {
-	e := Entry{Text: text}
-	body := text
-	if m := asRE.FindStringSubmatch(body); m != nil {
-		body, e.As = strings.TrimSpace(m[1]), m[2]
-	}
-	if rest, ok := strings.CutPrefix(body, "!"); ok {
-		e.Exclude, body = true, strings.TrimSpace(rest)
-	}
-	if rest, ok := strings.CutSuffix(body, "?"); ok {
-		e.Optional, body = true, strings.TrimSpace(rest)
-	}
-	if err := e.parseBody(body); err != nil {
-		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
-	}
-	if err := e.checkShape(); err != nil {
-		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
-	}
-	return e, nil
-}
-
-// parseBody reads what the entry selects: a tag, a pattern or a name.
-func (e *Entry) parseBody(body string) error {
-	if len(body) >= 4 && strings.EqualFold(body[:4], "tag:") {
-		e.Kind = Tag
-		key, value, ok := strings.Cut(body[4:], "=")
-		if !ok || strings.TrimSpace(key) == "" {
-			return fmt.Errorf("a tag entry is tag:KEY=VALUE (e.g. tag:env=prod)")
-		}
-		e.TagKey, e.TagValue = strings.TrimSpace(key), strings.TrimSpace(value)
-		return nil
-	}
-	if strings.Contains(body, "*") {
-		e.Kind, e.Pattern = Pattern, strings.ToLower(body)
-		return checkPattern(body)
-	}
-	ref, err := vaultref.ParseRef(body)
-	if err != nil {
-		return err
-	}
-	e.Kind, e.Ref = Name, ref
-	return nil
 }
 
 // checkShape refuses combinations that mean nothing.
@@ -194,11 +189,6 @@ func reservedPrefixes() []string {
 	return []string{"system", "agent", "build", "release", "pipeline", "task", "endpoint", "resources"}
 }
 
-// agentSettings are variables that change how the agent reads secrets.
-func agentSettings() []string {
-	return []string{"SYSTEM_UNSAFEALLOWMULTILINESECRET", "DECODE_PERCENTS", "SYSTEM_DONOTMASKMULTILINESECRETS", "AZP_IGNORE_SECRETS_SHORTER_THAN"}
-}
-
 // CheckVariable checks a variable name the task sets other than a secret's
 // own: a rename, or the variable that holds a file's path (SecretsToFiles).
 func CheckVariable(v string) error {
@@ -209,7 +199,7 @@ func CheckVariable(v string) error {
 		}
 	}
 	env := strings.ToUpper(strings.ReplaceAll(v, ".", "_"))
-	for _, s := range agentSettings() {
+	for _, s := range agentenv.Settings() {
 		if env == s {
 			return fmt.Errorf("variable name %q is the agent's setting %s; choose another name", v, s)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
 )
 
@@ -44,71 +45,66 @@ type connectOptions struct {
 	Debugf   func(string) // nil: no debug lines
 }
 
-// credentialRetry is for Entra ID, Azure DevOps and Azure Stack Hub's
-// metadata: few retries, a second apart, each try bounded.
-func credentialRetry() policy.RetryOptions {
-	return policy.RetryOptions{MaxRetries: 3, TryTimeout: 20 * time.Second, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second}
-}
-
 // Connect finds the connection's cloud (reading Azure Stack Hub's metadata
 // if need be), builds its credential (fetching the OIDC token, or a managed
 // identity's first token) and the vault's client, and starts the vault's
 // token on its way.
-func Connect(ctx context.Context, job Job, o connectOptions) (*Session, error) {
-	cl, err := cloud.Resolve(job.Conn)
+func Connect(ctx context.Context, link Link, o connectOptions) (*Session, error) {
+	cl, err := cloud.Resolve(link.Conn)
 	if err != nil {
 		return nil, err
 	}
-	tr := newTransport(job, o.Transport)
+	tr := newTransport(link, o.Transport)
 	var perTry []policy.Policy
 	if o.Debugf != nil {
 		perTry = []policy.Policy{transport.DebugPolicy(o.Debugf)}
 	}
-	pipeline := transport.Pipeline{Transport: tr, Retry: credentialRetry(), PerTry: perTry}
-	if cl, err = cloud.Discover(ctx, job.Conn, cl, pipeline, o.Debugf); err != nil {
+	pipeline := transport.Pipeline{Transport: tr, Retry: reqpolicy.MetadataRetry(), PerTry: perTry}
+	if cl, err = cloud.Discover(ctx, link.Conn, cl, pipeline, o.Debugf); err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
-	cred, err := credential.New(ctx, job.Conn, cl, credential.Options{
-		HTTP:     pipeline,
-		Getenv:   job.Getenv,
-		Job:      job.DevOps,
-		OnSecret: o.OnSecret,
-		Logf:     o.Debugf,
+	cred, err := credential.New(ctx, link.Conn, cl, credential.Options{
+		HTTP:            pipeline,
+		ManagedIdentity: link.ManagedIdentity,
+		DevOps:          link.DevOps,
+		OnSecret:        o.OnSecret,
+		Logf:            o.Debugf,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()
 		return nil, err
 	}
-	s := &Session{Cloud: cl, URL: cl.VaultURL(job.Vault), Describe: credential.Describe(job.Conn, cl), transport: tr}
-	pipeline.Retry = kvRetry(job.Budget)
+	s := &Session{Cloud: cl, URL: cl.VaultURL(link.Vault), Describe: credential.Describe(link.Conn, cl), transport: tr}
+	serial := credential.NewSerial(cred)
+	pipeline.Retry = reqpolicy.RunVaultRetry(link.Budget)
 	s.Vault, err = keyvault.New(keyvault.Options{
 		VaultURL:    s.URL,
-		Credential:  cred,
+		Credential:  serial,
 		HTTP:        pipeline,
-		Concurrency: getsInFlight,
+		Concurrency: reqpolicy.RunGetsInFlight,
 		Now:         o.Now,
-		APIVersion:  job.APIVersion,
+		APIVersion:  link.APIVersion,
 		TenantID:    cl.Tenant,
 		Logf:        o.Debugf,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()
-		return nil, fmt.Errorf("connect to vault %s: %w", job.Vault, err)
+		return nil, fmt.Errorf("connect to vault %s: %w", link.Vault, err)
 	}
 	wctx, stop := context.WithCancel(ctx)
-	wait := s.Vault.Warm(wctx, cl.Tenant, cl.VaultResource)
+	wait := serial.Warm(wctx, cl.Tenant, cl.VaultResource)
 	s.warm = func() { stop(); wait() }
 	return s, nil
 }
 
 // newTransport is the one transport of the run: the given one, or one
 // that follows the agent's proxy and TLS settings.
-func newTransport(job Job, given *transport.Client) *transport.Client {
+func newTransport(link Link, given *transport.Client) *transport.Client {
 	if given != nil {
 		return given
 	}
-	o := job.Network.Transport()
-	o.MaxConnsPerHost = connsPerHost
+	o := link.Network.Transport()
+	o.MaxConnsPerHost = reqpolicy.ConnsPerHost(reqpolicy.RunGetsInFlight)
 	return transport.New(o)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -43,9 +44,9 @@ func TestSelectedNames(t *testing.T) {
 	if len(errs) != 2 {
 		t.Fatalf("want one error per failed secret, got %q", errs)
 	}
-	testworld.MustContain(t, errs[0], "Secret 'missing-one': not found in vault kv-e2e", "SecretsFilter", "x-ms-request-id: ")
-	testworld.MustContain(t, errs[1], "Secret 'old-key': the secret is disabled", "az keyvault secret set-attributes --vault-name kv-e2e", "x-ms-request-id: ")
-	testworld.MustContain(t, res.Log[len(res.Log)-1], "2 of 4 secret(s) could not be downloaded from kv-e2e")
+	harness.MustContain(t, errs[0], "Secret 'missing-one': not found in vault kv-e2e", "SecretsFilter", "x-ms-request-id: ")
+	harness.MustContain(t, errs[1], "Secret 'old-key': the secret is disabled", "az keyvault secret set-attributes --vault-name kv-e2e", "x-ms-request-id: ")
+	harness.MustContain(t, res.Log[len(res.Log)-1], "2 of 4 secret(s) could not be downloaded from kv-e2e")
 }
 
 func TestVersionedName(t *testing.T) {
@@ -92,7 +93,7 @@ func TestBadInputs(t *testing.T) {
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			testworld.MustContain(t, errs[0], tt.want...)
+			harness.MustContain(t, errs[0], tt.want...)
 		})
 	}
 }
@@ -107,7 +108,7 @@ func TestMissingConnection(t *testing.T) {
 	if res.Result != "Failed" || len(w.Cloud.ProxyLog()) != 0 {
 		t.Fatalf("result %s, proxy %v", res.Result, w.Cloud.ProxyLog())
 	}
-	testworld.MustContain(t, strings.Join(testworld.Issues(res, "error"), "\n"), "input azureSubscription", "is not available to this job")
+	harness.MustContain(t, strings.Join(testworld.Issues(res, "error"), "\n"), "input azureSubscription", "is not available to this job")
 }
 
 func TestForbidden(t *testing.T) {
@@ -145,7 +146,7 @@ func TestForbidden(t *testing.T) {
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			testworld.MustContain(t, errs[0], append(tt.want, "x-ms-request-id: ")...)
+			harness.MustContain(t, errs[0], append(tt.want, "x-ms-request-id: ")...)
 			if strings.Contains(strings.ToLower(errs[0]), "powershell") {
 				t.Errorf("error suggests PowerShell: %s", errs[0])
 			}
@@ -182,7 +183,7 @@ func TestAuthAndNetworkFailures(t *testing.T) {
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %q", errs)
 			}
-			testworld.MustContain(t, errs[0], tt.want...)
+			harness.MustContain(t, errs[0], tt.want...)
 			t.Logf("failed in %v: %s", time.Since(start).Round(time.Millisecond), errs[0])
 		})
 	}
@@ -204,7 +205,7 @@ func TestNamedSecretsWrongCredentialAskOnce(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("want one error, got %q", errs)
 	}
-	testworld.MustContain(t, errs[0], "AADSTS7000215")
+	harness.MustContain(t, errs[0], "AADSTS7000215")
 	// The pre-fetch and the first get's own attempt; none for b, c, d.
 	if n := w.Cloud.TokenRequests(); n > 2 {
 		t.Errorf("%d token requests for one wrong secret", n)
@@ -233,7 +234,7 @@ func TestTimeBudget(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("want one error, got %q", errs)
 	}
-	testworld.MustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
+	harness.MustContain(t, errs[0], "time budget of 2s ran out", "3 not downloaded: fast, slow-one, slow-two", "GoKeyVault.Timeout")
 }
 
 // TestTimeBudgetNotANumber: a budget that is not a number of seconds is
@@ -283,7 +284,7 @@ func TestEntraErrorsLinkTheConnection(t *testing.T) {
 			s.Debug = true
 			s.Variables = map[string]agentrunner.Variable{"system.collectionUri": {Value: testworld.Collection}, "system.teamProject": {Value: testworld.Project}}
 			res := w.Run(s)
-			testworld.FailedWith(t, res, tt.want...)
+			harness.FailedWith(t, res, tt.want...)
 			vaultHost := "kv-e2e.vault.azure.net:443"
 			if s.Vault != "" {
 				vaultHost = s.Vault + ".vault.azure.net:443"
@@ -320,7 +321,7 @@ func TestRenamedAndListed(t *testing.T) {
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"),
+	harness.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"),
 		"Found 3 secret(s): 2 enabled and valid, 1 skipped\n  * selected 3\n  skipped old: expired ",
 		"Set 4 secret(s):\n  Legacy-Key -> LEGACY_KEY\n  app\n  legacy-key\n  old -> OLD_VALUE\n")
 }

@@ -8,12 +8,13 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // File is a file written for a SecretsToFiles entry.
 type File struct {
-	Entry  secretfile.Entry
+	Entry  selection.File
 	Format certformat.Format // as asked, or as the content type implied
 	Path   string            // "" in a preview
 	// Version and ContentType are those of the value written; Size is the
@@ -30,7 +31,7 @@ type File struct {
 // FileFailure is a SecretsToFiles entry whose value was downloaded but
 // could not be converted or written.
 type FileFailure struct {
-	Entry       secretfile.Entry
+	Entry       selection.File
 	Format      certformat.Format
 	ContentType string
 	// Err says what was found (certformat) or what the system refused;
@@ -44,7 +45,7 @@ type output interface {
 	Publish(names []string, value string)
 	// File writes data, made from value in format f, as e's file, sets
 	// e's variable to its path and returns the path.
-	File(e secretfile.Entry, f certformat.Format, value string, data []byte) (string, error)
+	File(e selection.File, f certformat.Format, value string, data []byte) (string, error)
 }
 
 // jobOutput is the job's: variables through the agent, files in the run's
@@ -57,7 +58,7 @@ type jobOutput struct {
 
 func (o jobOutput) Publish(names []string, value string) { o.pub.Publish(names, value) }
 
-func (o jobOutput) File(e secretfile.Entry, f certformat.Format, value string, data []byte) (string, error) {
+func (o jobOutput) File(e selection.File, f certformat.Format, value string, data []byte) (string, error) {
 	// A later step may print the file: the masker knows the value, and a
 	// text file's own lines when conversion made new ones (a PFX's key as
 	// PEM). A PFX file is binary: nothing of it prints as a line.
@@ -72,21 +73,20 @@ func (o jobOutput) File(e secretfile.Entry, f certformat.Format, value string, d
 }
 
 // errUncarried fails a file whose value the agent would alter on its way
-// to the masker. It cannot quote those sequences: the agent would decode
-// them in the message too.
-var errUncarried = errors.New("its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes before masking because its setting DECODE_PERCENTS is false, so a step that printed the file would show it. Set DECODE_PERCENTS to true for the job, or change the value")
+// to the masker.
+var errUncarried = errors.New(vso.Uncarried("before masking") + ", so a step that printed the file would show it. " + vso.UncarriedFix)
 
 // preview sets nothing and writes nothing.
 type preview struct{}
 
 func (preview) Publish([]string, string) {}
 
-func (preview) File(secretfile.Entry, certformat.Format, string, []byte) (string, error) {
+func (preview) File(selection.File, certformat.Format, string, []byte) (string, error) {
 	return "", nil
 }
 
 // file converts a value for its SecretsToFiles entry and writes it.
-func (dl *download) file(e secretfile.Entry, v keyvault.Value) {
+func (dl *download) file(e selection.File, v keyvault.Value) {
 	f := e.Format
 	if f == "" {
 		f = certformat.Default(v.ContentType)

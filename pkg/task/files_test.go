@@ -22,6 +22,7 @@ import (
 
 	pfxpkg "github.com/gokeyvault/gokeyvault/pkg/pfx"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -64,7 +65,7 @@ func TestFilesRefused(t *testing.T) {
 			w := newWorld(t)
 			w.Vault.Put(localcloud.Secret{Name: "cert", Value: "c"})
 			res := w.Run(tt.s)
-			testworld.FailedWith(t, res, tt.want)
+			harness.FailedWith(t, res, tt.want)
 			if got := w.Cloud.ProxyLog(); len(got) != 0 {
 				t.Errorf("requests were made before the input was refused: %v", got)
 			}
@@ -101,7 +102,7 @@ func TestFilesWithAListing(t *testing.T) {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
 	log := strings.Join(testworld.NormalLog(res), "\n")
-	testworld.MustContain(t, log,
+	harness.MustContain(t, log,
 		"Downloading every enabled secret; to files: cert as raw, old-key\n",
 		"Found 4 secret(s): 2 enabled and valid, 2 skipped\n  skipped off: disabled\n  skipped old-key: expired ",
 		"Set 2 secret(s):\n  Cert\n  app-a\n",
@@ -149,7 +150,7 @@ func TestFileFailures(t *testing.T) {
 	if diff := cmp.Diff(want, errs); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, res.Log[len(res.Log)-1], "3 of 5 secret(s) could not be downloaded from kv-e2e; 1 of 2 file(s) could not be written")
+	harness.MustContain(t, res.Log[len(res.Log)-1], "3 of 5 secret(s) could not be downloaded from kv-e2e; 1 of 2 file(s) could not be written")
 	if got := res.Variables["good.file"].Value; got != filepath.Join(fileDir(t, res), "good") {
 		t.Errorf("good.file = %q", got)
 	}
@@ -182,7 +183,7 @@ func TestFilesOnly(t *testing.T) {
 	if n := testworld.ListCalls(w.Vault); n != 0 {
 		t.Errorf("%d list calls", n)
 	}
-	testworld.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"), "Downloading 2 secret(s) to files: deploy-key, blank\n", "Wrote 2 file(s):\n")
+	harness.MustContain(t, strings.Join(testworld.NormalLog(res), "\n"), "Downloading 2 secret(s) to files: deploy-key, blank\n", "Wrote 2 file(s):\n")
 	if got := string(res.Temp[filepath.Join(filepath.Base(fileDir(t, res)), "deploy-key")].Data); got != "v-deploy-key" {
 		t.Errorf("deploy-key's file holds %d bytes, not its value", len(got))
 	}
@@ -291,14 +292,14 @@ func TestFileOfADisabledListedSecret(t *testing.T) {
 
 	res := w.Run(files(step{Filter: "*"}, "off"))
 
-	msg := testworld.FailedWith(t, res, "Secret 'off': the secret is disabled.", "or remove it from SecretsToFiles")
+	msg := harness.FailedWith(t, res, "Secret 'off': the secret is disabled.", "or remove it from SecretsToFiles")
 	if strings.Contains(msg, "SecretsFilter") {
 		t.Errorf("the fix names SecretsFilter, whose pattern skips a disabled secret anyway: %s", msg)
 	}
 	if diff := cmp.Diff(map[string]agentrunner.Variable{"app-a": testworld.SecretVar("v-app-a")}, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Found 2 secret(s): 1 enabled and valid, 1 skipped\n  skipped off: disabled\n")
+	harness.MustContain(t, strings.Join(res.Log, "\n"), "Found 2 secret(s): 1 enabled and valid, 1 skipped\n  skipped off: disabled\n")
 	if diff := cmp.Diff(map[string]int{"app-a": 1, "off": 1}, testworld.SecretGets(w.Vault)); diff != "" {
 		t.Errorf("gets (-want +got):\n%s", diff)
 	}
@@ -314,7 +315,7 @@ func TestFileDecodePercentsOff(t *testing.T) {
 
 	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}, Variables: map[string]agentrunner.Variable{"DECODE_PERCENTS": {Value: "false"}}}, "decoded, kept"))
 
-	testworld.FailedWith(t, res, "SecretsToFiles entry 'decoded': secret decoded (no content type) cannot be written as raw: its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes before masking because its setting DECODE_PERCENTS is false, so a step that printed the file would show it. Set DECODE_PERCENTS to true for the job, or change the value. No file was written")
+	harness.FailedWith(t, res, "SecretsToFiles entry 'decoded': secret decoded (no content type) cannot be written as raw: its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes before masking because its setting DECODE_PERCENTS is false, so a step that printed the file would show it. Set DECODE_PERCENTS to true for the job, or change the value. No file was written")
 	want := map[string]agentrunner.Variable{"kept.file": {Value: filepath.Join(fileDir(t, res), "kept")}}
 	if diff := cmp.Diff(want, res.Variables); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)

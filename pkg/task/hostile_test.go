@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 )
@@ -64,8 +65,8 @@ func TestHostileNextLink(t *testing.T) {
 			// rather than the network.
 			res := w.Run(step{Env: []string{"HTTP_PROXY=" + w.Cloud.ProxyURL(), "http_proxy=" + w.Cloud.ProxyURL()}})
 
-			testworld.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
-			testworld.SubsetOf(t, res.Variables, want)
+			harness.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			harness.SubsetOf(t, res.Variables, want)
 			if n := testworld.ListCalls(w.Vault); n != 1 {
 				t.Errorf("%d list calls, want 1", n)
 			}
@@ -82,7 +83,7 @@ func TestHostileNextLink(t *testing.T) {
 					t.Errorf("proxy asked for %s", target)
 				}
 			}
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -97,8 +98,8 @@ func TestHostilePaging(t *testing.T) {
 
 		res := w.Run(step{})
 
-		testworld.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: ", "the vault sent the same nextLink twice; stopped listing rather than loop")
-		testworld.SubsetOf(t, res.Variables, want)
+		harness.FailedWith(t, res, "Could not list the secrets of vault kv-e2e: ", "the vault sent the same nextLink twice; stopped listing rather than loop")
+		harness.SubsetOf(t, res.Variables, want)
 		if n := testworld.ListCalls(w.Vault); n != 2 {
 			t.Errorf("%d list calls, want 2 (the first page, then the looping link once)", n)
 		}
@@ -107,7 +108,7 @@ func TestHostilePaging(t *testing.T) {
 				t.Errorf("secret %s fetched %d times", name, n)
 			}
 		}
-		testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+		harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 	})
 	t.Run("endless", func(t *testing.T) {
 		w := newWorld(t)
@@ -118,7 +119,7 @@ func TestHostilePaging(t *testing.T) {
 		res := w.Run(step{Variables: shortBudget()})
 		took := time.Since(start)
 
-		testworld.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 2 secret(s) set",
+		harness.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 2 secret(s) set",
 			"the secret list did not finish", "GoKeyVault.Timeout")
 		if diff := cmp.Diff(want, res.Variables); diff != "" {
 			t.Errorf("variables (-want +got):\n%s", diff)
@@ -132,7 +133,7 @@ func TestHostilePaging(t *testing.T) {
 		if took > 6*time.Second {
 			t.Errorf("the run took %v with a 3 s budget", took)
 		}
-		testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+		harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 	})
 }
 
@@ -159,7 +160,7 @@ func TestHostileSlowReplies(t *testing.T) {
 			res := w.Run(step{Variables: shortBudget()})
 			took := time.Since(start)
 
-			testworld.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set; 2 not downloaded: a, b. ")
+			harness.FailedWith(t, res, "The time budget of 3s ran out before vault kv-e2e was fully downloaded: 0 secret(s) set; 2 not downloaded: a, b. ")
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
@@ -173,7 +174,7 @@ func TestHostileSlowReplies(t *testing.T) {
 			if took > 6*time.Second {
 				t.Errorf("the run took %v with a 3 s budget", took)
 			}
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -233,8 +234,8 @@ func TestHostileIDs(t *testing.T) {
 	if diff := cmp.Diff(wantWarnings, testworld.Issues(res, "warning")); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
-	testworld.MustContain(t, strings.Join(res.Log, "\n"), "Found 5 secret(s): 5 enabled and valid, 0 skipped")
-	testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+	harness.MustContain(t, strings.Join(res.Log, "\n"), "Found 5 secret(s): 5 enabled and valid, 0 skipped")
+	harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 }
 
 // TestHostileChallenge: a challenge that names another tenant or resource,
@@ -264,7 +265,7 @@ func TestHostileChallenge(t *testing.T) {
 
 			res := w.Run(step{})
 
-			testworld.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
+			harness.FailedWith(t, res, append([]string{"Could not list the secrets of vault kv-e2e: "}, tt.want...)...)
 			if len(res.Variables) != 0 {
 				t.Errorf("variables set: %v", res.Variables)
 			}
@@ -279,7 +280,7 @@ func TestHostileChallenge(t *testing.T) {
 					t.Errorf("request past the challenge: %+v", r)
 				}
 			}
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -310,7 +311,7 @@ func TestHostileTLS(t *testing.T) {
 			res := w.Run(step{Filter: tt.filter})
 			took := time.Since(start)
 
-			testworld.FailedWith(t, res, tt.want...)
+			harness.FailedWith(t, res, tt.want...)
 			// One request, the list or the first get, tried once.
 			if n := w.Cloud.Handshakes(w.Vault.Host()); n != 1 {
 				t.Errorf("%d TLS handshakes with the vault, want 1 (no retry, no second request)", n)
@@ -371,7 +372,7 @@ func TestHostileRedirect(t *testing.T) {
 			// Plain-http requests go to the proxy, where they are seen.
 			res := w.Run(step{Filter: tt.filter, Env: []string{"HTTP_PROXY=" + w.Cloud.ProxyURL(), "http_proxy=" + w.Cloud.ProxyURL()}})
 
-			msg := testworld.FailedWith(t, res, tt.want...)
+			msg := harness.FailedWith(t, res, tt.want...)
 			if strings.Contains(msg, "not-for-the-log") {
 				t.Errorf("the message quotes the Location's query: %s", msg)
 			}
@@ -405,7 +406,7 @@ func TestHostileRedirect(t *testing.T) {
 			if n := w.Cloud.TokenRequests(); tt.token.Status != 0 && n > 2 {
 				t.Errorf("%d token requests", n)
 			}
-			testworld.CheckTokenStaysHome(t, w.Cloud, w.Vault)
+			harness.CheckTokenStaysHome(t, w.Cloud, w.Vault)
 		})
 	}
 }
@@ -424,12 +425,12 @@ func TestHostileOneHugeSecret(t *testing.T) {
 
 			res := w.Run(step{Filter: filter})
 
-			testworld.FailedWith(t, res, "Secret 'huge': the vault's reply is larger than 256 KiB")
+			harness.FailedWith(t, res, "Secret 'huge': the vault's reply is larger than 256 KiB")
 			want := map[string]agentrunner.Variable{"a": testworld.SecretVar("value-of-a"), "b": testworld.SecretVar("value-of-b")}
 			if diff := cmp.Diff(want, res.Variables); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
 			}
-			testworld.MustContain(t, res.Log[len(res.Log)-1], "1 of 3 secret(s) could not be downloaded from kv-e2e")
+			harness.MustContain(t, res.Log[len(res.Log)-1], "1 of 3 secret(s) could not be downloaded from kv-e2e")
 		})
 	}
 }

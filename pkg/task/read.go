@@ -7,63 +7,73 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
+	"github.com/gokeyvault/gokeyvault/pkg/credential"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
-	"github.com/gokeyvault/gokeyvault/pkg/inputs"
 	"github.com/gokeyvault/gokeyvault/pkg/netconfig"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
-	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Job is everything the agent gives a run, read and checked before any
-// request.
+// request, as the values the phases take: Connect a Link, Download a
+// Request and a Delivery, Summarise the Request.
 type Job struct {
 	// Skip, when not empty, says why this stage has nothing to do: the
 	// task runs in the other stage (RunAsPreJob). Nothing else is read.
 	Skip string
+	// Encoding is how the task's logging commands reach this agent: read
+	// first, whatever else the job holds, since even a refusal is written
+	// with it.
+	Encoding vso.Encoding
 
-	Vault string          // KeyVaultName
-	Plan  *selection.Plan // SecretsFilter
-	// Files are the secrets to write to files (SecretsToFiles), FileDir
-	// where (nil when there are none).
-	Files   []secretfile.Entry
-	FileDir *secretfile.Dir
-	// Output also sets each variable as an output variable of the step
-	// (OutputVariables).
-	Output bool
-	Conn   *endpoint.Connection
-	// DevOps is the job's identity to Azure DevOps, for workload identity
-	// federation's OIDC token.
-	DevOps endpoint.Job
+	Request  Request
+	Link     Link
+	Delivery Delivery
+
+	Debug bool // system.debug
 	// ConnectionPage is where the user edits the service connection, when
 	// the job's variables say.
 	ConnectionPage string
-
-	Debug      bool          // system.debug
-	Budget     time.Duration // the whole run's, GoKeyVault.Timeout
-	APIVersion string        // GoKeyVault.ApiVersion: "" for the SDK's
-	Multiline  publish.Multiline
-	// NoLineMasking is SYSTEM_DONOTMASKMULTILINESECRETS=true: the lines
-	// of a multi-line value are not registered one by one.
-	NoLineMasking bool
-	Network       *netconfig.Config
-	// Getenv reads the agent's environment, for what the SDK looks up
-	// there itself (managed identity endpoints).
-	Getenv func(string) string
-
 	// Warnings are the settings read that the run does not honour as
 	// given, for the log.
 	Warnings []string
 }
 
+// Link is how a run reaches its vault: what Connect uses.
+type Link struct {
+	Vault      string        // the vault's name
+	Budget     time.Duration // the run's, which bounds each request's tries
+	Conn       *endpoint.Connection
+	DevOps     endpoint.DevOps // the job's identity to Azure DevOps, for the OIDC token
+	Network    *netconfig.Config
+	APIVersion string // GoKeyVault.ApiVersion: "" for the SDK's
+	// ManagedIdentity is what the environment says about the machine's
+	// managed identity endpoint.
+	ManagedIdentity credential.ManagedIdentityEnv
+}
+
+// Delivery is how values reach the job: how Download sets variables, and
+// where it writes files.
+type Delivery struct {
+	Publish publish.Options
+	Files   *secretfile.Dir // nil when no file is asked for
+}
+
 // Read reads the job from the task's environment. An error is bad input:
 // its message names the input and what to do.
-func Read(env *endpoint.Env, stage Stage) (Job, error) {
-	j := Job{Debug: inputs.Bool(env.Get("SYSTEM_DEBUG")), Getenv: env.Get}
-	if preJob := inputs.Bool(env.Get("INPUT_RUNASPREJOB")); preJob != (stage == StagePreJob) {
+func Read(env *agentenv.Env, stage Stage) (Job, error) {
+	j := Job{Debug: agentenv.TaskLibTrue(env.Get(agentenv.SystemDebug))}
+	// As the agent resolves it; when a job variable of another spelling
+	// (decode.percents) hides the agent's own, its default: values stay
+	// exact under it, and under the other setting they arrive altered,
+	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
+	// does then turns into anything else).
+	j.Encoding = vso.EncodingFor(env.Setting(agentenv.DecodePercents).Value)
+	if preJob := agentenv.TaskLibTrue(env.Get(agentenv.Input("RunAsPreJob"))); preJob != (stage == StagePreJob) {
 		where := "as a step"
 		if preJob {
 			where = "before the job's steps (RunAsPreJob is true)"
@@ -71,68 +81,55 @@ func Read(env *endpoint.Env, stage Stage) (Job, error) {
 		j.Skip = "GoKeyVault runs " + where + "; nothing to do in this stage"
 		return j, nil
 	}
-	j.Vault = strings.TrimSpace(env.Get("INPUT_KEYVAULTNAME"))
-	err := inputs.ValidateVaultName(j.Vault)
+	budget, warnings := readBudget(env)
+	req, err := NewRequest(env.Get(agentenv.Input("KeyVaultName")), env.Get(agentenv.Input("SecretsFilter")), env.Get(agentenv.Input("SecretsToFiles")), budget)
 	if err != nil {
 		return j, err
 	}
-	if j.Plan, j.Files, err = ReadSelection(env.Get("INPUT_SECRETSFILTER"), env.Get("INPUT_SECRETSTOFILES")); err != nil {
-		return j, err
-	}
-	if len(j.Files) > 0 {
-		if j.FileDir, err = secretfile.NewDir(env.Get("AGENT_TEMPDIRECTORY")); err != nil {
+	req.Outputs = agentenv.TaskLibTrue(env.Get(agentenv.Input("OutputVariables")))
+	j.Request, j.Warnings = req, warnings
+	if len(req.Plan.Files) > 0 {
+		if j.Delivery.Files, err = secretfile.NewDir(env.Get(agentenv.AgentTempDirectory)); err != nil {
 			return j, err
 		}
 	}
-	j.Output = inputs.Bool(env.Get("INPUT_OUTPUTVARIABLES"))
-	connID := env.Get("INPUT_AZURESUBSCRIPTION")
-	if connID == "" {
-		connID = env.Get("INPUT_CONNECTEDSERVICENAME")
-	}
-	if j.Conn, err = endpoint.Read(env, connID); err != nil {
+	if j.Link, err = readLink(env, req); err != nil {
 		return j, err
 	}
-	j.DevOps = endpoint.ReadJob(env)
-	j.ConnectionPage = connectionPage(env, j.Conn.ID)
-	j.Budget, j.Warnings = readBudget(env)
-	j.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
-	j.Multiline = publish.ReadMultiline(env)
-	// As AzureKeyVault@2 reads it.
-	j.NoLineMasking = strings.EqualFold(env.Get("SYSTEM_DONOTMASKMULTILINESECRETS"), "true")
+	j.ConnectionPage = connectionPage(env, j.Link.Conn.ID)
+	j.Delivery.Publish = publish.Options{
+		Multiline: publish.ReadMultiline(env),
+		// As AzureKeyVault@2 reads it.
+		NoLineMasking: agentenv.TaskLibVariableTrue(env.Get(agentenv.DoNotMaskMultilineSecrets)),
+		Output:        req.Outputs,
+	}
 	// The agent's proxy, bypass list and CA settings apply to every request:
 	// Entra, Key Vault, Azure DevOps, Azure Stack Hub, managed identity.
-	if j.Network, err = netconfig.FromEnv(env); err != nil {
+	if j.Link.Network, err = netconfig.FromEnv(env); err != nil {
 		return j, err
 	}
 	return j, nil
 }
 
-// ReadSelection parses SecretsFilter and SecretsToFiles and checks them
-// together: an empty filter is allowed when files are asked for (a step
-// that only writes files), and no file's variable may be one a filter
-// entry sets.
-func ReadSelection(filter, toFiles string) (*selection.Plan, []secretfile.Entry, error) {
-	files, err := secretfile.Parse(toFiles)
-	if err != nil {
-		return nil, nil, err
+// readLink reads the service connection and what else Connect needs.
+func readLink(env *agentenv.Env, req Request) (Link, error) {
+	l := Link{Vault: req.Vault, Budget: req.Budget}
+	connID := env.Get(agentenv.Input("azureSubscription"))
+	if connID == "" {
+		connID = env.Get(agentenv.Input("ConnectedServiceName"))
 	}
-	if len(files) > 0 && strings.Trim(filter, " \t\r\n,") == "" {
-		return selection.Nothing(), files, nil
+	var err error
+	if l.Conn, err = endpoint.Read(env, connID); err != nil {
+		return l, err
 	}
-	plan, err := selection.Parse(filter)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, f := range files {
-		if entry, ok := plan.SetBy(f.Var); ok {
-			return nil, nil, fmt.Errorf("input SecretsToFiles entry %q sets variable %s, which the SecretsFilter entry %q sets too: rename the filter's variable with 'as'", vso.Clip(f.Text, 80), f.Var, vso.Clip(entry, 80))
-		}
-	}
-	return plan, files, nil
+	l.DevOps = endpoint.ReadDevOps(env)
+	l.ManagedIdentity = credential.ReadManagedIdentityEnv(env)
+	l.APIVersion = strings.TrimSpace(env.Get("GOKEYVAULT_APIVERSION"))
+	return l, nil
 }
 
 // readBudget reads GoKeyVault.Timeout, a number of seconds.
-func readBudget(env *endpoint.Env) (time.Duration, []string) {
+func readBudget(env *agentenv.Env) (time.Duration, []string) {
 	s := strings.TrimSpace(env.Get("GOKEYVAULT_TIMEOUT"))
 	if s == "" {
 		return DefaultBudget, nil
@@ -145,11 +142,11 @@ func readBudget(env *endpoint.Env) (time.Duration, []string) {
 
 // connectionPage links to the service connection's settings page, where a
 // user can fix a wrong or expired secret.
-func connectionPage(env *endpoint.Env, id string) string {
-	coll := strings.TrimRight(env.Get("SYSTEM_COLLECTIONURI"), "/")
-	project := env.Get("SYSTEM_TEAMPROJECT")
+func connectionPage(env *agentenv.Env, id string) string {
+	coll := strings.TrimRight(env.Get(agentenv.SystemCollectionURI), "/")
+	project := env.Get(agentenv.SystemTeamProject)
 	if project == "" {
-		project = env.Get("SYSTEM_TEAMPROJECTID")
+		project = env.Get(agentenv.SystemTeamProjectID)
 	}
 	if coll == "" || project == "" {
 		return ""
@@ -159,7 +156,7 @@ func connectionPage(env *endpoint.Env, id string) string {
 
 // warnings are the job's own and its network settings', in that order.
 func (j Job) warnings() []string {
-	return append(append([]string(nil), j.Warnings...), j.Network.Warnings...)
+	return append(append([]string(nil), j.Warnings...), j.Link.Network.Warnings...)
 }
 
 // debugf is where debug lines go: the log when system.debug is on.
@@ -173,14 +170,11 @@ func (j Job) debugf(w *vso.Writer) func(string) {
 // diagnoseContext is what messages about this job may mention; cl is the
 // cloud once known.
 func (j Job) diagnoseContext(cl *cloud.Cloud) diagnose.Context {
-	c := diagnose.Context{Vault: j.Vault, ConnectionPage: j.ConnectionPage}
-	if j.Conn != nil {
-		c.TenantID = j.Conn.TenantID
-	}
+	c := diagnose.Context{Vault: j.Request.Vault, TenantID: j.Link.Conn.TenantID}
 	if cl != nil {
-		c.TenantID = cl.Tenant
-		c.Host = j.Vault + "." + cl.VaultSuffix
+		c = DiagnoseContext(j.Request.Vault, *cl)
 	}
+	c.ConnectionPage = j.ConnectionPage
 	return c
 }
 

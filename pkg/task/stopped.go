@@ -69,50 +69,38 @@ func (p *Progress) UnderWay() []string {
 	return out
 }
 
-// halted is what a run had done when it was told to stop: the secrets it
+// Halted is what a run had done when it was told to stop: the secrets it
 // set as variables, the files it wrote, and the SecretsToFiles entries
 // whose conversion the stop cut short (sorted). A run that ends on its own
 // and its supervisor say the same from it.
-type halted struct {
-	set, files int
-	cutShort   []string
+type Halted struct {
+	Set, Files int
+	CutShort   []string
 }
 
-func (p *Progress) halted() halted {
-	return halted{set: int(p.set.Load()), files: int(p.files.Load()), cutShort: p.UnderWay()}
+func (p *Progress) halted() Halted {
+	return Halted{Set: int(p.set.Load()), Files: int(p.files.Load()), CutShort: p.UnderWay()}
 }
 
-func (d Downloaded) halted() halted {
-	return halted{set: len(d.Set), files: len(d.Files), cutShort: d.CutShort}
+func (d Downloaded) halted() Halted {
+	return Halted{Set: len(d.Selection.Set), Files: len(d.Files), CutShort: d.CutShort}
 }
 
 // done says what was set and written, after "N secret(s) set".
-func (h halted) done() string {
-	if h.files == 0 {
+func (h Halted) done() string {
+	if h.Files == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" and %d file(s) written", h.files)
-}
-
-// canceled is the end of a canceled run: what it did, and no task.complete
-// (the agent records the cancellation itself).
-func (h halted) canceled() Outcome {
-	var o Outcome
-	o.add(Plain, "Canceled after %d secret(s) were set%s", h.set, h.done())
-	if len(h.cutShort) > 0 {
-		o.add(Plain, "Stopped converting SecretsToFiles entries %s", strings.Join(h.cutShort, ", "))
-	}
-	o.Exit = ExitCanceled
-	return o
+	return fmt.Sprintf(" and %d file(s) written", h.Files)
 }
 
 // outOfTime says what a run whose budget ran out did and did not do, so
 // that nothing is dropped silently: unfinished names what is known to be
 // missing ("; 3 not downloaded: a, b, c"), or is "" when nothing is known.
-func (h halted) outOfTime(job Job, unfinished string) string {
-	msg := fmt.Sprintf("The time budget of %s ran out before vault %s was fully downloaded: %d secret(s) set%s%s", job.Budget, job.Vault, h.set, h.done(), unfinished)
-	if len(h.cutShort) > 0 {
-		return msg + fmt.Sprintf("; SecretsToFiles entries %s were still being converted and were stopped. A certificate Key Vault made converts in milliseconds: check how these were made, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)", strings.Join(h.cutShort, ", "))
+func (h Halted) outOfTime(req Request, unfinished string) string {
+	msg := fmt.Sprintf("The time budget of %s ran out before vault %s was fully downloaded: %d secret(s) set%s%s", req.Budget, req.Vault, h.Set, h.done(), unfinished)
+	if len(h.CutShort) > 0 {
+		return msg + fmt.Sprintf("; SecretsToFiles entries %s were still being converted and were stopped. A certificate Key Vault made converts in milliseconds: check how these were made, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)", strings.Join(h.CutShort, ", "))
 	}
 	return msg + ". Check the debug log for throttling (429) or slow replies, or raise the budget with the pipeline variable GoKeyVault.Timeout (seconds)"
 }
@@ -121,14 +109,16 @@ func (h halted) outOfTime(job Job, unfinished string) string {
 // the run itself would have ended: canceled (err is context.Canceled: a
 // signal, or the launcher gone), it logs what it did and writes no
 // task.complete; out of its time budget, it fails saying so.
-func Stopped(job Job, err error, p *Progress) Outcome {
+func Stopped(req Request, err error, p *Progress) Outcome {
 	h := p.halted()
 	if !errors.Is(err, context.DeadlineExceeded) {
-		return h.canceled()
+		return Outcome{Vault: req.Vault, Canceled: true, Halt: &h, Exit: ExitCanceled}
 	}
 	unfinished := ""
-	if len(h.cutShort) == 0 {
+	if len(h.CutShort) == 0 {
 		unfinished = "; GoKeyVault stopped without waiting for what was still under way"
 	}
-	return failed(h.outOfTime(job, unfinished))
+	o := failed(h.outOfTime(req, unfinished))
+	o.Vault, o.Halt = req.Vault, &h
+	return o
 }

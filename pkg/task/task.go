@@ -1,17 +1,22 @@
-// Package task is GoKeyVault's run, in four phases that pass typed values:
+// Package task is GoKeyVault's run, in four phases that pass typed values,
+// each given only what it uses:
 //
-//   - Read takes everything the agent gives the task (inputs, the service
-//     connection, pipeline variables, network settings) into a Job, before
-//     any request;
-//   - Connect finds the cloud, builds the credential and the vault client
-//     (a Session);
-//   - Download lists and fetches the secrets and sets each as a secret
-//     variable (Downloaded);
-//   - Summarise turns what happened into one Outcome: the log lines, the
-//     issues, the result.
+//   - Read takes everything the agent gives the task, once, into a Job: a
+//     Request (what to download: NewRequest, which gokeyvault check uses
+//     too), a Link (how to reach the vault) and a Delivery (how values
+//     reach the job), before any request;
+//   - Connect (a Link) finds the cloud, builds the credential and the
+//     vault client: a Session;
+//   - Download (a Request and a Delivery) has the vault client fetch what
+//     pkg/selection's Resolver decides, sets each value as secret
+//     variables and writes the files: Downloaded;
+//   - Summarise (the Request) turns what happened into one structured
+//     Outcome, which the step's log (Outcome.Log) and the check's report
+//     render.
 //
-// Run strings them together and ends with one task.complete (a canceled run
-// writes none: the agent records the cancellation itself).
+// Run strings them together under a supervisor (pkg/supervise) and ends
+// with one task.complete (a canceled run writes none: the agent records
+// the cancellation itself).
 package task
 
 import (
@@ -20,10 +25,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
 	"github.com/gokeyvault/gokeyvault/pkg/publish"
 	"github.com/gokeyvault/gokeyvault/pkg/supervise"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -86,19 +89,12 @@ func Run(ctx context.Context, o Options) int {
 		o.Unsetenv = func(string) {}
 	}
 	start := o.Now()
-	env := endpoint.NewEnv(o.Environ)
-	// As the agent resolves it; when a job variable of another spelling
-	// (decode.percents) hides the agent's own, its default: values stay
-	// exact under it, and under the other setting they arrive altered,
-	// never unmasked (a '%' travels as %AZP25, which no decoding the agent
-	// does then turns into anything else).
-	enc := vso.EncodingFor(env.Setting("DECODE_PERCENTS").Value)
-	gate := supervise.NewGate(o.Out)
-	w := vso.NewWriter(gate, enc)
+	env := agentenv.NewEnv(o.Environ)
 	// Whatever happens, secrets read from the environment leave it.
 	defer unsetSensitive(env, o.Unsetenv)
-
 	job, err := Read(env, o.Stage)
+	gate := supervise.NewGate(o.Out)
+	w := vso.NewWriter(gate, job.Encoding)
 	if err != nil {
 		return failed(err.Error()).Write(w)
 	}
@@ -106,25 +102,25 @@ func Run(ctx context.Context, o Options) int {
 		return skipped(job.Skip).Write(w)
 	}
 	removed := unsetSensitive(env, o.Unsetenv)
-	for _, n := range job.Network.Unset {
+	for _, n := range job.Link.Network.Unset {
 		// A trust store a pipeline variable chose: gone before Go loads
 		// the system's certificates, at the first connection.
 		o.Unsetenv(n)
 	}
-	ctx, cancel := context.WithTimeout(ctx, job.Budget)
+	ctx, cancel := context.WithTimeout(ctx, job.Request.Budget)
 	defer cancel()
 	r := &run{o: o, job: job, w: w, gate: gate, start: start, removed: removed}
-	r.progress.Publisher = publish.New(w, publish.Options{Multiline: job.Multiline, NoLineMasking: job.NoLineMasking, Output: job.Output})
+	r.progress.Publisher = publish.New(w, job.Delivery.Publish)
 	return supervise.Run(ctx, gate, StopGrace, func() int { return r.body(ctx) }, supervise.Stop{
 		Halt: func() {
-			if job.FileDir != nil {
-				job.FileDir.Close()
+			if job.Delivery.Files != nil {
+				job.Delivery.Files.Close()
 			}
 		},
 		Last: func(out io.Writer) int {
-			ow := vso.NewWriter(out, enc)
+			ow := vso.NewWriter(out, job.Encoding)
 			r.progress.Publisher.Lower(ow)
-			return Stopped(job, ctx.Err(), &r.progress).Write(ow)
+			return Stopped(job.Request, ctx.Err(), &r.progress).Write(ow)
 		},
 	})
 }
@@ -143,7 +139,7 @@ type run struct {
 // body connects, downloads and reports.
 func (r *run) body(ctx context.Context) int {
 	job, w := r.job, r.w
-	s, err := Connect(ctx, job, connectOptions{Transport: r.o.Transport, Now: r.o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
+	s, err := Connect(ctx, job.Link, connectOptions{Transport: r.o.Transport, Now: r.o.Now, OnSecret: w.SetSecret, Debugf: job.debugf(w)})
 	for _, warning := range job.warnings() {
 		w.Warning(warning)
 	}
@@ -152,18 +148,18 @@ func (r *run) body(ctx context.Context) int {
 	}
 	defer s.Close()
 	if job.Debug {
-		w.Debug(job.Network.Describe())
+		w.Debug(job.Link.Network.Describe())
 		w.Debug(s.Describe)
 		w.Debug(fmt.Sprintf("removed from the environment once read: %s", joinSorted(r.removed)))
 	}
-	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", r.o.Version, r.o.Commit, job.Vault, s.URL, s.Cloud.Name)
-	if job.Network.Trust != "" {
-		w.Println(job.Network.Trust)
+	w.Printf("GoKeyVault %s (commit %s): vault %s (%s), cloud %s", r.o.Version, r.o.Commit, job.Request.Vault, s.URL, s.Cloud.Name)
+	if job.Link.Network.Trust != "" {
+		w.Println(job.Link.Network.Trust)
 	}
-	d := Download(ctx, job, s, w, &r.progress)
+	d := Download(ctx, job.Request, s.Vault, job.Delivery, w, &r.progress)
 	d.Elapsed = r.o.Now().Sub(r.start)
 	w.Debug(d.resources())
-	return r.end(Summarise(job, s, d))
+	return r.end(Summarise(job.Request, job.diagnoseContext(&s.Cloud), d))
 }
 
 // end writes the run's outcome as its last words, unless its supervisor
@@ -175,44 +171,10 @@ func (r *run) end(o Outcome) int {
 
 // unsetSensitive removes every sensitive variable env has seen from the
 // process environment and returns their names.
-func unsetSensitive(env *endpoint.Env, unsetenv func(string)) []string {
+func unsetSensitive(env *agentenv.Env, unsetenv func(string)) []string {
 	names := env.Sensitive()
 	for _, n := range names {
 		unsetenv(n)
 	}
 	return names
 }
-
-// kvRetry retries 408, 429, 5xx and transient network errors, waiting as
-// the vault says (Retry-After, x-ms-retry-after-ms) or backing off
-// exponentially with jitter from 100 ms: a 503 or a reset connection is
-// usually over at once, and a throttled vault is protected by the pace
-// pkg/keyvault keeps once it has pushed back, not by long waits of the
-// requests it refused, which would only hold up the run. The count is generous
-// because the run's time budget, not the count, bounds a throttled
-// download; each try has its own timeout so a reply that trickles cannot
-// hang the run.
-func kvRetry(budget time.Duration) policy.RetryOptions {
-	return policy.RetryOptions{
-		MaxRetries: 12,
-		// A healthy reply takes well under a second; a third of a short
-		// budget leaves room for retries after a try that hangs.
-		TryTimeout: min(30*time.Second, budget/3),
-		RetryDelay: 100 * time.Millisecond,
-		// Also the longest Retry-After the SDK honours: a longer one
-		// fails the request at once. Key Vault's window is 10 s, so
-		// after a burst it may name up to 10 s; 16 s is where Key
-		// Vault's guidance stops doubling its waits (1, 2, 4, 8, 16 s).
-		MaxRetryDelay: 16 * time.Second,
-	}
-}
-
-const (
-	// getsInFlight bounds concurrent gets; the limiter lowers it under
-	// throttling. 32 keeps up with list pages at any latency: a page names
-	// 25 secrets and takes as long to arrive as one get.
-	getsInFlight = 32
-	// connsPerHost leaves room beside the gets for the list call, which is
-	// the critical path and must never wait for a free connection.
-	connsPerHost = getsInFlight + 4
-)

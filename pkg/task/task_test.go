@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/gokeyvault/gokeyvault/pkg/endpoint"
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 const (
@@ -141,11 +141,11 @@ func distinct(names []string) []string {
 // too.
 func TestReadConnectionInput(t *testing.T) {
 	env := environ("INPUT_AZURESUBSCRIPTION=", "INPUT_CONNECTEDSERVICENAME="+connID)
-	job, err := Read(endpoint.NewEnv(env), StageMain)
+	job, err := Read(agentenv.NewEnv(env), StageMain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Conn.ID != connID || job.Conn.TenantID != tenant {
-		t.Errorf("connection %+v", job.Conn)
+	if job.Link.Conn.ID != connID || job.Link.Conn.TenantID != tenant {
+		t.Errorf("connection %+v", job.Link.Conn)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/gokeyvault/gokeyvault/pkg/reqpolicy"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/harness"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
 	"github.com/gokeyvault/gokeyvault/pkg/transport"
@@ -19,8 +21,8 @@ import (
 // cloud's own transport instead of the agent's proxy settings.
 
 type (
-	world = testworld.T
-	step  = testworld.Step
+	world = harness.T
+	step  = harness.Step
 )
 
 const (
@@ -34,7 +36,7 @@ const (
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	return testworld.New(t, runInProcess, localcloud.Options{})
+	return harness.New(t, runInProcess, localcloud.Options{})
 }
 
 // runInProcess runs Run for the step, as the launcher would start the
@@ -52,7 +54,7 @@ func runInProcess(ctx context.Context, w *testworld.World, o agentrunner.Options
 	// The product's own transport, with the network settings a test
 	// process cannot give through the environment: the local cloud's CA
 	// alone (Go reads SSL_CERT_FILE once per process).
-	tr := transport.New(transport.Options{Proxy: http.ProxyURL(proxy), RootCAs: w.Cloud.CertPool(), MaxConnsPerHost: connsPerHost})
+	tr := transport.New(transport.Options{Proxy: http.ProxyURL(proxy), RootCAs: w.Cloud.CertPool(), MaxConnsPerHost: reqpolicy.ConnsPerHost(reqpolicy.RunGetsInFlight)})
 	return agentrunner.RunFunc(ctx, o, func(ctx context.Context, env []string, out io.Writer) int {
 		return Run(ctx, Options{Stage: stage, Environ: env, Out: out, Version: "dev", Transport: tr})
 	})

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
 // Encoding is how commands carry text to the agent. The agent decodes
@@ -24,20 +26,10 @@ import (
 // turn those into other characters.
 type Encoding struct{ NoPercents bool }
 
-// IsTrue reports whether a variable's value is true as the agent reads its
-// boolean settings: true, 1 or $true, in any case.
-func IsTrue(value string) bool {
-	switch strings.ToLower(strings.TrimSpace(value)) {
-	case "true", "1", "$true":
-		return true
-	}
-	return false
-}
-
 // EncodingFor is the encoding for the agent's DECODE_PERCENTS setting: on
 // unless set to something other than true, 1 or $true.
 func EncodingFor(decodePercents string) Encoding {
-	if strings.TrimSpace(decodePercents) == "" || IsTrue(decodePercents) {
+	if strings.TrimSpace(decodePercents) == "" || agentenv.AgentTrue(decodePercents) {
 		return Encoding{}
 	}
 	return Encoding{NoPercents: true}
@@ -73,6 +65,17 @@ func (e Encoding) Carries(s string) bool {
 	}
 	return true
 }
+
+// Uncarried says why a value Carries refuses cannot be set or shown
+// intact, and what the agent makes of it (what: "into a line break, a
+// semicolon or a bracket", "before masking"). It cannot quote those
+// sequences: the agent would decode them in the message too.
+func Uncarried(what string) string {
+	return "its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes " + what + " because its setting DECODE_PERCENTS is false"
+}
+
+// UncarriedFix is what a user can do about such a value.
+const UncarriedFix = "Set DECODE_PERCENTS to true for the job, or change the value"
 
 // Neutralize makes untrusted text (an Azure error body, a secret's name from a
 // list reply) safe to print: the agent would run any "##vso[" it finds

@@ -1,4 +1,4 @@
-package keyvault
+package reqpolicy
 
 import (
 	"context"
@@ -8,15 +8,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// The SDK's retry policy handles every retry, 429s included: a Retry-After
-// or x-ms-retry-after-ms is honoured, and without one the delay grows
-// exponentially with jitter from the client's RetryDelay. A 429 needs no
-// longer wait of its own: the limiter paces every request once the vault has
-// pushed back, so a retry cannot add to the load.
-
 type attemptsKey struct{}
 
-// attempts counts one operation's tries.
+// attempts counts one operation's tries, so that the limiter can let a
+// retry go ahead of first tries.
 type attempts struct{ tries atomic.Int32 }
 
 // retrying reports whether req is a retry of its operation, counting this

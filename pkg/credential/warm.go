@@ -1,4 +1,4 @@
-package keyvault
+package credential
 
 import (
 	"context"
@@ -9,16 +9,21 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// serialCredential lets one token request run at a time. The SDK's bearer
-// policy asks for a token after the vault's challenge while Warm may be
-// asking already; serialised, the second call finds the first one's token
-// in azidentity's cache instead of sending a second request to Entra.
-type serialCredential struct {
+// Serial lets one token request of a credential run at a time. The SDK's
+// bearer policy asks for a token after the vault's challenge while Warm
+// may be asking already; serialised, the second call finds the first one's
+// token in azidentity's cache instead of sending a second request to
+// Entra.
+type Serial struct {
 	mu   sync.Mutex
 	cred azcore.TokenCredential
 }
 
-func (s *serialCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+// NewSerial serialises cred's token requests.
+func NewSerial(cred azcore.TokenCredential) *Serial { return &Serial{cred: cred} }
+
+// GetToken gets a token once no other request of s is under way.
+func (s *Serial) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cred.GetToken(ctx, o)
@@ -31,7 +36,7 @@ func (s *serialCredential) GetToken(ctx context.Context, o policy.TokenRequestOp
 // Errors are left for the real request to report. The returned function
 // waits for the background request, so that a run never ends with a
 // request still under way.
-func (c *Client) Warm(ctx context.Context, tenant, resource string) (wait func()) {
+func (s *Serial) Warm(ctx context.Context, tenant, resource string) (wait func()) {
 	if tenant == "" || resource == "" {
 		return func() {}
 	}
@@ -41,7 +46,7 @@ func (c *Client) Warm(ctx context.Context, tenant, resource string) (wait func()
 		defer close(done)
 		// EnableCAE matches what the SDK's bearer policy asks for, so both
 		// requests share one cache entry.
-		_, _ = c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant, EnableCAE: true})
+		_, _ = s.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: tenant, EnableCAE: true})
 	}()
 	return func() { <-done }
 }

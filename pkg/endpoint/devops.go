@@ -3,11 +3,14 @@ package endpoint
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
 )
 
-// Job identifies the running job to Azure DevOps: what a workload identity
-// federation connection needs to ask Azure DevOps for an OIDC token.
-type Job struct {
+// DevOps identifies the running job to Azure DevOps: what a workload
+// identity federation connection needs to ask Azure DevOps for an OIDC
+// token.
+type DevOps struct {
 	// OIDCRequestURI is SYSTEM_OIDCREQUESTURI: the agent's ready-made URL
 	// for the OIDC token request. Empty on older agents and servers.
 	OIDCRequestURI string
@@ -26,24 +29,24 @@ type Job struct {
 	AccessToken string
 }
 
-// ReadJob reads the job's identity and its Azure DevOps access token. The
+// ReadDevOps reads the job's identity and its Azure DevOps access token. The
 // token is recorded as sensitive so that the caller unsets it.
-func ReadJob(e *Env) Job {
-	j := Job{
-		OIDCRequestURI: strings.TrimSpace(e.Get("SYSTEM_OIDCREQUESTURI")),
-		CollectionURI:  strings.TrimSpace(e.Get("ENDPOINT_URL_SYSTEMVSSCONNECTION")),
-		ProjectID:      strings.TrimSpace(e.Get("SYSTEM_TEAMPROJECTID")),
-		HostType:       strings.TrimSpace(e.Get("SYSTEM_HOSTTYPE")),
-		PlanID:         strings.TrimSpace(e.Get("SYSTEM_PLANID")),
-		JobID:          strings.TrimSpace(e.Get("SYSTEM_JOBID")),
-		AccessToken:    strings.TrimSpace(e.Secret("ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN")),
+func ReadDevOps(e *agentenv.Env) DevOps {
+	j := DevOps{
+		OIDCRequestURI: strings.TrimSpace(e.Get(agentenv.SystemOIDCRequestURI)),
+		CollectionURI:  strings.TrimSpace(e.Get(agentenv.EndpointURL(agentenv.SystemVssConnection))),
+		ProjectID:      strings.TrimSpace(e.Get(agentenv.SystemTeamProjectID)),
+		HostType:       strings.TrimSpace(e.Get(agentenv.SystemHostType)),
+		PlanID:         strings.TrimSpace(e.Get(agentenv.SystemPlanID)),
+		JobID:          strings.TrimSpace(e.Get(agentenv.SystemJobID)),
+		AccessToken:    strings.TrimSpace(e.Secret(agentenv.EndpointAuthParameter(agentenv.SystemVssConnection, "ACCESSTOKEN"))),
 	}
 	if j.AccessToken == "" {
 		// Agents that do not export each parameter still pass the JSON form.
 		var auth struct {
 			Parameters map[string]string `json:"parameters"`
 		}
-		if raw := e.Secret("ENDPOINT_AUTH_SYSTEMVSSCONNECTION"); raw != "" && json.Unmarshal([]byte(raw), &auth) == nil {
+		if raw := e.Secret(agentenv.EndpointAuth(agentenv.SystemVssConnection)); raw != "" && json.Unmarshal([]byte(raw), &auth) == nil {
 			for k, v := range auth.Parameters {
 				if strings.EqualFold(k, "AccessToken") {
 					j.AccessToken = strings.TrimSpace(v)
@@ -52,7 +55,7 @@ func ReadJob(e *Env) Job {
 		}
 	}
 	if j.CollectionURI == "" {
-		j.CollectionURI = strings.TrimSpace(e.Get("SYSTEM_COLLECTIONURI"))
+		j.CollectionURI = strings.TrimSpace(e.Get(agentenv.SystemCollectionURI))
 	}
 	return j
 }

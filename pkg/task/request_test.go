@@ -1,4 +1,4 @@
-package inputs
+package task
 
 import (
 	"strings"
@@ -21,19 +21,11 @@ func TestValidateVaultName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := ""
-		if err := ValidateVaultName(tt.name); err != nil {
+		if err := validateVaultName(tt.name); err != nil {
 			got = err.Error()
 		}
 		if got != tt.want {
-			t.Errorf("ValidateVaultName(%q) = %q\nwant %q", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestBool(t *testing.T) {
-	for in, want := range map[string]bool{"true": true, "True": true, " TRUE ": true, "false": false, "": false, "1": false, "yes": false} {
-		if got := Bool(in); got != want {
-			t.Errorf("Bool(%q) = %v, want %v", in, got, want)
+			t.Errorf("validateVaultName(%q) = %q\nwant %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -43,7 +35,7 @@ func FuzzValidateVaultName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if ValidateVaultName(s) != nil {
+		if validateVaultName(s) != nil {
 			return
 		}
 		// Anything accepted must be safe inside a host name and a

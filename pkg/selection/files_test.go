@@ -1,4 +1,4 @@
-package secretfile
+package selection
 
 import (
 	"strings"
@@ -11,37 +11,35 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
-const v1 = "0123456789abcdef0123456789abcdef"
-
-func TestParse(t *testing.T) {
+func TestParseFiles(t *testing.T) {
 	tests := []struct {
 		in   string
-		want []Entry
+		want []File
 	}{
 		{"", nil},
 		{" , \n ", nil},
-		{"signing-cert", []Entry{{Text: "signing-cert", Ref: vaultref.Secret{Name: "signing-cert"}, Var: "signing-cert.file"}}},
-		{"tls as PEM, deploy-key  AS  raw\nold/" + strings.ToUpper(v1) + " as pfx", []Entry{
+		{"signing-cert", []File{{Text: "signing-cert", Ref: vaultref.Secret{Name: "signing-cert"}, Var: "signing-cert.file"}}},
+		{"tls as PEM, deploy-key  AS  raw\nold/" + strings.ToUpper(v1) + " as pfx", []File{
 			{Text: "tls as PEM", Ref: vaultref.Secret{Name: "tls"}, Format: certformat.PEM, Var: "tls.file"},
 			{Text: "deploy-key  AS  raw", Ref: vaultref.Secret{Name: "deploy-key"}, Format: certformat.Raw, Var: "deploy-key.file"},
 			{Text: "old/" + strings.ToUpper(v1) + " as pfx", Ref: vaultref.Secret{Name: "old", Version: v1}, Format: certformat.PFX, Var: "old.file"},
 		}},
 		// Only the device names themselves are Windows'.
-		{"con-x, console, com10, lpt, nul2", []Entry{
+		{"con-x, console, com10, lpt, nul2", []File{
 			{Text: "con-x", Ref: vaultref.Secret{Name: "con-x"}, Var: "con-x.file"},
 			{Text: "console", Ref: vaultref.Secret{Name: "console"}, Var: "console.file"},
 			{Text: "com10", Ref: vaultref.Secret{Name: "com10"}, Var: "com10.file"},
 			{Text: "lpt", Ref: vaultref.Secret{Name: "lpt"}, Var: "lpt.file"},
 			{Text: "nul2", Ref: vaultref.Secret{Name: "nul2"}, Var: "nul2.file"},
 		}},
-		{"a\r\nb", []Entry{
+		{"a\r\nb", []File{
 			{Text: "a", Ref: vaultref.Secret{Name: "a"}, Var: "a.file"},
 			{Text: "b", Ref: vaultref.Secret{Name: "b"}, Var: "b.file"},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := Parse(tt.in)
+			got, err := parseFiles(tt.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,8 +50,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestParseRefuses: each refusal names the input, the entry and what to do.
-func TestParseRefuses(t *testing.T) {
+// TestParseFilesRefuses: each refusal names the input, the entry and what to do.
+func TestParseFilesRefuses(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"cert as", `input SecretsToFiles entry "cert as": 'as' needs a format: pem, pfx or raw (e.g. cert as pfx)`},
 		{"cert as der", `input SecretsToFiles entry "cert as der": unknown file format "der": use raw, pem or pfx`},
@@ -80,19 +78,19 @@ func TestParseRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := Parse(tt.in)
+			got, err := parseFiles(tt.in)
 			if err == nil {
-				t.Fatalf("Parse(%q) = %+v, want an error", tt.in, got)
+				t.Fatalf("parseFiles(%q) = %+v, want an error", tt.in, got)
 			}
 			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "input SecretsToFiles entr") {
-				t.Errorf("Parse(%q) error:\n%s\nwant it to contain:\n%s", tt.in, err, tt.want)
+				t.Errorf("parseFiles(%q) error:\n%s\nwant it to contain:\n%s", tt.in, err, tt.want)
 			}
 		})
 	}
 }
 
 func TestFileName(t *testing.T) {
-	e := Entry{Ref: vaultref.Secret{Name: "Signing-Cert", Version: v1}}
+	e := File{Ref: vaultref.Secret{Name: "Signing-Cert", Version: v1}}
 	got := []string{e.FileName(certformat.PFX), e.FileName(certformat.PEM), e.FileName(certformat.Raw)}
 	if diff := cmp.Diff([]string{"Signing-Cert.pfx", "Signing-Cert.pem", "Signing-Cert"}, got); diff != "" {
 		t.Errorf("file names (-want +got):\n%s", diff)

@@ -1,4 +1,10 @@
-package testworld
+// Package harness runs the task in a test world the way a test wants it
+// (the task folder through the agent runner, or the task's code
+// in-process) and checks every run for what must never happen: a panic
+// trace, a credential or a secret value in the output, a file left behind.
+// It is the test bed's only package that links the testing package, so
+// the demo and the bench, which start worlds too, do not.
+package harness
 
 import (
 	"context"
@@ -13,23 +19,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/gokeyvault/gokeyvault/pkg/secretfile"
+	"github.com/gokeyvault/gokeyvault/pkg/selection"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/agentrunner"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
+	"github.com/gokeyvault/gokeyvault/pkg/testbed/testworld"
+	"github.com/google/go-cmp/cmp"
 )
 
 // Runner runs one step in w the way a test wants: agentrunner.Run for the
 // task folder and the real binary, or agentrunner.RunFunc for the task's
 // code in-process.
-type Runner func(ctx context.Context, w *World, o agentrunner.Options) (*agentrunner.Result, error)
+type Runner func(ctx context.Context, w *testworld.World, o agentrunner.Options) (*agentrunner.Result, error)
 
 // T is one test's world and the way it runs the task. Every step it runs
 // is checked for what must never happen: a panic trace, a credential or a
 // secret value in the output, a file left behind.
 type T struct {
-	*World
+	*testworld.World
 	t   testing.TB
 	run Runner
 }
@@ -38,7 +44,7 @@ type T struct {
 // stops it when t ends.
 func New(t testing.TB, run Runner, o localcloud.Options) *T {
 	t.Helper()
-	w, err := Start(context.Background(), Options{Dir: t.TempDir(), Cloud: o})
+	w, err := testworld.Start(context.Background(), testworld.Options{Dir: t.TempDir(), Cloud: o})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,35 +166,9 @@ func (w *T) endpoint(s Step) agentrunner.Endpoint {
 }
 
 // The hosts a test expects the proxy to be asked for.
-const (
-	LoginHost = "login.microsoftonline.com:443"
-	VaultHost = "kv-e2e.vault.azure.net:443"
-)
-
-// DebugVars is the job variable system.debug=true, with extra.
-func DebugVars(extra map[string]agentrunner.Variable) map[string]agentrunner.Variable {
-	v := map[string]agentrunner.Variable{"system.debug": {Value: "true"}}
-	for k, x := range extra {
-		v[k] = x
-	}
-	return v
-}
-
+// testworld.DebugVars is the job variable system.debug=true, with extra.
 // ProxiedHosts is the set of CONNECT targets the proxy was asked for,
 // sorted.
-func (w *World) ProxiedHosts() []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, h := range w.Cloud.ProxyLog() {
-		if !seen[h] {
-			seen[h] = true
-			out = append(out, h)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // CheckHosts checks the hosts the proxy was asked for, and that no
 // credential (creds, and every token the cloud issued) is in the step's
 // output or its log.
@@ -236,7 +216,7 @@ func (w *T) Put(values map[string]string) map[string]agentrunner.Variable {
 	want := map[string]agentrunner.Variable{}
 	for name, v := range values {
 		w.Vault.Put(localcloud.Secret{Name: name, Value: v})
-		want[name] = SecretVar(v)
+		want[name] = testworld.SecretVar(v)
 	}
 	return want
 }
@@ -265,8 +245,11 @@ func checkHygiene(t testing.TB, r *agentrunner.Result, creds []string) {
 // is 0700; the variables are not secret.
 func checkTempFiles(t testing.TB, r *agentrunner.Result, toFiles string) {
 	t.Helper()
-	entries, _ := secretfile.Parse(toFiles) // a refused input writes nothing
-	asked := map[string]string{}            // relative path -> variable
+	var entries []selection.File
+	if plan, err := selection.ParseInputs("", toFiles); err == nil {
+		entries = plan.Files // a refused input writes nothing
+	}
+	asked := map[string]string{} // relative path -> variable
 	for _, e := range entries {
 		v, ok := r.Variables[e.Var]
 		if !ok {
@@ -356,21 +339,9 @@ func leakForms(v string) []string {
 	return out
 }
 
-// SecretVar is a secret variable of value v.
-func SecretVar(v string) agentrunner.Variable { return agentrunner.Variable{Value: v, Secret: true} }
-
-// Issues lists the messages of the step's issues of a type, "error" or
+// testworld.SecretVar is a secret variable of value v.
+// testworld.Issues lists the messages of the step's issues of a type, "error" or
 // "warning".
-func Issues(r *agentrunner.Result, typ string) []string {
-	var out []string
-	for _, i := range r.Issues {
-		if i.Type == typ {
-			out = append(out, i.Message)
-		}
-	}
-	return out
-}
-
 // MustContain fails t for each part s does not contain.
 func MustContain(t testing.TB, s string, parts ...string) {
 	t.Helper()
@@ -388,7 +359,7 @@ func FailedWith(t testing.TB, res *agentrunner.Result, parts ...string) string {
 	if res.Result != "Failed" {
 		t.Fatalf("result %s, want Failed; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	errs := Issues(res, "error")
+	errs := testworld.Issues(res, "error")
 	if len(errs) != 1 {
 		t.Fatalf("want one error, got %q", errs)
 	}
@@ -405,7 +376,7 @@ func Succeeded(t testing.TB, res *agentrunner.Result, want map[string]string) {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
 	for name, v := range want {
-		if got := res.Variables[name]; got != SecretVar(v) {
+		if got := res.Variables[name]; got != testworld.SecretVar(v) {
 			t.Errorf("variable %s = %+v, want %q", name, got, v)
 		}
 	}
@@ -421,30 +392,10 @@ func SubsetOf(t testing.TB, got, want map[string]agentrunner.Variable) {
 	}
 }
 
-// SecretGets counts the gets the vault answered past its challenge, by
+// testworld.SecretGets counts the gets the vault answered past its challenge, by
 // secret name.
-func SecretGets(v *localcloud.Vault) map[string]int {
-	gets := map[string]int{}
-	for _, r := range v.Requests() {
-		if r.Secret != "" && r.Status != 401 {
-			gets[r.Secret]++
-		}
-	}
-	return gets
-}
-
-// ListCalls counts the list requests the vault answered past its
+// testworld.ListCalls counts the list requests the vault answered past its
 // challenge.
-func ListCalls(v *localcloud.Vault) int {
-	n := 0
-	for _, r := range v.Requests() {
-		if strings.TrimRight(r.Path, "/") == "/secrets" && r.Status != 401 {
-			n++
-		}
-	}
-	return n
-}
-
 // CheckTokenStaysHome checks that every request that carried credentials
 // went to the vault over https, with a token for Key Vault.
 func CheckTokenStaysHome(t testing.TB, c *localcloud.Cloud, v *localcloud.Vault) {
@@ -459,17 +410,8 @@ func CheckTokenStaysHome(t testing.TB, c *localcloud.Cloud, v *localcloud.Vault)
 	}
 }
 
-// NormalLog returns the masked log with timings replaced, so that it can be
+// testworld.NormalLog returns the masked log with timings replaced, so that it can be
 // compared exactly.
-func NormalLog(r *agentrunner.Result) []string {
-	duration := regexp.MustCompile(`in \d+\.\d\d s`)
-	out := make([]string, len(r.Log))
-	for i, l := range r.Log {
-		out[i] = duration.ReplaceAllString(l, "in X s")
-	}
-	return out
-}
-
 // PeakRSS is the binary's own measure of its peak memory, from the debug
 // line every run writes.
 func PeakRSS(t testing.TB, res *agentrunner.Result) float64 {

@@ -1,7 +1,6 @@
-package keyvault
+package reqpolicy
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,43 +12,13 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
-// Limits on what the vault may send. A value is at most 25 KB; its JSON
-// reply, with every byte escaped as \uXXXX and the attributes, stays far
-// below maxGetReply. A list page names at most 25 secrets.
+// Caps on a reply body. A value is at most 25 KB; its JSON reply, with
+// every byte escaped as \uXXXX and the attributes, stays far below
+// MaxGetReply. A list page names at most 25 secrets.
 const (
-	maxGetReply  = 256 << 10
-	maxListReply = 4 << 20
-	// maxPages bounds a listing: a server that keeps sending nextLinks,
-	// empty pages among them, is broken or hostile.
-	maxPages = 25000
-	// maxPageItems is the most entries a list page may hold: Key Vault
-	// sends at most 25.
-	maxPageItems = 25
-	// maxNextLink bounds a nextLink's length: Key Vault's are a few
-	// hundred bytes (the vault's URL and a $skiptoken).
-	maxNextLink = 8 << 10
-	// maxListed bounds the entries a listing may bring, valid or not, so
-	// that what the task keeps per secret (its name, its place in the
-	// queue) stays small: a vault that really holds more should be read
-	// by naming the secrets.
-	maxListed = 25000
-	// maxInvalidShown is how many invalid list entries are named one by
-	// one; the rest are counted.
-	maxInvalidShown = 10
+	MaxGetReply  = 256 << 10
+	MaxListReply = 4 << 20
 )
-
-// MisbehaviorError is a reply no Key Vault sends: a page too large, a
-// nextLink too long or seen before, a listing without end. The listing
-// stops.
-type MisbehaviorError struct{ What string }
-
-func (e *MisbehaviorError) Error() string { return e.What }
-
-// Explained marks the message as saying what to do.
-func (e *MisbehaviorError) Explained() {}
-
-// NonRetriable stops the SDK's retries.
-func (e *MisbehaviorError) NonRetriable() {}
 
 // guardPolicy is the last policy of ours before the wire. The Azure SDK
 // attaches the vault's bearer token to whatever URL a request carries —
@@ -107,7 +76,7 @@ func (e *ChallengeError) NonRetriable() {}
 
 func (g guardPolicy) Do(req *policy.Request) (*http.Response, error) {
 	u := req.Raw().URL
-	if !sameOrigin(u, g.vault) {
+	if !SameOrigin(u, g.vault) {
 		return nil, &ForeignHostError{URL: u.Scheme + "://" + u.Host + u.Path}
 	}
 	resp, err := req.Next()
@@ -133,9 +102,9 @@ func (t capTransport) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	limit := int64(maxGetReply)
-	if isList(req) {
-		limit = maxListReply
+	limit := int64(MaxGetReply)
+	if IsList(req) {
+		limit = MaxListReply
 	}
 	if resp.ContentLength > limit {
 		resp.Body.Close()
@@ -190,7 +159,15 @@ func (g guardPolicy) checkChallenge(h string) error {
 type TenantMismatchError struct{ Vault, VaultTenant, ConnectionTenant string }
 
 func (e *TenantMismatchError) Error() string {
-	return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", e.Vault, vso.Clip(e.VaultTenant, 64), e.ConnectionTenant)
+	return TenantMismatch(e.Vault, vso.Clip(e.VaultTenant, 64), e.ConnectionTenant)
+}
+
+// TenantMismatch says that vault belongs to vaultTenant while the service
+// connection is for connTenant, and what to do about it: the one sentence
+// for it, whether the guard found it in the vault's challenge or
+// azidentity refused the challenge's tenant.
+func TenantMismatch(vault, vaultTenant, connTenant string) string {
+	return fmt.Sprintf("vault %s belongs to tenant %s, but the service connection is for tenant %s: use a service connection of the vault's tenant, or a vault of the connection's tenant", vault, vaultTenant, connTenant)
 }
 
 // Explained marks the message as saying what to do.
@@ -222,13 +199,15 @@ func challengeParam(h, name string) string {
 	return rest[:end]
 }
 
-// sameOrigin compares scheme, host and port, with the scheme's default
+// SameOrigin compares scheme, host and port, with the scheme's default
 // port made explicit: real nextLinks carry ":443".
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(hostPort(a), hostPort(b))
+func SameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(HostPort(a), HostPort(b))
 }
 
-func hostPort(u *url.URL) string {
+// HostPort is u's host, in lower case, and port, the scheme's default made
+// explicit.
+func HostPort(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		switch strings.ToLower(u.Scheme) {
@@ -274,28 +253,3 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 }
 
 func (c *cappedBody) Close() error { return c.rc.Close() }
-
-// checkNextLink accepts a nextLink only if it is of a sane length, stays
-// on the vault's list endpoint and has not been seen before. seen holds
-// digests, not links: a listing may take thousands of pages.
-func checkNextLink(link string, vault *url.URL, seen map[[sha256.Size]byte]bool) error {
-	if len(link) > maxNextLink {
-		return &MisbehaviorError{What: fmt.Sprintf("the vault's nextLink is %d KiB long; Key Vault's are a few hundred bytes: stopped listing", len(link)>>10)}
-	}
-	u, err := url.Parse(link)
-	if err != nil {
-		return &MisbehaviorError{What: "the vault's nextLink does not parse; refused"}
-	}
-	if !sameOrigin(u, vault) {
-		return &ForeignHostError{URL: u.Scheme + "://" + u.Host + u.Path}
-	}
-	if strings.TrimSuffix(u.Path, "/") != "/secrets" {
-		return &MisbehaviorError{What: fmt.Sprintf("the vault's nextLink points at %q, not the secret list; refused", vso.Clip(u.Path, 80))}
-	}
-	sum := sha256.Sum256([]byte(link))
-	if seen[sum] {
-		return &MisbehaviorError{What: "the vault sent the same nextLink twice; stopped listing rather than loop"}
-	}
-	seen[sum] = true
-	return nil
-}

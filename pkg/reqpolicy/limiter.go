@@ -1,4 +1,4 @@
-package keyvault
+package reqpolicy
 
 import (
 	"context"
@@ -12,59 +12,26 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
-// limiter shapes the requests sent to the vault. The vault's limit is
-// shared with every other client of the vault (the other jobs of a matrix
-// build, other pipelines, applications in production), and one job sees
-// only its own requests and the vault's answers: what it measures as the
-// rate the vault accepted is its share, not the vault's limit. So no fixed
-// number is right: the limiter finds the share, keeps a shared vault busy
-// without any job crawling, and takes the room back when others leave.
+// Limiter shapes the requests sent to one vault (see the package's
+// design note): it finds the job's share of a vault others use too, keeps
+// the vault busy without any job crawling, and takes the room back when
+// others leave. It bounds the gets in flight and, from the first 429 on,
+// starts requests at a pace. The pace climbs with time, not per success: a
+// job at a trickle would otherwise see that the vault has room only as
+// fast as its trickle.
 //
-// Two controls:
-//   - a bound on gets in flight: slow start doubles it every round trip
-//     until the first 429 halves it; then each answered window of gets
-//     raises it by one;
-//   - from the first 429 on, a pace: requests start one interval apart.
-//
-// The pace moves as follows.
-//   - On a 429 (one per round: 429s to requests sent before the last
-//     decrease answer for what was sent then), it drops under the rate the
-//     vault accepted over the last quarter second, the rate at which it
-//     pushed back: to 3/4 of it the first time, when that rate includes
-//     the vault's burst, and to 4/5 afterwards.
-//   - While it holds requests back and the vault keeps up, it climbs back
-//     to just under the pushed-back rate within a fraction of a second,
-//     then probes above it additively: by the same number of requests per
-//     second, every second, for every job, whatever its share (10% a
-//     second for a large one). An equal climb, and drops that come more
-//     often to the jobs that send more, move shares towards equal; a
-//     climb in proportion to the rate, as the pace used to have, keeps a
-//     starved job starved.
-//   - When no 429 has come for a while, the vault has room the probing has
-//     not found: others have left, or a burst has passed. The pace then
-//     doubles every doubling period. If that ends in a 429 without having
-//     found much room, the next such climb goes at half the speed, so that
-//     a job alone at the vault's limit does not keep overshooting it; when
-//     one finds room, they go at full speed again.
-//   - A 429 with no success in the last quarter second says the vault is
-//     busy with others, not what this job's share is: the job is cold. It
-//     keeps to a trickle, and at the first success it climbs by doubling
-//     every coldDoubling, paced rather than in a burst, so that it is back
-//     at full speed a fraction of a second after the vault recovers
-//     instead of crawling up from the trickle.
-//
-// The pace climbs with time, not per success: a job at a trickle would
-// otherwise see that the vault has room only as fast as its trickle.
-//
-// Requests wait for the pace in one line, in priority order: the list (the
-// sequential critical path, which also needs no get slot), then retries,
-// then first tries. At most one list request is in flight, so the total in
-// flight stays within max+1.
-type limiter struct {
-	mu        sync.Mutex
-	limit     float64 // bound on gets in flight; 1 <= limit <= max
-	max       float64
-	slowStart bool // the bound grows by one per success: it doubles every round trip
+// Requests wait in one line, in priority order: the list (the sequential
+// critical path, which also needs no get slot), then retries, then first
+// tries. At most one list request is in flight, so the total in flight
+// stays within max+1.
+type Limiter struct {
+	mu    sync.Mutex
+	limit float64 // bound on gets in flight; 1 <= limit <= max
+	max   float64
+	// slowStart: the bound grows by one per success, doubling every round
+	// trip, until the first 429 halves it; then each answered window of
+	// gets raises it by one.
+	slowStart bool
 	inFlight  int
 	peak      int
 	waiters   []*waiter
@@ -132,11 +99,11 @@ const (
 	unpacedAbove = 5000
 )
 
-func newLimiter(max int, now func() time.Time) *limiter {
+func newLimiter(max int, now func() time.Time) *Limiter {
 	if max < 1 {
 		max = 1
 	}
-	return &limiter{limit: float64(min(max, slowStartBound)), max: float64(max), slowStart: true, doubling: minDoubling, now: now}
+	return &Limiter{limit: float64(min(max, slowStartBound)), max: float64(max), slowStart: true, doubling: minDoubling, now: now}
 }
 
 // turn says where a request waits in the limiter's line.
@@ -164,7 +131,7 @@ func (w *waiter) list() bool { return w.turn == listPage }
 // queued meanwhile, becoming the straggler that ends the run. The list goes
 // first of all: each page it brings is work for the gets, and a page held
 // up leaves them idle.
-func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
+func (l *Limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 	l.mu.Lock()
 	now := l.now()
 	w := &waiter{turn: t}
@@ -203,12 +170,12 @@ func (l *limiter) acquire(ctx context.Context, t turn) (time.Time, error) {
 	}
 }
 
-func (l *limiter) mayStartLocked(w *waiter, now time.Time) bool {
+func (l *Limiter) mayStartLocked(w *waiter, now time.Time) bool {
 	return (w.list() || l.inFlight < int(l.limit)) && !l.nextStartLocked().After(now)
 }
 
 // nextStartLocked is the earliest time the pace and a hold allow a start.
-func (l *limiter) nextStartLocked() time.Time {
+func (l *Limiter) nextStartLocked() time.Time {
 	t := l.holdUntil
 	if l.rate > 0 {
 		if due := l.slot.Add(l.intervalLocked()); due.After(t) {
@@ -218,13 +185,13 @@ func (l *limiter) nextStartLocked() time.Time {
 	return t
 }
 
-func (l *limiter) intervalLocked() time.Duration {
+func (l *Limiter) intervalLocked() time.Duration {
 	return time.Duration(float64(time.Second) / l.rate)
 }
 
 // startLocked counts a request as started now and takes its place in the
 // pace.
-func (l *limiter) startLocked(w *waiter, now time.Time) {
+func (l *Limiter) startLocked(w *waiter, now time.Time) {
 	if l.started.IsZero() {
 		l.started = now
 	}
@@ -246,7 +213,7 @@ func (l *limiter) startLocked(w *waiter, now time.Time) {
 // wakeLocked starts waiting requests, in order, while slots and the pace
 // allow, and arms a timer for the next start if one is still waiting for
 // it.
-func (l *limiter) wakeLocked() {
+func (l *Limiter) wakeLocked() {
 	now := l.now()
 	l.climbLocked(now)
 	for len(l.waiters) > 0 {
@@ -291,7 +258,7 @@ func trimWindow(ts []time.Time, now time.Time) []time.Time {
 // second ago and not before the first request; the span counts as at
 // least 100 ms, so that a handful of quick successes does not look like a
 // high rate. n is how many.
-func (l *limiter) successRateSinceLocked(now, from time.Time) (rate float64, n int) {
+func (l *Limiter) successRateSinceLocked(now, from time.Time) (rate float64, n int) {
 	l.successes = trimWindow(l.successes, now)
 	from = latest(from, now.Add(-time.Second), l.started)
 	for _, s := range l.successes {
@@ -315,7 +282,7 @@ func latest(ts ...time.Time) time.Time {
 
 // release ends a request of turn t started at sent: a get frees its slot,
 // and both adapt the limiter to the outcome.
-func (l *limiter) release(t turn, sent time.Time, throttled bool) {
+func (l *Limiter) release(t turn, sent time.Time, throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if t != listPage {
@@ -325,7 +292,7 @@ func (l *limiter) release(t turn, sent time.Time, throttled bool) {
 	l.wakeLocked()
 }
 
-func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
+func (l *Limiter) adaptLocked(sent time.Time, throttled bool) {
 	now := l.now()
 	if throttled {
 		l.throttledLocked(now, sent)
@@ -334,7 +301,11 @@ func (l *limiter) adaptLocked(sent time.Time, throttled bool) {
 	}
 }
 
-func (l *limiter) throttledLocked(now, sent time.Time) {
+// throttledLocked drops the pace under the rate the vault accepted over
+// the last quarter second, the rate at which it pushed back: once per
+// round, since 429s to requests sent before the last decrease answer for
+// what was sent then.
+func (l *Limiter) throttledLocked(now, sent time.Time) {
 	l.lastThrottle = now
 	if !sent.After(l.lastDecrease) || (l.rate > 0 && !l.cold && sent.Before(l.lastDecrease.Add(settle))) {
 		return
@@ -342,6 +313,9 @@ func (l *limiter) throttledLocked(now, sent time.Time) {
 	from := now.Add(-measureSpan)
 	accepted, n := l.successRateSinceLocked(now, from)
 	if l.escaping {
+		// A doubling climb that ends in a 429 without having found much
+		// room: the next goes at half the speed, so that a job alone at
+		// the vault's limit does not keep overshooting it.
 		l.escaping = false
 		if l.rate < 2*l.pushedBack {
 			l.doubling = min(2*l.doubling, maxDoubling)
@@ -349,10 +323,13 @@ func (l *limiter) throttledLocked(now, sent time.Time) {
 	}
 	switch {
 	case n == 0:
+		// No success lately: the vault is busy with others, which says
+		// nothing of this job's share. A trickle until it answers again.
 		l.rate = minPace
 		l.pushedBack = 0
 		l.cold = true
 	case l.rate == 0:
+		// The first 429: the accepted rate includes the vault's burst.
 		l.pushedBack = accepted
 		l.rate = max(minPace, firstBeta*accepted)
 	default:
@@ -367,7 +344,7 @@ func (l *limiter) throttledLocked(now, sent time.Time) {
 	l.lastRaise = now
 }
 
-func (l *limiter) succeededLocked(now time.Time) {
+func (l *Limiter) succeededLocked(now time.Time) {
 	l.successes = append(trimWindow(l.successes, now), now)
 	if l.cold {
 		// The first success after the vault was busy with others: it has
@@ -390,7 +367,7 @@ func (l *limiter) succeededLocked(now time.Time) {
 // climbLocked raises the pace for the time since it last could, if it is
 // holding requests back. It runs on every success and whenever waiting
 // requests are looked at, so that the pace climbs with time.
-func (l *limiter) climbLocked(now time.Time) {
+func (l *Limiter) climbLocked(now time.Time) {
 	if l.rate <= 0 {
 		return
 	}
@@ -406,9 +383,15 @@ func (l *limiter) climbLocked(now time.Time) {
 		// set up a burst for when they pick up again.
 		return
 	}
+	// Probing adds the same requests per second, every second, for every
+	// job whatever its share: with drops that come more often to the jobs
+	// that send more, shares move towards equal. A climb in proportion to
+	// the rate kept a starved job starved.
 	probe := max(addRate, probeShare*l.pushedBack) * dt.Seconds()
 	switch {
 	case now.Sub(l.lastThrottle) >= quietTime:
+		// No 429 for a while: room the probing has not found (others
+		// left, a burst passed).
 		l.escaping = true
 		l.rate *= math.Exp2(float64(dt) / float64(l.doubling))
 		if l.rate >= 2*l.pushedBack {
@@ -416,6 +399,7 @@ func (l *limiter) climbLocked(now time.Time) {
 			l.doubling = min(l.doubling, minDoubling)
 		}
 	case l.rate < returnTo*l.pushedBack:
+		// Back to just under the rate the vault did accept, fast.
 		l.rate += (l.pushedBack-l.rate)*-math.Expm1(-float64(dt)/float64(returnTime)) + probe
 	default:
 		l.rate += probe
@@ -429,27 +413,27 @@ func (l *limiter) climbLocked(now time.Time) {
 // (the 429's, settle at most, in case that reply was slow): the requests
 // already under way meet a vault with nothing left to give, and what they
 // do not take refills for the list page that goes first once the hold ends.
-func (l *limiter) holdLocked(now, sent time.Time) {
+func (l *Limiter) holdLocked(now, sent time.Time) {
 	l.lastDecrease = now
 	l.holdUntil = latest(l.holdUntil, now.Add(min(now.Sub(sent), settle)))
 }
 
 // Peak is the most gets that were ever in flight at once.
-func (l *limiter) Peak() int {
+func (l *Limiter) Peak() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.peak
 }
 
 // policy returns the pipeline policy that applies the limiter to each try.
-func (l *limiter) policy() policy.Policy { return limitPolicy{l} }
+func (l *Limiter) policy() policy.Policy { return limitPolicy{l} }
 
-type limitPolicy struct{ l *limiter }
+type limitPolicy struct{ l *Limiter }
 
 func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
 	t := firstTry
 	switch {
-	case isList(req.Raw()):
+	case IsList(req.Raw()):
 		t = listPage
 	case retrying(req):
 		t = retryTry
@@ -463,6 +447,8 @@ func (p limitPolicy) Do(req *policy.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func isList(r *http.Request) bool {
+// IsList reports whether r asks for a page of the secret list: the limiter
+// lets it go first, and its reply may be larger.
+func IsList(r *http.Request) bool {
 	return strings.TrimSuffix(r.URL.Path, "/") == "/secrets"
 }
