@@ -57,7 +57,7 @@ test: build
 FUZZ_TIME ?= 100000x
 FUZZ_TARGETS := pkg/vso:FuzzRoundTrip pkg/selection:FuzzParse pkg/task:FuzzValidateVaultName \
 	pkg/endpoint:FuzzRead pkg/testbed/agentrunner:FuzzEscapeRoundTrip \
-	pkg/pfx:FuzzDecode pkg/certformat:FuzzConvert
+	pkg/pfx:FuzzDecode pkg/certformat:FuzzConvert pkg/jsonmember:FuzzFind
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \
