@@ -9,10 +9,11 @@ import (
 	"strings"
 
 	"github.com/gokeyvault/gokeyvault/pkg/check"
+	"github.com/gokeyvault/gokeyvault/pkg/task"
 )
 
 const checkUsage = `Usage: gokeyvault check --vault NAME [--filter FILTER] [--files ENTRIES]
-                        [--cloud CLOUD] [--tenant ID]
+                        [--cloud CLOUD] [--tenant ID] [--expiry-days N] [--expiry-fails]
 
 Shows what a pipeline step with these inputs would get from the vault, before
 you commit: each secret variable and the secret version behind it, each file
@@ -28,6 +29,10 @@ Flags:
                     writes no file
   --cloud CLOUD     AzureCloud (default), AzureChinaCloud or AzureUSGovernment
   --tenant ID       the tenant to sign in to (default: the vault's)
+  --expiry-days N   warn of secrets that expire within N days (the task's
+                    ExpiryWarningDays; default 30, 0 for none)
+  --expiry-fails    a secret that expires within those days fails the check,
+                    as the task's ExpiryFails does
   -h, --help        show this help
 
 Exit status: 0 a pipeline with these inputs would succeed, 1 it would fail
@@ -70,10 +75,15 @@ func parseCheck(args []string) (check.Options, error) {
 	fs.StringVar(&o.Files, "files", "", "")
 	fs.StringVar(&o.Cloud, "cloud", "AzureCloud", "")
 	fs.StringVar(&o.Tenant, "tenant", "", "")
+	expiryDays := fs.String("expiry-days", "", "")
+	fs.BoolVar(&o.Expiry.Fails, "expiry-fails", false, "")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	var err error
+	if o.Expiry.Days, err = task.ParseExpiryDays("--expiry-days", *expiryDays); err != nil {
+		return o, err
+	}
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q: check takes flags only", fs.Arg(0))

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gokeyvault/gokeyvault/pkg/check"
+	"github.com/gokeyvault/gokeyvault/pkg/task"
 	"github.com/gokeyvault/gokeyvault/pkg/testbed/localcloud"
 )
 
@@ -271,9 +272,11 @@ func TestParseCheck(t *testing.T) {
 		args []string
 		want check.Options
 	}{
-		{[]string{"--vault", "kv1"}, check.Options{Vault: "kv1", Filter: "*", Cloud: "AzureCloud"}},
+		{[]string{"--vault", "kv1"}, check.Options{Vault: "kv1", Filter: "*", Cloud: "AzureCloud", Expiry: task.Expiry{Days: 30}}},
 		{[]string{"-vault=kv1", "-filter", "a, b", "--files", "c as pem", "--cloud", "azurechinacloud", "--tenant", tenantID},
-			check.Options{Vault: "kv1", Filter: "a, b", Files: "c as pem", Cloud: "AzureChinaCloud", Tenant: tenantID}},
+			check.Options{Vault: "kv1", Filter: "a, b", Files: "c as pem", Cloud: "AzureChinaCloud", Tenant: tenantID, Expiry: task.Expiry{Days: 30}}},
+		{[]string{"--vault", "kv1", "--expiry-days", "7", "--expiry-fails"},
+			check.Options{Vault: "kv1", Filter: "*", Cloud: "AzureCloud", Expiry: task.Expiry{Days: 7, Fails: true}}},
 	}
 	for _, tt := range tests {
 		var got *check.Options

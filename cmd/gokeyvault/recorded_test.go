@@ -113,7 +113,9 @@ func TestRecordedDownloadAll(t *testing.T) {
 func TestRecordedNamedSecrets(t *testing.T) {
 	w, vault, _ := newRecordedWorld(t)
 
+	before := time.Now()
 	res := w.Run(step{Vault: testworld.RecordedVault, Filter: "secret3379360089, secretcontenttype2250812526, secret518723441, sec-dates-1350, 1730540092, secret422508987, never-recorded, secret3379360089/3f3b11064811494a8a8b27edf4f0985b"})
+	after := time.Now()
 
 	if res.Result != "Failed" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
@@ -140,6 +142,16 @@ func TestRecordedNamedSecrets(t *testing.T) {
 	}
 	if n := testworld.ListCalls(vault); n != 0 {
 		t.Errorf("%d list calls for named secrets", n)
+	}
+	// The expired secret is set, with the warning its recorded date calls
+	// for (exp 1784116800, 2026-07-15).
+	exp := time.Unix(1784116800, 0).UTC()
+	var warnings []string
+	for _, at := range []time.Time{before, after} {
+		warnings = append(warnings, fmt.Sprintf("Secret 'sec-dates-1350' expired on %s, %d day(s) ago, and is set because an entry names it: renew it in vault kv-recorded", exp.Format(time.RFC3339), int(at.Sub(exp)/(24*time.Hour))))
+	}
+	if got := testworld.Issues(res, "warning"); len(got) != 1 || got[0] != warnings[0] && got[0] != warnings[1] {
+		t.Errorf("warnings %q, want %q", got, warnings[0])
 	}
 }
 
@@ -277,7 +289,9 @@ func TestRecordedCertificatesToFiles(t *testing.T) {
 					entries = append(entries, c.Name+" as "+form)
 				}
 			}
-			res := w.Run(step{Vault: testworld.RecordedVault, Filter: "", Inputs: map[string]string{"SecretsToFiles": strings.Join(entries, ", ")}})
+			// The recorded certificates expired in 2025: their expiry
+			// warnings are TestRecordedNamedSecrets' subject, not this one's.
+			res := w.Run(step{Vault: testworld.RecordedVault, Filter: "", Inputs: map[string]string{"SecretsToFiles": strings.Join(entries, ", "), "ExpiryWarningDays": "0"}})
 
 			if res.Result != "Succeeded" || len(testworld.Issues(res, "error")) != 0 {
 				t.Errorf("result %s, errors:\n%s", res.Result, strings.Join(testworld.Issues(res, "error"), "\n"))

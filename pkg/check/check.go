@@ -41,6 +41,9 @@ type Options struct {
 	Files  string // SecretsToFiles
 	Cloud  string // as CloudName gives it: AzureCloud, AzureChinaCloud or AzureUSGovernment
 	Tenant string // the tenant to sign in to; "" lets the vault's challenge say
+	// Expiry is what the check says of secrets close to their expiry
+	// date, as the task's ExpiryWarningDays and ExpiryFails.
+	Expiry task.Expiry
 
 	Out io.Writer
 	// SignIn is the credential; nil: the developer tools' (DevCredential).
@@ -118,6 +121,7 @@ func (o Options) request() (task.Request, cloud.Cloud, error) {
 	if err != nil {
 		return req, cloud.Cloud{}, err
 	}
+	req.Expiry = o.Expiry
 	// The connection the task's messages may mention: the cloud and the
 	// tenant, no identity. The cloud's name is one CloudName accepted.
 	cl, err := cloud.Resolve(&endpoint.Connection{Environment: o.Cloud, TenantID: o.Tenant})

@@ -144,8 +144,13 @@ func (p *printer) variables(set []selection.Assigned) {
 	type row struct{ v, from string }
 	var rows []row
 	for _, a := range set {
+		from := describe(a.Secret.Name, a.Version, a.ContentType)
+		if a.Member != "" {
+			// The member's path, never its value.
+			from += ", member " + a.Member
+		}
 		for _, v := range a.Vars {
-			rows = append(rows, row{v, describe(a.Secret.Name, a.Version, a.ContentType)})
+			rows = append(rows, row{v, from})
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return strings.ToLower(rows[i].v) < strings.ToLower(rows[j].v) })

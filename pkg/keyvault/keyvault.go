@@ -348,6 +348,9 @@ func skipReason(a *azsecrets.SecretAttributes, now time.Time) string {
 	return unusable(exp, nbf, now)
 }
 
+// Now is the client's clock: the one its listing's skips use.
+func (c *Client) Now() time.Time { return c.now() }
+
 // Unusable says why v is not valid now, by the client's clock (the one the
 // listing's skips use): expired or not yet valid; "" when it is.
 func (c *Client) Unusable(v Value) string { return unusable(v.Expires, v.NotBefore, c.now()) }

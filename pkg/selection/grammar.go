@@ -5,11 +5,12 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/gokeyvault/gokeyvault/pkg/jsonmember"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 // The one entry grammar of both inputs: [!]body[?] [as X], where body is
-// tag:KEY=VALUE, a pattern with '*', or name[/version]. SecretsFilter
+// tag:KEY=VALUE, a pattern with '*', or name[/version][.member]. SecretsFilter
 // reads X as a variable name; SecretsToFiles reads it as a file format
 // and allows only a plain name or version.
 
@@ -42,6 +43,7 @@ func lex(text string) token {
 type selector struct {
 	kind     Kind
 	ref      vaultref.Secret // Name
+	member   jsonmember.Path // Name: a member of its JSON value, or none
 	pattern  string          // Pattern, lower case
 	tagKey   string          // Tag
 	tagValue string
@@ -57,13 +59,28 @@ func parseBody(body string) (selector, error) {
 		return selector{kind: Tag, tagKey: strings.TrimSpace(key), tagValue: strings.TrimSpace(value)}, nil
 	}
 	if isPattern(body) {
+		if strings.ContainsAny(body, ".[") {
+			return selector{}, fmt.Errorf("a JSON member path goes with one secret's name (name.member), not with a pattern")
+		}
 		return selector{kind: Pattern, pattern: strings.ToLower(body)}, checkPattern(body)
 	}
-	ref, err := vaultref.ParseRef(body)
+	// Key Vault names hold no '.': what follows the first one is a member
+	// path of the secret's JSON value.
+	name, path, member := strings.Cut(body, ".")
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		return selector{}, fmt.Errorf("an array index follows a member: a member entry reads a secret whose value is a JSON object (e.g. %s.hosts[0])", name[:i])
+	}
+	ref, err := vaultref.ParseRef(name)
 	if err != nil {
 		return selector{}, err
 	}
-	return selector{kind: Name, ref: ref}, nil
+	sel := selector{kind: Name, ref: ref}
+	if member {
+		if sel.member, err = jsonmember.Parse(path); err != nil {
+			return selector{}, err
+		}
+	}
+	return sel, nil
 }
 
 func isTag(body string) bool     { return len(body) >= 4 && strings.EqualFold(body[:4], "tag:") }
@@ -77,7 +94,7 @@ func parseEntry(text string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
 	}
-	e.Kind, e.Ref, e.Pattern, e.TagKey, e.TagValue = sel.kind, sel.ref, sel.pattern, sel.tagKey, sel.tagValue
+	e.Kind, e.Ref, e.Member, e.Pattern, e.TagKey, e.TagValue = sel.kind, sel.ref, sel.member, sel.pattern, sel.tagKey, sel.tagValue
 	if err := e.checkShape(); err != nil {
 		return Entry{}, fmt.Errorf("%s entry %q: %w", input, clip(text), err)
 	}

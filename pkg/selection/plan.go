@@ -15,9 +15,11 @@ type claim struct {
 }
 
 // plan gathers the named entries into targets, one per secret (and
-// version), and checks that no two entries set the same variable.
+// version), with the members taken from each, and checks that no two
+// entries set the same variable.
 func (p *Plan) plan() error {
 	byRef := map[string]int{}      // lower-case ref -> index in Targets
+	whole := map[string]bool{}     // lower-case refs some entry sets whole
 	plain := map[string]bool{}     // lower-case names some entry sets under their own name
 	versions := map[string][]int{} // lower-case name -> targets of its versions without 'as'
 	for _, e := range p.Entries {
@@ -34,15 +36,21 @@ func (p *Plan) plan() error {
 		t := &p.Targets[i]
 		t.Optional = t.Optional && e.Optional
 		t.Entries = append(t.Entries, e.Text)
-		v := e.As
-		if v == "" {
-			v = e.Ref.String()
+		if !e.Member.IsZero() {
+			if err := p.member(t, e, key); err != nil {
+				return err
+			}
+			continue
+		}
+		v := e.Var()
+		if e.As == "" {
 			if e.Ref.Version == "" {
 				plain[strings.ToLower(e.Ref.Name)] = true
-			} else if !seen {
+			} else if !whole[key] {
 				versions[strings.ToLower(e.Ref.Name)] = append(versions[strings.ToLower(e.Ref.Name)], i)
 			}
 		}
+		whole[key] = true
 		if err := p.claim(v, claim{ref: key, entry: e.Text}); err != nil {
 			return err
 		}
@@ -51,6 +59,30 @@ func (p *Plan) plan() error {
 		}
 	}
 	return p.implyNames(plain, versions)
+}
+
+// member adds a member entry to its secret's target: one member of the
+// secret's value, read once for every entry that takes it.
+func (p *Plan) member(t *Target, e Entry, key string) error {
+	v := e.Var()
+	// A member is told apart by its path as written: JSON's names are
+	// case-sensitive, unlike variables and secrets.
+	if err := p.claim(v, claim{ref: key + "." + e.Member.String(), entry: e.Text}); err != nil {
+		return err
+	}
+	for i := range t.Members {
+		m := &t.Members[i]
+		if m.Path.String() == e.Member.String() {
+			m.Optional = m.Optional && e.Optional
+			m.Entries = append(m.Entries, e.Text)
+			if !containsFold(m.Vars, v) {
+				m.Vars = append(m.Vars, v)
+			}
+			return nil
+		}
+	}
+	t.Members = append(t.Members, Member{Path: e.Member, Vars: []string{v}, Optional: e.Optional, Entries: []string{e.Text}})
+	return nil
 }
 
 // implyNames lets a version set its secret's own name too, when no other

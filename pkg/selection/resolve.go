@@ -4,8 +4,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
+	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
 // Value is a secret value that arrived, as the resolver needs it.
@@ -19,13 +21,16 @@ type Value struct {
 	// Unusable says why the version is not valid now (expired, not yet
 	// valid), by the vault client's clock; "" when it is.
 	Unusable string
+	// Expires is the version's expiry date, zero when it has none.
+	Expires time.Time
 }
 
 // Action is what to do with a value: write it to the file of an entry,
-// and set it as these secret variables.
+// set it as these secret variables, and set members of it as others.
 type Action struct {
-	File *File
-	Vars []string
+	File    *File
+	Vars    []string
+	Members []Publish
 }
 
 // Publish is a value to set as secret variables once the listing is done.
@@ -37,19 +42,34 @@ type Publish struct {
 	Again bool
 }
 
-// Assigned is a secret and the variables it set.
+// Assigned is a secret, or a member of its JSON value, and the variables
+// it set.
 type Assigned struct {
 	Secret vaultref.Secret
+	Member string // the member's path, "" for the whole secret
 	Vars   []string
 	// Version is the version whose value was set, as the vault answered
-	// ("" if it named none); ContentType is that version's.
+	// ("" if it named none); ContentType and Expires (zero: none) are
+	// that version's.
 	Version     string
 	ContentType string
+	Expires     time.Time
 }
 
 // Skipped is a secret, as the listing named it or as entries name it,
 // and why it was not set.
 type Skipped struct{ Secret, Why string }
+
+// MemberSkipped is a member of a secret's JSON value that was not set:
+// the entry that takes it, and why (never a byte of the value).
+type MemberSkipped struct {
+	Entry  string
+	Secret vaultref.Secret
+	Why    string
+	// Uncarried: the member's value is one the agent would alter (its
+	// DECODE_PERCENTS setting).
+	Uncarried bool
+}
 
 // FailureKind is what a failure to get a secret says about the secret.
 type FailureKind int
@@ -74,8 +94,10 @@ type Result struct {
 	// those set to an empty value.
 	Set   []Assigned
 	Empty []Assigned
-	// Missing are optional secrets that were not set, and why.
-	Missing []Skipped
+	// Missing are optional secrets that were not set, and why;
+	// MissingMembers the optional members.
+	Missing        []Skipped
+	MissingMembers []MemberSkipped
 	// Uncarried are secrets whose value the agent would alter: not set.
 	Uncarried []vaultref.Secret
 	// Selected counts what each selector entry selected; Excluded and
@@ -89,8 +111,10 @@ type Result struct {
 	AlsoSelected int
 	AlsoSkipped  []Skipped
 	// Failures are the failures that fail the run: an optional secret's
-	// absence is in Missing instead.
-	Failures []Failure
+	// absence is in Missing instead. MemberFailures are the members that
+	// could not be set.
+	Failures       []Failure
+	MemberFailures []MemberSkipped
 }
 
 // Resolver makes a download's decisions as it runs. The vault client's
@@ -186,7 +210,18 @@ func (r *Resolver) Arrive(v Value) Action {
 			return a
 		}
 	}
-	a.Vars = r.assign(v, t, named)
+	if named && t.Optional && v.Unusable != "" {
+		r.mu.Lock()
+		r.res.Missing = append(r.res.Missing, Skipped{v.Ref.String(), v.Unusable})
+		r.mu.Unlock()
+		return a
+	}
+	if !named || len(t.Vars) > 0 {
+		a.Vars = r.assign(v, t, named)
+	}
+	if named {
+		a.Members = r.members(v, t)
+	}
 	return a
 }
 
@@ -196,12 +231,6 @@ func (r *Resolver) assign(v Value, t Target, named bool) []string {
 	vars := []string{v.Ref.Name}
 	if named {
 		vars = t.Vars
-		if t.Optional && v.Unusable != "" {
-			r.mu.Lock()
-			r.res.Missing = append(r.res.Missing, Skipped{v.Ref.String(), v.Unusable})
-			r.mu.Unlock()
-			return nil
-		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -217,12 +246,44 @@ func (r *Resolver) assign(v Value, t Target, named bool) []string {
 		// may still bring: decided once the listing is done.
 		r.implied[strings.ToLower(v.Ref.String())] = v.Value
 	}
-	a := Assigned{Secret: v.Ref, Vars: append([]string(nil), vars...), Version: v.Resolved, ContentType: v.ContentType}
+	a := Assigned{Secret: v.Ref, Vars: append([]string(nil), vars...), Version: v.Resolved, ContentType: v.ContentType, Expires: v.Expires}
 	r.res.Set = append(r.res.Set, a)
 	if v.Value == "" {
 		r.res.Empty = append(r.res.Empty, a)
 	}
 	return vars
+}
+
+// members reads the members entries take from a value: each one's value
+// and variables, or why it is not set.
+func (r *Resolver) members(v Value, t Target) []Publish {
+	var out []Publish
+	for _, m := range t.Members {
+		val, err := m.Path.Find(v.Value)
+		skip := MemberSkipped{Entry: m.Entries[0], Secret: v.Ref}
+		switch {
+		case err != nil:
+			skip.Why = err.Error()
+		case !r.carries(val):
+			skip.Why, skip.Uncarried = vso.Uncarried("into a line break, a semicolon or a bracket"), true
+		}
+		r.mu.Lock()
+		switch {
+		case skip.Why != "" && m.Optional:
+			r.res.MissingMembers = append(r.res.MissingMembers, skip)
+		case skip.Why != "":
+			r.res.MemberFailures = append(r.res.MemberFailures, skip)
+		default:
+			a := Assigned{Secret: v.Ref, Member: m.Path.String(), Vars: append([]string(nil), m.Vars...), Version: v.Resolved, ContentType: v.ContentType, Expires: v.Expires}
+			r.res.Set = append(r.res.Set, a)
+			if val == "" {
+				r.res.Empty = append(r.res.Empty, a)
+			}
+			out = append(out, Publish{Vars: m.Vars, Value: val})
+		}
+		r.mu.Unlock()
+	}
+	return out
 }
 
 // Finish decides, once the download is over, what waited for it: which of
@@ -240,7 +301,7 @@ func (r *Resolver) Finish(failures []Failure) (Result, []Publish) {
 		}
 		pubs = append(pubs, Publish{Vars: []string{t.Implied}, Value: value, Again: true})
 		for i := range r.res.Set {
-			if strings.EqualFold(r.res.Set[i].Secret.String(), t.Ref.String()) {
+			if r.res.Set[i].Member == "" && strings.EqualFold(r.res.Set[i].Secret.String(), t.Ref.String()) {
 				r.res.Set[i].Vars = append(r.res.Set[i].Vars, t.Implied)
 			}
 		}
@@ -285,7 +346,7 @@ func (r *Resolver) fromNamed() []Publish {
 		listed := r.byName[key]
 		r.res.AlsoSelected++
 		v, ok := r.latest[key]
-		_, named := r.targets[key]
+		t, named := r.targets[key]
 		switch {
 		case !ok && r.disabled(key):
 			r.res.AlsoSkipped = append(r.res.AlsoSkipped, Skipped{listed, "disabled"})
@@ -293,7 +354,7 @@ func (r *Resolver) fromNamed() []Publish {
 			// Its failure is the entry's, already reported.
 		case v.Unusable != "":
 			r.res.AlsoSkipped = append(r.res.AlsoSkipped, Skipped{listed, v.Unusable})
-		case named && !r.carries(v.Value):
+		case named && len(t.Vars) > 0 && !r.carries(v.Value):
 			// The entry's variables reported it already.
 		default:
 			v.Ref = vaultref.Secret{Name: listed}
@@ -319,12 +380,20 @@ func (r *Resolver) disabled(key string) bool {
 func (r *Resolver) sort() {
 	res := &r.res
 	byRef := func(s []Assigned) {
-		sort.Slice(s, func(i, j int) bool { return s[i].Secret.String() < s[j].Secret.String() })
+		sort.Slice(s, func(i, j int) bool {
+			if a, b := s[i].Secret.String(), s[j].Secret.String(); a != b {
+				return a < b
+			}
+			return s[i].Member < s[j].Member
+		})
 	}
 	byRef(res.Set)
 	byRef(res.Empty)
 	sort.Slice(res.Uncarried, func(i, j int) bool { return res.Uncarried[i].String() < res.Uncarried[j].String() })
 	for _, s := range [][]Skipped{res.Missing, res.Excluded, res.Shadowed} {
 		sort.Slice(s, func(i, j int) bool { return s[i].Secret < s[j].Secret })
+	}
+	for _, s := range [][]MemberSkipped{res.MissingMembers, res.MemberFailures} {
+		sort.Slice(s, func(i, j int) bool { return s[i].Entry < s[j].Entry })
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/gokeyvault/gokeyvault/pkg/agentenv"
+	"github.com/gokeyvault/gokeyvault/pkg/jsonmember"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
@@ -49,6 +50,7 @@ type Entry struct {
 	Text     string // as written, trimmed: for messages and the log
 	Kind     Kind
 	Ref      vaultref.Secret // Name
+	Member   jsonmember.Path // Name: a member of the secret's JSON value; zero for the whole secret
 	Pattern  string          // Pattern, lower case
 	TagKey   string          // Tag
 	TagValue string
@@ -57,15 +59,26 @@ type Entry struct {
 	Optional bool
 }
 
-// Target is a secret fetched by name and the variables it sets.
+// Target is a secret fetched by name, the variables it sets and the
+// members of its JSON value that entries take.
 type Target struct {
 	Ref      vaultref.Secret
-	Vars     []string // set from the value, in the filter's order
+	Vars     []string // set from the value, in the filter's order; none when only members are taken
+	Members  []Member // in the filter's order
 	Optional bool     // every entry naming it is optional
 	// Implied is the name a version sets too when no other entry sets
 	// it: set only if no pattern or tag selects that secret ("" for none).
 	Implied string
 	Entries []string // the entries that name it, as written
+}
+
+// Member is a member of a secret's JSON value that entries take, and the
+// variables it sets.
+type Member struct {
+	Path     jsonmember.Path
+	Vars     []string
+	Optional bool     // every entry taking it is optional
+	Entries  []string // the entries that take it, as written
 }
 
 // Plan is a parsed filter, and the files asked for with it.
@@ -166,10 +179,31 @@ func (e Entry) checkShape() error {
 		return fmt.Errorf("an exclusion takes a name or a pattern, not a version")
 	case e.Exclude && e.Optional:
 		return fmt.Errorf("'?' does not apply to an exclusion")
+	case e.Exclude && !e.Member.IsZero():
+		return fmt.Errorf("an exclusion takes a name or a pattern, not a member of a secret")
 	case e.As != "":
 		return CheckVariable(e.As)
+	case e.Member.Indexed():
+		return fmt.Errorf("a variable name cannot hold '[': name the variable of member %s with 'as' (e.g. %s as HOST)", e.Member, clip(e.Text))
+	case !e.Member.IsZero():
+		if err := CheckVariable(e.Var()); err != nil {
+			return fmt.Errorf("%w; name the member's variable with 'as'", err)
+		}
 	}
 	return nil
+}
+
+// Var is the variable a Name entry sets: its 'as', else name.member for
+// a member (whatever version it pins), else the secret's name (or
+// name/version).
+func (e Entry) Var() string {
+	switch {
+	case e.As != "":
+		return e.As
+	case !e.Member.IsZero():
+		return e.Ref.Name + "." + e.Member.String()
+	}
+	return e.Ref.String()
 }
 
 func checkPattern(p string) error {

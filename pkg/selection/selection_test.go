@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gokeyvault/gokeyvault/pkg/jsonmember"
 	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
@@ -174,7 +175,8 @@ func TestGlob(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"*", "a,b", "cert/" + v1, " , ", "a;b]c", "*,x", "app-*, !app-old, tag:k=v, x? as Y", "a as b as c", "!!a"} {
+	for _, s := range []string{"*", "a,b", "cert/" + v1, " , ", "a;b]c", "*,x", "app-*, !app-old, tag:k=v, x? as Y", "a as b as c", "!!a",
+		"db.password, db.hosts[0] as H, db/" + v1 + ".a.b?", "db.", "db.[0]", "db[0]", "a.b.c[1].d as X, a", "app-*.x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -191,7 +193,11 @@ func FuzzParse(f *testing.F) {
 			if vaultref.CheckName(tg.Ref.Name) != nil || tg.Ref.Version != "" && !vaultref.IsVersion(tg.Ref.Version) {
 				t.Fatalf("Parse(%q) accepted %q", s, tg.Ref)
 			}
-			for _, v := range tg.Vars {
+			vars := append([]string(nil), tg.Vars...)
+			for _, m := range tg.Members {
+				vars = append(vars, m.Vars...)
+			}
+			for _, v := range vars {
 				if strings.ContainsAny(v, ";]%\r\n ") || v == "" {
 					t.Fatalf("Parse(%q) sets variable %q", s, v)
 				}
@@ -237,5 +243,97 @@ func TestNothing(t *testing.T) {
 	}
 	if _, ok := p.SetBy("x"); ok {
 		t.Error("Nothing() claims variable x")
+	}
+}
+
+// TestParseMembers: name.member takes a member of the secret's JSON value,
+// under the variable name.member unless 'as' names another; the secret is
+// one target, whatever number of members entries take from it.
+func TestParseMembers(t *testing.T) {
+	path := func(s string) jsonmember.Path {
+		p, err := jsonmember.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		in   string
+		want []Target
+	}{
+		{"db-config.password, db-config.host as DB_HOST, db-config.replica? as REPLICA", []Target{{
+			Ref: vaultref.Secret{Name: "db-config"},
+			Members: []Member{
+				{Path: path("password"), Vars: []string{"db-config.password"}, Entries: []string{"db-config.password"}},
+				{Path: path("host"), Vars: []string{"DB_HOST"}, Entries: []string{"db-config.host as DB_HOST"}},
+				{Path: path("replica"), Vars: []string{"REPLICA"}, Optional: true, Entries: []string{"db-config.replica? as REPLICA"}},
+			},
+			Entries: []string{"db-config.password", "db-config.host as DB_HOST", "db-config.replica? as REPLICA"},
+		}}},
+		{"cfg, cfg.a.b, cfg.hosts[0] as H0", []Target{{
+			Ref: vaultref.Secret{Name: "cfg"}, Vars: []string{"cfg"},
+			Members: []Member{
+				{Path: path("a.b"), Vars: []string{"cfg.a.b"}, Entries: []string{"cfg.a.b"}},
+				{Path: path("hosts[0]"), Vars: []string{"H0"}, Entries: []string{"cfg.hosts[0] as H0"}},
+			},
+			Entries: []string{"cfg", "cfg.a.b", "cfg.hosts[0] as H0"},
+		}}},
+		// A pinned version's member is name.member; the version sets no name.
+		{"cfg/" + v1 + ".user", []Target{{
+			Ref:     vaultref.Secret{Name: "cfg", Version: v1},
+			Members: []Member{{Path: path("user"), Vars: []string{"cfg.user"}, Entries: []string{"cfg/" + v1 + ".user"}}},
+			Entries: []string{"cfg/" + v1 + ".user"},
+		}}},
+		// The member first, then the whole version: the version sets its name too.
+		{"cfg/" + v1 + ".user as U, cfg/" + v1, []Target{{
+			Ref: vaultref.Secret{Name: "cfg", Version: v1}, Vars: []string{"cfg/" + v1}, Implied: "cfg",
+			Members: []Member{{Path: path("user"), Vars: []string{"U"}, Entries: []string{"cfg/" + v1 + ".user as U"}}},
+			Entries: []string{"cfg/" + v1 + ".user as U", "cfg/" + v1},
+		}}},
+		// One member, two entries: read once, both variables.
+		{"cfg.pw?, cfg.pw as PW", []Target{{
+			Ref:     vaultref.Secret{Name: "cfg"},
+			Members: []Member{{Path: path("pw"), Vars: []string{"cfg.pw", "PW"}, Entries: []string{"cfg.pw?", "cfg.pw as PW"}}},
+			Entries: []string{"cfg.pw?", "cfg.pw as PW"},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, p.Targets, cmpopts.EquateEmpty(), cmp.Comparer(func(a, b jsonmember.Path) bool { return a.String() == b.String() })); diff != "" {
+				t.Errorf("targets (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParseMembersRefuses: what a member entry cannot mean is refused
+// before any request, naming the entry and the fix.
+func TestParseMembersRefuses(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"app-*.password", `input SecretsFilter entry "app-*.password": a JSON member path goes with one secret's name (name.member), not with a pattern`},
+		{"db.", `entry "db.": member path "": a member name is empty (names are letters, digits, '_' and '-')`},
+		{"db..x", `member path ".x": a member name is empty`},
+		{"db.[0]", `member path "[0]": a member name is empty`},
+		{"db[0]", `entry "db[0]": an array index follows a member: a member entry reads a secret whose value is a JSON object (e.g. db.hosts[0])`},
+		{"db.hosts[x] as H", `[x] is not an array index (a whole number, as in [0])`},
+		{"db.hosts[0]", `entry "db.hosts[0]": a variable name cannot hold '[': name the variable of member hosts[0] with 'as' (e.g. db.hosts[0] as HOST)`},
+		{"*, !db.password", `an exclusion takes a name or a pattern, not a member of a secret`},
+		{"db.password, other as db.password", `entries "db.password" and "other as db.password" would both set variable db.password: rename one with 'as'`},
+		{"db.a as X, db.b as X", `entries "db.a as X" and "db.b as X" would both set variable X`},
+		{"db.Password, db.password", `entries "db.Password" and "db.password" would both set variable db.password`},
+		{"db/" + v1 + ".pw, db.pw", `would both set variable db.pw`},
+		{"system.debug", `variable name "system.debug" is in the system. namespace, which the agent and the pipeline own; choose another name; name the member's variable with 'as'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			_, err := Parse(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "input SecretsFilter") {
+				t.Fatalf("Parse(%q) = %v, want an error containing %q", tt.in, err, tt.want)
+			}
+		})
 	}
 }

@@ -35,6 +35,8 @@ type Downloaded struct {
 	Canceled  bool          // the run was canceled (the agent or a signal)
 	OutOfTime bool          // the run's time budget ran out
 	Elapsed   time.Duration // since the run started; Run sets it
+	// At is when the download ended, by the vault client's clock.
+	At time.Time
 	// PeakInFlight is the most gets that were in flight at once.
 	PeakInFlight int
 }
@@ -80,6 +82,7 @@ func collect(ctx context.Context, req Request, vault *keyvault.Client, out outpu
 	d.Canceled = errors.Is(ctx.Err(), context.Canceled)
 	d.OutOfTime = errors.Is(ctx.Err(), context.DeadlineExceeded)
 	d.PeakInFlight = vault.PeakInFlight()
+	d.At = vault.Now()
 	return d
 }
 
@@ -103,13 +106,16 @@ type download struct {
 func (dl *download) sink(v keyvault.Value, unusable string) {
 	a := dl.sel.Arrive(selection.Value{
 		Ref:      vaultref.Secret{Name: v.Name, Version: v.Version},
-		Resolved: v.Resolved, ContentType: v.ContentType, Value: v.Value, Unusable: unusable,
+		Resolved: v.Resolved, ContentType: v.ContentType, Value: v.Value, Unusable: unusable, Expires: v.Expires,
 	})
 	if a.File != nil {
 		dl.file(*a.File, v)
 	}
 	if a.Vars != nil {
 		dl.publish(a.Vars, v.Value)
+	}
+	for _, m := range a.Members {
+		dl.publish(m.Vars, m.Value)
 	}
 }
 

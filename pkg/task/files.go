@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gokeyvault/gokeyvault/pkg/certformat"
 	"github.com/gokeyvault/gokeyvault/pkg/keyvault"
@@ -17,10 +18,11 @@ type File struct {
 	Entry  selection.File
 	Format certformat.Format // as asked, or as the content type implied
 	Path   string            // "" in a preview
-	// Version and ContentType are those of the value written; Size is the
-	// file's.
+	// Version, ContentType and Expires (zero: none) are those of the
+	// value written; Size is the file's.
 	Version     string
 	ContentType string
+	Expires     time.Time
 	Size        int
 	// NoKey: the value is a certificate without its private key (Key
 	// Vault stores one so when the key is not exportable), and the file
@@ -121,5 +123,5 @@ func (dl *download) file(e selection.File, v keyvault.Value) {
 		dl.d.FileFailures = append(dl.d.FileFailures, FileFailure{Entry: e, Format: f, ContentType: v.ContentType, Err: err})
 		return
 	}
-	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Size: len(file.Data), NoKey: file.NoKey})
+	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Expires: v.Expires, Size: len(file.Data), NoKey: file.NoKey})
 }

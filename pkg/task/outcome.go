@@ -83,14 +83,16 @@ const (
 	// Warnings.
 	Unselected      IssueKind = iota + 1 // a selector selected nothing
 	InvalidID                            // a list entry that is not a secret id
-	OptionalMissing                      // an optional secret is not set
+	OptionalMissing                      // an optional secret, or member, is not set
 	Shadowed                             // a listed secret whose variable an entry sets
 	EmptyValue                           // a variable set to an empty value
 	EmptyFile                            // a file written empty
 	NoKey                                // a certificate file without its key
+	Expiring                             // a secret set or written expires soon, or has (an error when ExpiryFails)
 
 	// Errors.
 	SecretFailed // a secret could not be downloaded
+	MemberFailed // a member of a secret's JSON value could not be set
 	NotCarried   // a value the agent would alter, not set
 	FileFailed   // a file could not be converted or written
 	RunFailed    // the one failure that ended the run
@@ -219,11 +221,15 @@ func (l *lines) set(set []selection.Assigned, outputs bool) {
 	}
 	l.plain("Set %d secret(s)%s:", len(set), also)
 	for _, a := range set {
-		if len(a.Vars) == 1 && a.Vars[0] == a.Secret.String() {
-			l.plain("  %s", a.Secret)
+		label := a.Secret.String()
+		if a.Member != "" {
+			label += "." + a.Member
+		}
+		if len(a.Vars) == 1 && a.Vars[0] == label {
+			l.plain("  %s", label)
 			continue
 		}
-		l.plain("  %s -> %s", a.Secret, strings.Join(a.Vars, ", "))
+		l.plain("  %s -> %s", label, strings.Join(a.Vars, ", "))
 	}
 }
 

@@ -87,6 +87,10 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 		return j, err
 	}
 	req.Outputs = agentenv.TaskLibTrue(env.Get(agentenv.Input("OutputVariables")))
+	if req.Expiry.Days, err = ParseExpiryDays("input ExpiryWarningDays", env.Get(agentenv.Input("ExpiryWarningDays"))); err != nil {
+		return j, err
+	}
+	req.Expiry.Fails = agentenv.TaskLibTrue(env.Get(agentenv.Input("ExpiryFails")))
 	j.Request, j.Warnings = req, warnings
 	if len(req.Plan.Files) > 0 {
 		if j.Delivery.Files, err = secretfile.NewDir(env.Get(agentenv.AgentTempDirectory)); err != nil {

@@ -2,6 +2,7 @@ package task
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,13 +21,46 @@ type Request struct {
 	// Outputs: each variable is also an output variable of the step
 	// (OutputVariables).
 	Outputs bool
+	Expiry  Expiry
+}
+
+// Expiry is what a run says of secrets close to their expiry date.
+type Expiry struct {
+	// Days: a secret set or written that expires within this many days
+	// gets a warning, as does one set though expired; 0 says nothing
+	// (ExpiryWarningDays).
+	Days int
+	// Fails: those warnings fail the step, after everything else was set
+	// (ExpiryFails).
+	Fails bool
+}
+
+// DefaultExpiryDays is ExpiryWarningDays's default.
+const DefaultExpiryDays = 30
+
+// maxExpiryDays bounds ExpiryWarningDays: ten years is more than any
+// rotation policy warns ahead of.
+const maxExpiryDays = 3650
+
+// ParseExpiryDays reads a number of days for the expiry warning; name
+// names where it came from (the input, a flag) in the error.
+func ParseExpiryDays(name, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return DefaultExpiryDays, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > maxExpiryDays {
+		return 0, fmt.Errorf("%s %q is not a number of days from 0 to %d: use 0 to turn the expiry warning off, or e.g. %d", name, vso.Clip(s, 40), maxExpiryDays, DefaultExpiryDays)
+	}
+	return n, nil
 }
 
 // NewRequest checks the inputs that say what to download: the vault's
 // name and both inputs' entries. A budget of 0 is DefaultBudget. An error
 // is bad input: its message names the input and what to do.
 func NewRequest(vault, filter, toFiles string, budget time.Duration) (Request, error) {
-	r := Request{Vault: strings.TrimSpace(vault), Budget: budget}
+	r := Request{Vault: strings.TrimSpace(vault), Budget: budget, Expiry: Expiry{Days: DefaultExpiryDays}}
 	if r.Budget <= 0 {
 		r.Budget = DefaultBudget
 	}

@@ -36,6 +36,9 @@ func Summarise(req Request, dc diagnose.Context, d Downloaded) Outcome {
 	for _, m := range sel.Missing {
 		o.warn(OptionalMissing, "Optional secret '%s' is not set: %s in vault %s", m.Secret, m.Why, req.Vault)
 	}
+	for _, m := range sel.MissingMembers {
+		o.warn(OptionalMissing, "Optional entry '%s' is not set (secret %s): %s", m.Entry, m.Secret, m.Why)
+	}
 	for _, sh := range sel.Shadowed {
 		o.warn(Shadowed, "Secret '%s' is selected but not set from the list: %s", sh.Secret, sh.Why)
 	}
@@ -51,8 +54,13 @@ func Summarise(req Request, dc diagnose.Context, d Downloaded) Outcome {
 			o.warn(NoKey, "Secret '%s' has no private key: the certificate's key is not exportable (exportable is false in its certificate policy), so the file in variable %s holds the certificate alone", f.Entry.Ref, f.Entry.Var)
 		}
 	}
+	exp := expiring(req, d)
+	if !req.Expiry.Fails {
+		o.Warnings = append(o.Warnings, exp...)
+		exp = nil
+	}
 	o.Totals = &Totals{Downloaded: d.Report.Downloaded, Elapsed: d.Elapsed}
-	return o.end(req, dc, d)
+	return o.end(req, dc, d, exp)
 }
 
 // DiagnoseContext is what messages about a download from vault, in cloud
@@ -91,8 +99,9 @@ func (o *Outcome) listing(req Request, d Downloaded) {
 	o.Listing = &li
 }
 
-// end gives the outcome its result.
-func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded) Outcome {
+// end gives the outcome its result; failing are the expiry issues that
+// fail the step (ExpiryFails).
+func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded, failing []Issue) Outcome {
 	rep, sel := d.Report, d.Selection
 	fail := func(msg string) Outcome {
 		o.Errors = append(o.Errors, Issue{RunFailed, msg})
@@ -106,7 +115,7 @@ func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded) Outcome {
 		return fail(h.outOfTime(req, unfinished(sel.Failures, d.ListErr != nil)))
 	case d.ListErr != nil:
 		return fail(fmt.Sprintf("Could not list the secrets of vault %s: %s%s", req.Vault, diagnose.Explain(dc, d.ListErr, "list"), listNeeders(req.Plan)))
-	case len(sel.Failures) == 0 && len(sel.Uncarried) == 0 && len(d.FileFailures) == 0:
+	case len(sel.Failures) == 0 && len(sel.Uncarried) == 0 && len(sel.MemberFailures) == 0 && len(d.FileFailures) == 0 && len(failing) == 0:
 		o.Result, o.Message = vso.Succeeded, fmt.Sprintf("Downloaded %d secret(s) from %s", rep.Downloaded, req.Vault)
 		if len(d.Files) > 0 {
 			o.Message += fmt.Sprintf(", wrote %d file(s)", len(d.Files))
@@ -126,23 +135,38 @@ func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded) Outcome {
 	for _, u := range sel.Uncarried {
 		o.fail(NotCarried, "Secret '%s': %s: not set. %s", u, vso.Uncarried("into a line break, a semicolon or a bracket"), vso.UncarriedFix)
 	}
+	for _, m := range sel.MemberFailures {
+		fix := "Check the entry's member path against the secret's JSON, or mark the entry optional with '?'"
+		if m.Uncarried {
+			fix = vso.UncarriedFix
+		}
+		o.fail(MemberFailed, "SecretsFilter entry '%s' (secret %s): %s: not set. %s", m.Entry, m.Secret, m.Why, fix)
+	}
 	for _, f := range d.FileFailures {
 		o.fail(FileFailed, "%s", fileFailure(f))
 	}
+	o.Errors = append(o.Errors, failing...)
 	o.Result = vso.Failed
-	o.Message = failureMessage(req, d)
+	o.Message = failureMessage(req, d, len(failing))
 	return o
 }
 
-// failureMessage counts what failed, for task.complete.
-func failureMessage(req Request, d Downloaded) string {
+// failureMessage counts what failed, for task.complete; expiring counts
+// the secrets that fail the step for their expiry date.
+func failureMessage(req Request, d Downloaded, expiring int) string {
 	sel := d.Selection
 	var parts []string
 	if n := len(sel.Failures) + len(sel.Uncarried); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d secret(s) could not be downloaded from %s", n, len(sel.Failures)+d.Report.Downloaded, req.Vault))
 	}
+	if n := len(sel.MemberFailures); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d JSON member(s) could not be set", n))
+	}
 	if n := len(d.FileFailures); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d file(s) could not be written", n, n+len(d.Files)))
+	}
+	if expiring > 0 {
+		parts = append(parts, fmt.Sprintf("%d secret(s) expire within %d day(s) or have expired, and ExpiryFails is true", expiring, req.Expiry.Days))
 	}
 	return strings.Join(parts, "; ")
 }
