@@ -195,6 +195,28 @@ func (e *Env) Setting(name string) Setting {
 	return Setting{Value: v, Known: true, Variable: true}
 }
 
+// AgentVariable reads one of the settings the agent passes to a task as a
+// job variable of its own (agent.proxyurl reaches the task as
+// AGENT_PROXYURL; agent.tempdirectory as AGENT_TEMPDIRECTORY), name being
+// the environment's name. A pipeline variable of another spelling
+// (agent_proxyurl, AGENT_PROXYURL), which an earlier step can set too,
+// writes the same environment name, and then the value is not the agent's
+// word: steered names those variables and value is "". A pipeline variable
+// spelled exactly as the agent's own cannot be told from it.
+func (e *Env) AgentVariable(name string) (value string, steered []string) {
+	own := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, SecretPrefix), "_", "."))
+	names, _ := e.Pipeline(name)
+	for _, n := range names {
+		if !strings.EqualFold(n, own) {
+			steered = append(steered, n)
+		}
+	}
+	if len(steered) > 0 {
+		return "", steered
+	}
+	return e.Get(name), nil
+}
+
 // sensitiveName says whether an upper-cased variable name holds a
 // credential by its name alone: every endpoint auth parameter (the scheme
 // is not one), every secret variable, and the job's access token when a

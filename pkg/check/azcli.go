@@ -51,6 +51,11 @@ func (c *azureCLI) GetToken(ctx context.Context, opts policy.TokenRequestOptions
 	if opts.Claims != "" {
 		return azcore.AccessToken{}, errors.New("the vault asks for a sign-in with more claims (multifactor authentication): run az login again and check again")
 	}
+	if !toolTenant(tenant) {
+		// The vault's challenge names it, and on Windows az is a batch
+		// file, whose command line cmd.exe interprets.
+		return azcore.AccessToken{}, fmt.Errorf("the vault names tenant %q, which is not a tenant ID or domain (letters, digits, '.' and '-'): check that this is your vault", vso.Clip(tenant, 80))
+	}
 	args := []string{"account", "get-access-token", "-o", "json", "--resource", strings.TrimSuffix(opts.Scopes[0], "/.default")}
 	if tenant != "" {
 		args = append(args, "--tenant", tenant)
@@ -78,6 +83,17 @@ func toolScope(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// toolTenant reports whether a tenant ("" for none) may go on a command
+// line: a tenant ID or a domain, as azidentity accepts them.
+func toolTenant(s string) bool {
+	for _, r := range s {
+		if !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // cliToken reads az's reply: the token and when it expires, as a Unix time
@@ -109,6 +125,9 @@ func runTool(ctx context.Context, timeout time.Duration, path string, args ...st
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.Command(path, args...)
+	// A process that left the group but kept the tool's output open
+	// (setsid) must not hold Wait past the tool's own end.
+	cmd.WaitDelay = time.Second
 	stdout, stderr := newBounded(maxToolOutput), newBounded(64<<10)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	g, err := startGroup(cmd)
@@ -120,6 +139,11 @@ func runTool(ctx context.Context, timeout time.Duration, path string, args ...st
 	name := toolName(path)
 	select {
 	case err = <-done:
+		if errors.Is(err, exec.ErrWaitDelay) {
+			// The tool ended; what holds its output open is left behind,
+			// and goes with its group below.
+			err = nil
+		}
 	case <-ctx.Done():
 		g.end()
 		<-done

@@ -140,3 +140,34 @@ func TestAzureCLIFloods(t *testing.T) {
 		t.Errorf("stopped after %v", took)
 	}
 }
+
+// TestAzureCLIEscapedChild: a process az started that left its group and
+// kept az's output open does not hold the check past az's end: az's
+// answer stands.
+func TestAzureCLIEscapedChild(t *testing.T) {
+	c := &azureCLI{timeout: 10 * time.Second, path: fakeAz(t, `setsid sleep 20 &
+echo '{"accessToken": "tok-1", "expires_on": 1893553445}'
+`)}
+	start := time.Now()
+	tok, err := c.GetToken(context.Background(), vaultScope)
+	if err != nil || tok.Token != "tok-1" {
+		t.Errorf("token %q, %v; want az's", tok.Token, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("GetToken took %v", took)
+	}
+}
+
+// TestAzureCLITenantChecked: a tenant from the vault's challenge goes on
+// az's command line only if it is a tenant ID or domain.
+func TestAzureCLITenantChecked(t *testing.T) {
+	dir := t.TempDir()
+	c := &azureCLI{timeout: 10 * time.Second, path: fakeAz(t, "touch "+dir+"/ran\n")}
+	_, err := c.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}, TenantID: "x&calc.exe&"})
+	if err == nil || err.Error() != `the vault names tenant "x&calc.exe&", which is not a tenant ID or domain (letters, digits, '.' and '-'): check that this is your vault` {
+		t.Errorf("error %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("az ran")
+	}
+}

@@ -36,7 +36,7 @@ func TestCheckCertificateWithoutKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	w.Vault.Put(localcloud.Secret{Name: "nx-cert", Value: certOnlyPEM(t), Version: strings.Repeat("1", 32), ContentType: "application/x-pem-file"})
+	w.Vault.Put(localcloud.Secret{Name: "nx-cert", Value: certOnlyPEM(t), Version: strings.Repeat("1", 32), ContentType: "application/x-pem-file", Managed: true})
 	proxy, err := url.Parse(w.Cloud.ProxyURL())
 	if err != nil {
 		t.Fatal(err)

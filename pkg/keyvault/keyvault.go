@@ -96,6 +96,9 @@ type Value struct {
 	// Expires and NotBefore are the version's exp and nbf, zero when
 	// unset: a secret fetched by name is fetched whatever they say.
 	Expires, NotBefore time.Time
+	// Managed: the secret backs a Key Vault certificate (Key Vault made
+	// its value from the certificate and its key).
+	Managed bool
 }
 
 // Skip is a listed secret whose value was deliberately not requested.
@@ -426,6 +429,7 @@ func (c *Client) get(ctx context.Context, s vaultref.Secret) (v Value, err error
 	if resp.ContentType != nil {
 		v.ContentType = *resp.ContentType
 	}
+	v.Managed = resp.Managed != nil && *resp.Managed
 	if resp.ID != nil {
 		v.Resolved, _ = vaultref.VersionFromID(string(*resp.ID))
 	}

@@ -28,6 +28,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -78,27 +79,29 @@ func FromEnv(e *agentenv.Env) (*Config, error) {
 		HTTPProxy:  c.fromMachine(e, proxyUse, "HTTP_PROXY", "http_proxy"),
 		NoProxy:    c.fromMachine(e, proxyUse, "NO_PROXY", "no_proxy"),
 	}
-	if raw := strings.TrimSpace(e.Get(agentenv.AgentProxyURL)); raw != "" {
+	if raw := strings.TrimSpace(c.fromAgent(e, proxyUse, agentenv.AgentProxyURL)); raw != "" {
 		u, err := parseProxyURL(raw)
 		if err != nil {
 			return nil, fmt.Errorf("the agent's proxy setting AGENT_PROXYURL is not a valid URL (%v): fix the agent's proxy configuration (.proxy file or --proxyurl)", err)
 		}
-		user := e.Get(agentenv.AgentProxyUsername)
-		pass := e.Secret(agentenv.SecretPrefix + agentenv.AgentProxyPassword)
-		if pass == "" {
-			pass = e.Secret(agentenv.AgentProxyPassword)
+		user := c.fromAgent(e, proxyUse, agentenv.AgentProxyUsername)
+		pass := ""
+		for _, n := range []string{agentenv.SecretPrefix + agentenv.AgentProxyPassword, agentenv.AgentProxyPassword} {
+			if pass == "" && c.fromAgent(e, proxyUse, n) != "" {
+				pass = e.Secret(n)
+			}
 		}
 		if user != "" {
 			u.User = url.UserPassword(user, pass)
 		}
 		c.proxyURL = u
-		bypass, warnings := parseBypassList(e.Get(agentenv.AgentProxyBypassList))
+		bypass, warnings := parseBypassList(c.fromAgent(e, proxyUse, agentenv.AgentProxyBypassList))
 		c.bypass = bypass
 		c.Warnings = append(c.Warnings, warnings...)
 	}
 	c.envProxy = c.env.ProxyFunc()
 
-	if file := strings.TrimSpace(e.Get(agentenv.AgentCAInfo)); file != "" {
+	if file := strings.TrimSpace(c.fromAgent(e, trustUse, agentenv.AgentCAInfo)); file != "" {
 		certs, err := loadCA(file)
 		if err != nil {
 			return nil, err
@@ -106,7 +109,7 @@ func FromEnv(e *agentenv.Env) (*Config, error) {
 		c.caFile, c.caCerts = file, certs
 	}
 	c.Trust = c.trustLine(e, runtime.GOOS)
-	if agentenv.TaskLibTrue(e.Get(agentenv.AgentSkipCertValidation)) {
+	if agentenv.TaskLibTrue(c.fromAgent(e, trustUse, agentenv.AgentSkipCertValidation)) {
 		c.insecure = true
 		c.Warnings = append(c.Warnings, "The agent is configured to skip TLS certificate validation (AGENT_SKIPCERTVALIDATION): server certificates are not checked, so anyone on the network path could read the secrets. Give the agent the CA of any TLS-inspecting proxy (--sslcacert) instead.")
 	}
@@ -148,7 +151,7 @@ func (c *Config) fromMachine(e *agentenv.Env, use string, names ...string) strin
 			continue
 		}
 		if vars, _ := e.Pipeline(n); len(vars) > 0 {
-			c.Warnings = append(c.Warnings, ignoredWarning(use, n, vars))
+			c.Warnings = append(c.Warnings, ignoredWarning(use, n, vars, true))
 			if use == trustUse {
 				c.Unset = append(c.Unset, n)
 			}
@@ -162,9 +165,21 @@ func (c *Config) fromMachine(e *agentenv.Env, use string, names ...string) strin
 	return ""
 }
 
+// fromAgent reads one of the agent's own settings; one a pipeline variable
+// of another spelling may have set is not the agent's word: it is ignored,
+// with a warning.
+func (c *Config) fromAgent(e *agentenv.Env, use, name string) string {
+	v, steered := e.AgentVariable(name)
+	if len(steered) > 0 {
+		c.Warnings = append(c.Warnings, ignoredWarning(use, name, steered, false))
+	}
+	return v
+}
+
 // ignoredWarning says that the variable env, which the pipeline variables
-// vars may have set, is not used, why, and what to do instead.
-func ignoredWarning(use, env string, vars []string) string {
+// vars may have set, is not used, why, and what to do instead; machine
+// says that env is one the agent machine's environment may set.
+func ignoredWarning(use, env string, vars []string, machine bool) string {
 	quoted := make([]string, len(vars))
 	for i, v := range vars {
 		quoted[i] = "'" + v + "'"
@@ -173,10 +188,14 @@ func ignoredWarning(use, env string, vars []string) string {
 	if len(vars) > 1 {
 		what = "The pipeline variables " + strings.Join(quoted, ", ")
 	}
-	if use == trustUse {
-		return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose which certificates are trusted for the service connection's credentials and the secrets. Give the agent the CA instead (config.sh or config.cmd --sslcacert, which tasks receive as Agent.CAInfo), or set %s in the agent machine's environment", what, env, env)
+	orMachine := ""
+	if machine {
+		orMachine = ", or set " + env + " in the agent machine's environment"
 	}
-	return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose the proxy that carries the service connection's credentials and the secrets. Configure the agent's proxy instead (config.sh or config.cmd --proxyurl, or the agent's .proxy file), or set %s in the agent machine's environment", what, env, env)
+	if use == trustUse {
+		return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose which certificates are trusted for the service connection's credentials and the secrets. Give the agent the CA instead (config.sh or config.cmd --sslcacert, which tasks receive as Agent.CAInfo)%s", what, env, orMachine)
+	}
+	return fmt.Sprintf("%s sets %s, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose the proxy that carries the service connection's credentials and the secrets. Configure the agent's proxy instead (config.sh or config.cmd --proxyurl, or the agent's .proxy file)%s", what, env, orMachine)
 }
 
 // trustLine says where TLS trust comes from when SSL_CERT_FILE or
@@ -298,6 +317,37 @@ func parseBypassList(raw string) ([]*regexp.Regexp, []string) {
 	return out, warnings
 }
 
+// maxCAFile bounds the CA file: a bundle of every public CA is 250 KB.
+const maxCAFile = 4 << 20
+
+// readCAFile reads a regular file of at most maxCAFile bytes: the run is
+// not yet under its budget's watch when it reads it, and a FIFO or
+// /dev/zero would hang it or exhaust its memory.
+func readCAFile(file string) ([]byte, error) {
+	// Before the open too: opening a FIFO waits for a writer.
+	if fi, err := os.Stat(file); err != nil {
+		return nil, errors.Unwrap(err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	switch {
+	case err != nil:
+		return nil, errors.Unwrap(err)
+	case len(b) > maxCAFile:
+		return nil, fmt.Errorf("larger than %d MiB", maxCAFile>>20)
+	}
+	return b, nil
+}
+
 func parseProxyURL(raw string) (*url.URL, error) {
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
@@ -324,9 +374,9 @@ func parseProxyURL(raw string) (*url.URL, error) {
 
 // loadCA reads every certificate in file.
 func loadCA(file string) ([]*x509.Certificate, error) {
-	b, err := os.ReadFile(file)
+	b, err := readCAFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("read the agent's CA certificate file %s (AGENT_CAINFO): %w; fix the agent's --sslcacert setting", file, errors.Unwrap(err))
+		return nil, fmt.Errorf("read the agent's CA certificate file %s (AGENT_CAINFO): %w; fix the agent's --sslcacert setting", file, err)
 	}
 	var certs []*x509.Certificate
 	for rest := b; ; {

@@ -183,6 +183,9 @@ func TestPipelineVariablesSteerNothing(t *testing.T) {
 	proxyWarning := func(vars, env string) string {
 		return "The pipeline variable " + vars + " sets " + env + ", which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose the proxy that carries the service connection's credentials and the secrets. Configure the agent's proxy instead (config.sh or config.cmd --proxyurl, or the agent's .proxy file), or set " + env + " in the agent machine's environment"
 	}
+	agentWarning := func(use, vars, env string) string {
+		return ignoredWarning(use, env, []string{strings.Trim(vars, "'")}, false)
+	}
 	trustWarning := "The pipeline variable 'ssl_cert_file' sets SSL_CERT_FILE, which GoKeyVault ignores: a pipeline variable, which any earlier step can set too, must not choose which certificates are trusted for the service connection's credentials and the secrets. Give the agent the CA instead (config.sh or config.cmd --sslcacert, which tasks receive as Agent.CAInfo), or set SSL_CERT_FILE in the agent machine's environment"
 	tests := []struct {
 		name     string
@@ -206,6 +209,15 @@ func TestPipelineVariablesSteerNothing(t *testing.T) {
 			"http://agent-proxy:8080", []string{proxyWarning("'https_proxy'", "HTTPS_PROXY")}, nil, ""},
 		{"the machine's own", []string{"HTTPS_PROXY=http://corp:3128", "SSL_CERT_FILE=/etc/corp.pem", `VSTS_PUBLIC_VARIABLES=["system.debug"]`},
 			"http://corp:3128", nil, nil, "TLS: trusting the certificates of SSL_CERT_FILE=/etc/corp.pem (instead of the system's CA bundle)"},
+		// The agent passes its own settings as job variables (agent.proxyurl
+		// reaches the task as AGENT_PROXYURL): another spelling is a
+		// pipeline variable writing the same name.
+		{"the agent's settings under other spellings", []string{"AGENT_PROXYURL=http://evil:8080", "AGENT_PROXYUSERNAME=u", "AGENT_CAINFO=/tmp/evil.pem", "AGENT_SKIPCERTVALIDATION=true",
+			`VSTS_PUBLIC_VARIABLES=["agent_proxyurl", "AGENT_CAINFO", "agent_skipcertvalidation", "agent.proxyusername"]`},
+			"", []string{agentWarning(proxyUse, "'agent_proxyurl'", "AGENT_PROXYURL"), agentWarning(trustUse, "'AGENT_CAINFO'", "AGENT_CAINFO"), agentWarning(trustUse, "'agent_skipcertvalidation'", "AGENT_SKIPCERTVALIDATION")}, nil, ""},
+		{"the agent's proxy password under another spelling", []string{"AGENT_PROXYURL=http://agent-proxy:8080", "AGENT_PROXYUSERNAME=u", "SECRET_AGENT_PROXYPASSWORD=evil",
+			`VSTS_PUBLIC_VARIABLES=["agent.proxyurl", "agent.proxyusername"]`, `VSTS_SECRET_VARIABLES=["agent_proxypassword"]`},
+			"http://u:@agent-proxy:8080", []string{agentWarning(proxyUse, "'agent_proxypassword'", "SECRET_AGENT_PROXYPASSWORD")}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,8 @@ type File struct {
 	ContentType string
 	Expires     time.Time
 	Size        int
+	// Managed: the secret backs a Key Vault certificate.
+	Managed bool
 	// NoKey: the value is a certificate without its private key (Key
 	// Vault stores one so when the key is not exportable), and the file
 	// holds the certificate alone.
@@ -123,5 +125,5 @@ func (dl *download) file(e selection.File, v keyvault.Value) {
 		dl.d.FileFailures = append(dl.d.FileFailures, FileFailure{Entry: e, Format: f, ContentType: v.ContentType, Err: err})
 		return
 	}
-	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Expires: v.Expires, Size: len(file.Data), NoKey: file.NoKey})
+	dl.d.Files = append(dl.d.Files, File{Entry: e, Format: f, Path: path, Version: v.Resolved, ContentType: v.ContentType, Expires: v.Expires, Size: len(file.Data), Managed: v.Managed, NoKey: file.NoKey})
 }

@@ -240,19 +240,21 @@ func TestCertificatesWithoutKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"ne-pfx", "ne-pfx-pem", "ne-pfx-pfx"} {
-		w.Vault.Put(localcloud.Secret{Name: name, Value: base64.StdEncoding.EncodeToString(pfx), ContentType: pkcs12Type})
+		w.Vault.Put(localcloud.Secret{Name: name, Value: base64.StdEncoding.EncodeToString(pfx), ContentType: pkcs12Type, Managed: true})
 	}
 	for _, name := range []string{"ne-pem", "ne-pem-pfx", "ne-pem-pem"} {
-		w.Vault.Put(localcloud.Secret{Name: name, Value: certPEM, ContentType: pemType})
+		w.Vault.Put(localcloud.Secret{Name: name, Value: certPEM, ContentType: pemType, Managed: true})
 	}
-	w.Vault.Put(localcloud.Secret{Name: "with-key", Value: keyOnlyPEM(t) + certPEM, ContentType: pemType})
+	w.Vault.Put(localcloud.Secret{Name: "with-key", Value: keyOnlyPEM(t) + certPEM, ContentType: pemType, Managed: true})
+	// A CA bundle stored by hand, not a Key Vault certificate's secret.
+	w.Vault.Put(localcloud.Secret{Name: "ca-bundle", Value: certPEM, ContentType: pemType})
 
-	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "ne-pfx, ne-pfx-pem as pem, ne-pfx-pfx as pfx, ne-pem, ne-pem-pfx as pfx, ne-pem-pem as pem, with-key"))
+	res := w.Run(files(step{Inputs: map[string]string{"SecretsFilter": ""}}, "ne-pfx, ne-pfx-pem as pem, ne-pfx-pfx as pfx, ne-pem, ne-pem-pfx as pfx, ne-pem-pem as pem, with-key, ca-bundle"))
 
 	if res.Result != "Succeeded" {
 		t.Fatalf("result %s; log:\n%s", res.Result, strings.Join(res.Log, "\n"))
 	}
-	var want []string
+	want := []string{"Secret 'ca-bundle' holds certificates without a private key, so the file in variable ca-bundle.file holds certificates alone"}
 	for _, v := range []string{"ne-pem", "ne-pem-pem", "ne-pem-pfx", "ne-pfx", "ne-pfx-pem", "ne-pfx-pfx"} {
 		want = append(want, "Secret '"+v+"' has no private key: the certificate's key is not exportable (exportable is false in its certificate policy), so the file in variable "+v+".file holds the certificate alone")
 	}

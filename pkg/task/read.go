@@ -93,7 +93,7 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 	req.Expiry.Fails = agentenv.TaskLibTrue(env.Get(agentenv.Input("ExpiryFails")))
 	j.Request, j.Warnings = req, warnings
 	if len(req.Plan.Files) > 0 {
-		if j.Delivery.Files, err = secretfile.NewDir(env.Get(agentenv.AgentTempDirectory)); err != nil {
+		if j.Delivery.Files, err = readFileDir(env); err != nil {
 			return j, err
 		}
 	}
@@ -113,6 +113,17 @@ func Read(env *agentenv.Env, stage Stage) (Job, error) {
 		return j, err
 	}
 	return j, nil
+}
+
+// readFileDir is the run's own directory for SecretsToFiles, under the
+// agent's temp directory; one a pipeline variable may have named is
+// refused, since an earlier step could so have the files outlive the job.
+func readFileDir(env *agentenv.Env) (*secretfile.Dir, error) {
+	temp, steered := env.AgentVariable(agentenv.AgentTempDirectory)
+	if len(steered) > 0 {
+		return nil, fmt.Errorf("input SecretsToFiles: the agent's temp directory (AGENT_TEMPDIRECTORY) is named by the pipeline variable '%s', which any earlier step can set too, so the files could outlive the job where others can read them. Remove that variable: SecretsToFiles writes only under the agent's own temp directory", strings.Join(steered, "', '"))
+	}
+	return secretfile.NewDir(temp)
 }
 
 // readLink reads the service connection and what else Connect needs.

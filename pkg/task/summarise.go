@@ -49,9 +49,13 @@ func Summarise(req Request, dc diagnose.Context, d Downloaded) Outcome {
 		if f.Size == 0 {
 			o.warn(EmptyFile, "Secret '%s' is empty: the file in variable %s is empty", f.Entry.Ref, f.Entry.Var)
 		}
-		if f.NoKey {
+		switch {
+		case f.NoKey && f.Managed:
 			// A step that expects a key learns here why it has none.
 			o.warn(NoKey, "Secret '%s' has no private key: the certificate's key is not exportable (exportable is false in its certificate policy), so the file in variable %s holds the certificate alone", f.Entry.Ref, f.Entry.Var)
+		case f.NoKey:
+			// Not a Key Vault certificate's: a bundle, say, stored by hand.
+			o.warn(NoKey, "Secret '%s' holds certificates without a private key, so the file in variable %s holds certificates alone", f.Entry.Ref, f.Entry.Var)
 		}
 	}
 	exp := expiring(req, d)

@@ -83,14 +83,14 @@ func TestSummarise(t *testing.T) {
 					Uncarried: []vaultref.Secret{ref("pct")},
 					Failures:  []selection.Failure{{Ref: ref("gone"), Err: explained("it is gone: put it back")}},
 				},
-				Files:        []File{{Entry: cert, Format: certformat.PEM, Path: "/t/cert.pem", Size: 10, NoKey: true}},
+				Files:        []File{{Entry: cert, Format: certformat.PEM, Path: "/t/cert.pem", Size: 10, Managed: true, NoKey: true}},
 				FileFailures: []FileFailure{{Entry: selection.File{Text: "key", Ref: ref("key"), Var: "key.file"}, Format: certformat.Raw, Err: explained("no")}},
 				Elapsed:      second,
 			},
 			want: Outcome{
 				Vault: "kv1",
 				Set:   []selection.Assigned{{Secret: ref("a"), Vars: []string{"a"}}},
-				Files: []File{{Entry: cert, Format: certformat.PEM, Path: "/t/cert.pem", Size: 10, NoKey: true}},
+				Files: []File{{Entry: cert, Format: certformat.PEM, Path: "/t/cert.pem", Size: 10, Managed: true, NoKey: true}},
 				Warnings: []Issue{
 					{OptionalMissing, "Optional secret 'maybe' is not set: not found in vault kv1"},
 					{EmptyValue, "Secret 'a' is empty: variable a is defined with an empty value"},

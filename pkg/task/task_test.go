@@ -149,3 +149,20 @@ func TestReadConnectionInput(t *testing.T) {
 		t.Errorf("connection %+v", job.Link.Conn)
 	}
 }
+
+// TestReadTempDirectorySteered: an earlier step cannot choose where
+// SecretsToFiles writes: the agent's temp directory named by a pipeline
+// variable of another spelling is refused before any request.
+func TestReadTempDirectorySteered(t *testing.T) {
+	env := environ("INPUT_SECRETSTOFILES=cert", "AGENT_TEMPDIRECTORY="+t.TempDir(), `VSTS_PUBLIC_VARIABLES=["agent_tempdirectory"]`)
+	_, err := Read(agentenv.NewEnv(env), StageMain)
+	want := "input SecretsToFiles: the agent's temp directory (AGENT_TEMPDIRECTORY) is named by the pipeline variable 'agent_tempdirectory', which any earlier step can set too, so the files could outlive the job where others can read them. Remove that variable: SecretsToFiles writes only under the agent's own temp directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("Read: %v\nwant %s", err, want)
+	}
+	// The agent's own variable is the agent's word.
+	env = environ("INPUT_SECRETSTOFILES=cert", "AGENT_TEMPDIRECTORY="+t.TempDir(), `VSTS_PUBLIC_VARIABLES=["agent.tempdirectory"]`)
+	if _, err := Read(agentenv.NewEnv(env), StageMain); err != nil {
+		t.Errorf("Read with the agent's own temp directory: %v", err)
+	}
+}
