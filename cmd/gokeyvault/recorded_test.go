@@ -148,7 +148,7 @@ func TestRecordedNamedSecrets(t *testing.T) {
 	exp := time.Unix(1784116800, 0).UTC()
 	var warnings []string
 	for _, at := range []time.Time{before, after} {
-		warnings = append(warnings, fmt.Sprintf("Secret 'sec-dates-1350' expired on %s, %d day(s) ago, and is set because an entry names it: renew it in vault kv-recorded", exp.Format(time.RFC3339), int(at.Sub(exp)/(24*time.Hour))))
+		warnings = append(warnings, fmt.Sprintf("Secret 'sec-dates-1350' expired on %s, %d day(s) ago, and the step uses it because an entry names it: renew it in vault kv-recorded", exp.Format(time.RFC3339), int(at.Sub(exp)/(24*time.Hour))))
 	}
 	if got := testworld.Issues(res, "warning"); len(got) != 1 || got[0] != warnings[0] && got[0] != warnings[1] {
 		t.Errorf("warnings %q, want %q", got, warnings[0])

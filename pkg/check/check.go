@@ -42,7 +42,8 @@ type Options struct {
 	Cloud  string // as CloudName gives it: AzureCloud, AzureChinaCloud or AzureUSGovernment
 	Tenant string // the tenant to sign in to; "" lets the vault's challenge say
 	// Expiry is what the check says of secrets close to their expiry
-	// date, as the task's ExpiryWarningDays and ExpiryFails.
+	// date, as the task's ExpiryWarningDays and ExpiryFails; zero Days
+	// says nothing (the command line's default is the task's, 30).
 	Expiry task.Expiry
 
 	Out io.Writer

@@ -58,6 +58,10 @@ func Parse(s string) (Path, error) {
 			return Path{}, fmt.Errorf("member path %q: %q follows a member, not '.' or '['", s, string(r))
 		}
 		n := nameLen(rest)
+		if n == 0 && rest != "" && rest[0] != '.' && rest[0] != '[' {
+			r, _ := utf8.DecodeRuneInString(rest)
+			return Path{}, fmt.Errorf("member path %q: character %q is not allowed in a member name (letters, digits, '_' and '-')", s, r)
+		}
 		if n == 0 {
 			return Path{}, fmt.Errorf("member path %q: a member name is empty (names are letters, digits, '_' and '-')", s)
 		}
@@ -105,27 +109,14 @@ func (p Path) Indexed() bool {
 	return false
 }
 
-// ErrNotFound is the error of a member a value does not have.
-var ErrNotFound = errors.New("not found")
-
-// Error says why a member could not be read: what was found where.
-type Error struct {
-	Path string // the path as written
-	Why  string
-	Err  error // ErrNotFound when the member is not there
-}
-
-func (e *Error) Error() string { return e.Why }
-func (e *Error) Unwrap() error { return e.Err }
-
 // Find reads the member at p in value, a JSON object.
 func (p Path) Find(value string) (string, error) {
 	cur := json.RawMessage(value)
 	if !json.Valid(cur) {
-		return "", &Error{Path: p.text, Why: "the value is not JSON: a member entry reads a secret whose value is a JSON object"}
+		return "", errors.New("the value is not JSON: a member entry reads a secret whose value is a JSON object")
 	}
 	if k := kind(cur); k != "an object" {
-		return "", &Error{Path: p.text, Why: fmt.Sprintf("the value is JSON, but %s, not an object", k)}
+		return "", fmt.Errorf("the value is JSON, but %s, not an object", k)
 	}
 	walked := ""
 	for i, s := range p.steps {
@@ -139,13 +130,13 @@ func (p Path) Find(value string) (string, error) {
 	if kind(cur) == "a string" {
 		var str string
 		if err := json.Unmarshal(cur, &str); err != nil {
-			return "", &Error{Path: p.text, Why: fmt.Sprintf("the member %s could not be read", p.text)}
+			return "", fmt.Errorf("the member %s could not be read", p.text)
 		}
 		return str, nil
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, cur); err != nil {
-		return "", &Error{Path: p.text, Why: fmt.Sprintf("the member %s could not be read", p.text)}
+		return "", fmt.Errorf("the member %s could not be read", p.text)
 	}
 	return b.String(), nil
 }
@@ -160,20 +151,20 @@ func (s step) in(cur json.RawMessage, walked string) (json.RawMessage, error) {
 	if s.key != "" {
 		var obj map[string]json.RawMessage
 		if kind(cur) != "an object" || json.Unmarshal(cur, &obj) != nil {
-			return nil, &Error{Path: walked, Why: fmt.Sprintf("%s is %s, not an object with member %s", where, kind(cur), s.key), Err: ErrNotFound}
+			return nil, fmt.Errorf("%s is %s, not an object with member %s", where, kind(cur), s.key)
 		}
 		m, ok := obj[s.key]
 		if !ok {
-			return nil, &Error{Path: walked, Why: fmt.Sprintf("%s has no member %s", where, s.key), Err: ErrNotFound}
+			return nil, fmt.Errorf("%s has no member %s", where, s.key)
 		}
 		return m, nil
 	}
 	var arr []json.RawMessage
 	if kind(cur) != "an array" || json.Unmarshal(cur, &arr) != nil {
-		return nil, &Error{Path: walked, Why: fmt.Sprintf("%s is %s, not an array", where, kind(cur)), Err: ErrNotFound}
+		return nil, fmt.Errorf("%s is %s, not an array", where, kind(cur))
 	}
 	if s.index >= len(arr) {
-		return nil, &Error{Path: walked, Why: fmt.Sprintf("%s has no element [%d] (it has %d)", where, s.index, len(arr)), Err: ErrNotFound}
+		return nil, fmt.Errorf("%s has no element [%d] (it has %d)", where, s.index, len(arr))
 	}
 	return arr[s.index], nil
 }

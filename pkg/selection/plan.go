@@ -243,6 +243,26 @@ func (p *Plan) Refs() []vaultref.Secret {
 	return out
 }
 
+// Inputs names the inputs whose entries name the secret ref, for the fix
+// of a failure to get it: "SecretsFilter", "SecretsToFiles" or both. A
+// secret a pattern or tag selected is SecretsFilter's.
+func (p *Plan) Inputs(ref vaultref.Secret) string {
+	inFilter, inFiles := false, false
+	for _, t := range p.Targets {
+		inFilter = inFilter || strings.EqualFold(t.Ref.String(), ref.String())
+	}
+	for _, f := range p.Files {
+		inFiles = inFiles || strings.EqualFold(f.Ref.String(), ref.String())
+	}
+	switch {
+	case inFiles && inFilter:
+		return "SecretsFilter and SecretsToFiles"
+	case inFiles:
+		return "SecretsToFiles"
+	}
+	return "SecretsFilter"
+}
+
 // SetBy names the entry that sets variable v (compared without case, as
 // the agent compares variable names), when a named entry sets it: another
 // input that sets variables (SecretsToFiles) must not set the same one.

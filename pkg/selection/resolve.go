@@ -265,11 +265,13 @@ func (r *Resolver) members(v Value, t Target) []Publish {
 		case err != nil:
 			skip.Why = err.Error()
 		case !r.carries(val):
-			skip.Why, skip.Uncarried = vso.Uncarried("into a line break, a semicolon or a bracket"), true
+			skip.Why, skip.Uncarried = vso.UncarriedVariable(), true
 		}
 		r.mu.Lock()
 		switch {
-		case skip.Why != "" && m.Optional:
+		case skip.Why != "" && m.Optional && !skip.Uncarried:
+			// '?' is for a member that may not be there, not for one the
+			// agent would alter.
 			r.res.MissingMembers = append(r.res.MissingMembers, skip)
 		case skip.Why != "":
 			r.res.MemberFailures = append(r.res.MemberFailures, skip)

@@ -116,6 +116,29 @@ func TestResolve(t *testing.T) {
 			},
 		},
 		{
+			name: "an exclusion keeps the whole secret out, not its members", filter: "*, !cfg, cfg.user",
+			vault:      []listed{{name: "cfg", value: `{"user": "app"}`}, {name: "other", value: "o"}},
+			wantSelect: []string{"other"},
+			wantActions: map[string]Action{
+				"cfg":   {Members: []Publish{{Vars: []string{"cfg.user"}, Value: "app"}}},
+				"other": {Vars: []string{"other"}},
+			},
+			want: Result{
+				Set:      []Assigned{{Secret: vaultref.Secret{Name: "cfg"}, Member: "user", Vars: []string{"cfg.user"}}, {Secret: vaultref.Secret{Name: "other"}, Vars: []string{"other"}}},
+				Selected: map[string]int{"*": 1},
+				Excluded: []Skipped{{"cfg", "excluded by !cfg"}},
+			},
+		},
+		{
+			name: "an optional member the agent would alter fails all the same", filter: "pct.v? as V",
+			vault:       []listed{{name: "pct", value: `{"v": "a%0Ab"}`}},
+			wantActions: map[string]Action{"pct": {}},
+			want: Result{
+				Selected:       map[string]int{},
+				MemberFailures: []MemberSkipped{{Entry: "pct.v? as V", Secret: vaultref.Secret{Name: "pct"}, Why: "its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes into a line break, a semicolon or a bracket because its setting DECODE_PERCENTS is false", Uncarried: true}},
+			},
+		},
+		{
 			name: "a member of a value that is not a JSON object, and one missing", filter: "plain.x, cfg.nope as N, pct.v",
 			vault:       []listed{{name: "plain", value: "not json"}, {name: "cfg", value: `{"a": 1}`}, {name: "pct", value: `{"v": "a%0Ab"}`}},
 			wantActions: map[string]Action{"plain": {}, "cfg": {}, "pct": {}},

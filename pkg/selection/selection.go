@@ -8,17 +8,20 @@
 // Resolver returns typed results; pkg/task executes them and reports.
 //
 // Grammar: entries separated by commas or line breaks, surrounding spaces
-// ignored, names compared without case as Key Vault compares them.
+// ignored, names compared without case as Key Vault compares them:
 //
-//   - every enabled, valid secret
-//     name, name/version   that secret (a version also sets name, unless
-//     another entry sets name: then name is the current value)
-//     app-*, *-prod        every enabled, valid secret whose name matches
-//     tag:KEY=VALUE        every enabled, valid secret whose tag KEY (any case) is VALUE
-//     !name, !pattern      leaves out what matches, whatever selected it
-//     name as VAR          sets VAR instead of name (not on patterns or tags)
-//     name?                optional: missing, disabled, expired or not yet
-//     valid is a warning, not a failure
+//	'*' (alone)           every enabled, valid secret
+//	name, name/version    that secret (a version also sets name, unless
+//	                      another entry sets name: then name is the current value)
+//	app-*, *-prod         every enabled, valid secret whose name matches
+//	tag:KEY=VALUE         every enabled, valid secret whose tag KEY (any case) is VALUE
+//	!name, !pattern       leaves out what matches, whatever selected it
+//	name as VAR           sets VAR instead of name (not on patterns or tags)
+//	name?                 optional: missing, disabled, expired or not yet
+//	                      valid is a warning, not a failure
+//	name.member           a member of the JSON object the secret holds (name.a.b,
+//	                      name.hosts[0] as VAR, name/version.member): variable
+//	                      name.member unless 'as' names another
 //
 // A SecretsToFiles entry is name or name/version, optionally 'as pem',
 // 'as pfx' or 'as raw', and sets the variable <name>.file to the file's
@@ -259,7 +262,9 @@ func (p *Plan) check() error {
 		return fmt.Errorf("%s has only exclusions (%s): an exclusion removes secrets that other entries select; add '*' or a pattern, e.g. '*, %s'", input, clip(p.Entries[0].Text), clip(p.Entries[0].Text))
 	}
 	for _, e := range p.Entries {
-		if e.Kind != Name || e.Exclude {
+		// An exclusion keeps a secret's whole value out of what a pattern
+		// sets; a member taken from it is not the secret.
+		if e.Kind != Name || e.Exclude || !e.Member.IsZero() {
 			continue
 		}
 		for _, x := range p.Entries {

@@ -115,7 +115,8 @@ func (dl *download) sink(v keyvault.Value, unusable string) {
 		dl.publish(a.Vars, v.Value)
 	}
 	for _, m := range a.Members {
-		dl.publish(m.Vars, m.Value)
+		// Members of a secret are not secrets set: Progress counts those.
+		dl.out.Publish(m.Vars, m.Value)
 	}
 }
 

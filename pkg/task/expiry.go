@@ -3,7 +3,10 @@ package task
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 )
 
 // expiring says of each secret the run set or wrote whether it expires
@@ -16,31 +19,39 @@ func expiring(req Request, d Downloaded) []Issue {
 	if days == 0 {
 		return nil
 	}
-	expires := map[string]time.Time{} // secret (name or name/version) -> its expiry
-	for _, a := range d.Selection.Set {
-		if !a.Expires.IsZero() {
-			expires[a.Secret.String()] = a.Expires
+	// One line a secret (name, or name/version), however many variables
+	// and files it fills and however the entries spell it.
+	type dated struct {
+		name    string
+		expires time.Time
+	}
+	secrets := map[string]dated{}
+	add := func(ref vaultref.Secret, exp time.Time) {
+		key := strings.ToLower(ref.String())
+		if _, seen := secrets[key]; !seen && !exp.IsZero() {
+			secrets[key] = dated{ref.String(), exp}
 		}
+	}
+	for _, a := range d.Selection.Set {
+		add(a.Secret, a.Expires)
 	}
 	for _, f := range d.Files {
-		if !f.Expires.IsZero() {
-			expires[f.Entry.Ref.String()] = f.Expires
-		}
+		add(f.Entry.Ref, f.Expires)
 	}
-	secrets := make([]string, 0, len(expires))
-	for s := range expires {
-		secrets = append(secrets, s)
+	keys := make([]string, 0, len(secrets))
+	for k := range secrets {
+		keys = append(keys, k)
 	}
-	sort.Strings(secrets)
+	sort.Strings(keys)
 	var out []Issue
-	for _, s := range secrets {
-		exp := expires[s]
-		date := exp.UTC().Format(time.RFC3339)
-		switch left := exp.Sub(d.At); {
+	for _, k := range keys {
+		s := secrets[k]
+		date := s.expires.UTC().Format(time.RFC3339)
+		switch left := s.expires.Sub(d.At); {
 		case left <= 0:
-			out = append(out, Issue{Expiring, fmt.Sprintf("Secret '%s' expired on %s, %s ago, and is set because an entry names it: renew it in vault %s", s, date, daysIn(-left), req.Vault)})
+			out = append(out, Issue{Expiring, fmt.Sprintf("Secret '%s' expired on %s, %s ago, and the step uses it because an entry names it: renew it in vault %s", s.name, date, daysIn(-left), req.Vault)})
 		case left <= time.Duration(days)*24*time.Hour:
-			out = append(out, Issue{Expiring, fmt.Sprintf("Secret '%s' expires on %s, in %s: renew it in vault %s before then", s, date, daysIn(left), req.Vault)})
+			out = append(out, Issue{Expiring, fmt.Sprintf("Secret '%s' expires on %s, in %s: renew it in vault %s before then", s.name, date, daysIn(left), req.Vault)})
 		}
 	}
 	return out

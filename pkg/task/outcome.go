@@ -219,7 +219,20 @@ func (l *lines) set(set []selection.Assigned, outputs bool) {
 	if outputs {
 		also = ", each also an output variable of this step"
 	}
-	l.plain("Set %d secret(s)%s:", len(set), also)
+	members := 0
+	for _, a := range set {
+		if a.Member != "" {
+			members++
+		}
+	}
+	switch {
+	case members == len(set):
+		l.plain("Set %d JSON member(s)%s:", members, also)
+	case members > 0:
+		l.plain("Set %d secret(s) and %d JSON member(s)%s:", len(set)-members, members, also)
+	default:
+		l.plain("Set %d secret(s)%s:", len(set), also)
+	}
 	for _, a := range set {
 		label := a.Secret.String()
 		if a.Member != "" {

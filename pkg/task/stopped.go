@@ -83,7 +83,13 @@ func (p *Progress) halted() Halted {
 }
 
 func (d Downloaded) halted() Halted {
-	return Halted{Set: len(d.Selection.Set), Files: len(d.Files), CutShort: d.CutShort}
+	set := 0
+	for _, a := range d.Selection.Set {
+		if a.Member == "" { // a member is not a secret set
+			set++
+		}
+	}
+	return Halted{Set: set, Files: len(d.Files), CutShort: d.CutShort}
 }
 
 // done says what was set and written, after "N secret(s) set".

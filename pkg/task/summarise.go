@@ -8,7 +8,6 @@ import (
 	"github.com/gokeyvault/gokeyvault/pkg/cloud"
 	"github.com/gokeyvault/gokeyvault/pkg/diagnose"
 	"github.com/gokeyvault/gokeyvault/pkg/selection"
-	"github.com/gokeyvault/gokeyvault/pkg/vaultref"
 	"github.com/gokeyvault/gokeyvault/pkg/vso"
 )
 
@@ -43,6 +42,10 @@ func Summarise(req Request, dc diagnose.Context, d Downloaded) Outcome {
 		o.warn(Shadowed, "Secret '%s' is selected but not set from the list: %s", sh.Secret, sh.Why)
 	}
 	for _, e := range sel.Empty {
+		if e.Member != "" {
+			o.warn(EmptyValue, "Member %s of secret '%s' is empty: %s defined with an empty value", e.Member, e.Secret, variables(e.Vars))
+			continue
+		}
 		o.warn(EmptyValue, "Secret '%s' is empty: %s defined with an empty value", e.Secret, variables(e.Vars))
 	}
 	for _, f := range d.Files {
@@ -108,7 +111,7 @@ func (o *Outcome) listing(req Request, d Downloaded) {
 func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded, failing []Issue) Outcome {
 	rep, sel := d.Report, d.Selection
 	fail := func(msg string) Outcome {
-		o.Errors = append(o.Errors, Issue{RunFailed, msg})
+		o.Errors = append(append(o.Errors, failing...), Issue{RunFailed, msg})
 		o.Result, o.Message = vso.Failed, msg
 		return o
 	}
@@ -133,11 +136,11 @@ func (o Outcome) end(req Request, dc diagnose.Context, d Downloaded, failing []I
 	fs := append([]selection.Failure(nil), sel.Failures...)
 	sort.Slice(fs, func(i, j int) bool { return fs[i].Ref.Name < fs[j].Ref.Name })
 	for _, f := range fs {
-		dc.Input = inputsNaming(req.Plan, f.Ref)
+		dc.Input = req.Plan.Inputs(f.Ref)
 		o.fail(SecretFailed, "%s", diagnose.Secret(dc, f.Ref.String(), f.Err))
 	}
 	for _, u := range sel.Uncarried {
-		o.fail(NotCarried, "Secret '%s': %s: not set. %s", u, vso.Uncarried("into a line break, a semicolon or a bracket"), vso.UncarriedFix)
+		o.fail(NotCarried, "Secret '%s': %s: not set. %s", u, vso.UncarriedVariable(), vso.UncarriedFix)
 	}
 	for _, m := range sel.MemberFailures {
 		fix := "Check the entry's member path against the secret's JSON, or mark the entry optional with '?'"
@@ -183,28 +186,6 @@ func fileFailure(f FileFailure) string {
 		ct = "content type " + vso.Clip(f.ContentType, 80)
 	}
 	return fmt.Sprintf("SecretsToFiles entry '%s': secret %s (%s) cannot be written as %s: %s. No file was written", f.Entry.Text, f.Entry.Ref, ct, f.Format, f.Err)
-}
-
-// inputsNaming names the inputs that name a secret, for the fix of a
-// failure to download it. A secret a pattern or tag selected was listed:
-// it failed for being disabled, which the listing would have skipped, or
-// for a reason of its own that no input changes.
-func inputsNaming(p *selection.Plan, ref vaultref.Secret) string {
-	inFilter := false
-	for _, t := range p.Targets {
-		inFilter = inFilter || strings.EqualFold(t.Ref.String(), ref.String())
-	}
-	inFiles := false
-	for _, f := range p.Files {
-		inFiles = inFiles || strings.EqualFold(f.Ref.String(), ref.String())
-	}
-	switch {
-	case inFiles && inFilter:
-		return "SecretsFilter and SecretsToFiles"
-	case inFiles:
-		return "SecretsToFiles"
-	}
-	return "" // SecretsFilter
 }
 
 // listNeeders names the entries that need the List permission, for a

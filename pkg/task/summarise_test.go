@@ -36,11 +36,13 @@ func ref(name string) vaultref.Secret { return vaultref.Secret{Name: name} }
 // from a table of downloads; its rendering is TestOutcomeLog's.
 func TestSummarise(t *testing.T) {
 	second := time.Second
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	dc := DiagnoseContext("kv1", cloud.Cloud{Name: "AzureCloud", VaultSuffix: "vault.azure.net"})
 	cert := selection.File{Text: "cert as pem", Ref: ref("cert"), Format: certformat.PEM, Var: "cert.file"}
 	tests := []struct {
 		name          string
 		filter, files string
+		expiry        Expiry // zero: none
 		d             Downloaded
 		want          Outcome
 	}{
@@ -140,6 +142,44 @@ func TestSummarise(t *testing.T) {
 			},
 		},
 		{
+			name: "members: one empty, one not there", filter: "cfg.user, cfg.empty, cfg.nope as N",
+			d: Downloaded{
+				Report: keyvault.Report{Downloaded: 1},
+				Selection: selection.Result{
+					Set:            []selection.Assigned{{Secret: ref("cfg"), Member: "empty", Vars: []string{"cfg.empty"}}, {Secret: ref("cfg"), Member: "user", Vars: []string{"cfg.user"}}},
+					Empty:          []selection.Assigned{{Secret: ref("cfg"), Member: "empty", Vars: []string{"cfg.empty"}}},
+					MemberFailures: []selection.MemberSkipped{{Entry: "cfg.nope as N", Secret: ref("cfg"), Why: "the value has no member nope"}},
+				},
+			},
+			want: Outcome{
+				Vault:    "kv1",
+				Set:      []selection.Assigned{{Secret: ref("cfg"), Member: "empty", Vars: []string{"cfg.empty"}}, {Secret: ref("cfg"), Member: "user", Vars: []string{"cfg.user"}}},
+				Warnings: []Issue{{EmptyValue, "Member empty of secret 'cfg' is empty: variable cfg.empty is defined with an empty value"}},
+				Errors:   []Issue{{MemberFailed, "SecretsFilter entry 'cfg.nope as N' (secret cfg): the value has no member nope: not set. Check the entry's member path against the secret's JSON, or mark the entry optional with '?'"}},
+				Totals:   &Totals{Downloaded: 1},
+				Result:   vso.Failed, Message: "1 JSON member(s) could not be set",
+			},
+		},
+		{
+			name: "expiring, one line a secret however spelled; ExpiryFails keeps them beside a fatal failure", filter: "app-*, Legacy-Key as LK", files: "LEGACY-KEY as raw", expiry: Expiry{Days: 7, Fails: true},
+			d: Downloaded{
+				At: at, ListErr: explained("the list was refused"), Report: keyvault.Report{Downloaded: 1},
+				Selection: selection.Result{Set: []selection.Assigned{{Secret: ref("Legacy-Key"), Vars: []string{"LK"}, Expires: at.Add(5*24*time.Hour + time.Hour)}}},
+				Files:     []File{{Entry: selection.File{Text: "LEGACY-KEY as raw", Ref: ref("LEGACY-KEY"), Format: certformat.Raw, Var: "LEGACY-KEY.file"}, Format: certformat.Raw, Path: "/t/LEGACY-KEY", Size: 1, Expires: at.Add(5*24*time.Hour + time.Hour)}},
+			},
+			want: Outcome{
+				Vault:  "kv1",
+				Set:    []selection.Assigned{{Secret: ref("Legacy-Key"), Vars: []string{"LK"}, Expires: at.Add(5*24*time.Hour + time.Hour)}},
+				Files:  []File{{Entry: selection.File{Text: "LEGACY-KEY as raw", Ref: ref("LEGACY-KEY"), Format: certformat.Raw, Var: "LEGACY-KEY.file"}, Format: certformat.Raw, Path: "/t/LEGACY-KEY", Size: 1, Expires: at.Add(5*24*time.Hour + time.Hour)}},
+				Totals: &Totals{Downloaded: 1},
+				Errors: []Issue{
+					{Expiring, "Secret 'Legacy-Key' expires on 2026-06-06T01:00:00Z, in 5 day(s): renew it in vault kv1 before then"},
+					{RunFailed, "Could not list the secrets of vault kv1: the list was refused (the entries app-* need the List permission; named entries need only Get)"},
+				},
+				Result: vso.Failed, Message: "Could not list the secrets of vault kv1: the list was refused (the entries app-* need the List permission; named entries need only Get)",
+			},
+		},
+		{
 			name: "canceled", filter: "a",
 			d:    Downloaded{Canceled: true, Selection: selection.Result{Set: []selection.Assigned{{Secret: ref("a"), Vars: []string{"a"}}}}},
 			want: Outcome{Vault: "kv1", Canceled: true, Halt: &Halted{Set: 1}, Exit: ExitCanceled},
@@ -147,7 +187,9 @@ func TestSummarise(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, Summarise(mustRequest(t, tt.filter, tt.files), dc, tt.d)); diff != "" {
+			req := mustRequest(t, tt.filter, tt.files)
+			req.Expiry = tt.expiry
+			if diff := cmp.Diff(tt.want, Summarise(req, dc, tt.d)); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)
 			}
 		})
@@ -196,6 +238,16 @@ func TestOutcomeLog(t *testing.T) {
 			{Plain, "Downloaded 1 secret(s) in 0.00 s"},
 		}},
 		{"failed before any request", failed("input KeyVaultName is empty"), []Line{{Error, "input KeyVaultName is empty"}}},
+		{"members", Outcome{Set: []selection.Assigned{a, {Secret: ref("cfg"), Member: "hosts[0]", Vars: []string{"H"}}, {Secret: ref("cfg"), Member: "user", Vars: []string{"cfg.user"}}}}, []Line{
+			{Plain, "Set 1 secret(s) and 2 JSON member(s):"},
+			{Plain, "  a"},
+			{Plain, "  cfg.hosts[0] -> H"},
+			{Plain, "  cfg.user"},
+		}},
+		{"members only", Outcome{Set: []selection.Assigned{{Secret: ref("cfg"), Member: "user", Vars: []string{"cfg.user"}}}}, []Line{
+			{Plain, "Set 1 JSON member(s):"},
+			{Plain, "  cfg.user"},
+		}},
 		{"canceled", Outcome{Canceled: true, Halt: &Halted{Set: 1, Files: 2, CutShort: []string{"x", "y"}}, Set: []selection.Assigned{a}}, []Line{
 			{Plain, "Canceled after 1 secret(s) were set and 2 file(s) written"},
 			{Plain, "Stopped converting SecretsToFiles entries x, y"},

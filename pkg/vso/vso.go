@@ -74,6 +74,11 @@ func Uncarried(what string) string {
 	return "its value holds a '%' followed by 0A, 0D, 3B or 5D, which this agent decodes " + what + " because its setting DECODE_PERCENTS is false"
 }
 
+// UncarriedVariable is Uncarried for a value set as a variable.
+func UncarriedVariable() string {
+	return Uncarried("into a line break, a semicolon or a bracket")
+}
+
 // UncarriedFix is what a user can do about such a value.
 const UncarriedFix = "Set DECODE_PERCENTS to true for the job, or change the value"
 
